@@ -1,0 +1,36 @@
+# agentphone: place AI phone calls from SQL through the AgentPhone API.
+# Built with PGXS; needs libcurl and cJSON.
+
+EXTENSION = agentphone
+MODULE_big = agentphone
+OBJS = \
+	src/agentphone.o \
+	src/api.o \
+	src/dispatch.o \
+	src/functions.o \
+	src/guc.o \
+	src/http.o \
+	src/validate.o \
+	src/worker.o
+DATA = sql/agentphone--1.0.sql
+PGFILEDESC = "agentphone - place AI phone calls from SQL"
+
+SHLIB_LINK = -lcurl -lcjson
+# Server headers are system headers: their own -Wextra warnings are not ours.
+PG_CPPFLAGS = -Isrc -isystem $(includedir_server) -isystem $(includedir_internal)
+PG_CFLAGS = -Wall -Wextra -Werror
+
+# pg_regress tests (sql/ + expected/), run against a temporary instance
+# preloaded with agentphone and pointed at the simulator (test/run.sh
+# writes test/regress.conf).
+REGRESS = validation enqueue
+REGRESS_OPTS = --temp-config=test/regress.conf --temp-instance=tmp_check
+
+# TAP tests in test/t, each starting its own cluster and simulator.
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+PROVE_FLAGS = -I test/t -v
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,283 @@
+/*-------------------------------------------------------------------------
+ *
+ * agentphone.c
+ *		Module entry point: settings, shared memory, the background worker's
+ *		registration, waking the worker at COMMIT, and keeping the API key
+ *		out of the server log.
+ *
+ * The worker is woken through its latch, published in a small shared
+ * memory struct.  A backend that queues calls asks to wake it; the wake
+ * happens in a transaction callback at COMMIT (never at ROLLBACK), once per
+ * transaction however many calls it queued.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "tcop/tcopprot.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/elog.h"
+#include "utils/memutils.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+AgentphoneShared *agentphone_shared = NULL;
+
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/* Set when this transaction queued a call; consumed at COMMIT/ABORT. */
+static bool wake_at_commit = false;
+
+/* Keys shorter than this are not redacted (they would mangle every line). */
+#define MIN_REDACT_LEN 6
+
+/*
+ * agentphone_shmem_request asks the postmaster for our small struct.
+ */
+static void
+agentphone_shmem_request(void)
+{
+#if PG_VERSION_NUM >= 150000
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(MAXALIGN(sizeof(AgentphoneShared)));
+}
+
+/*
+ * agentphone_shmem_startup creates or attaches to the shared struct.
+ */
+static void
+agentphone_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	agentphone_shared = ShmemInitStruct("agentphone",
+										sizeof(AgentphoneShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&agentphone_shared->mutex);
+		agentphone_shared->worker_pid = 0;
+		agentphone_shared->worker_latch = NULL;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * agentphone_wake_worker sets the running worker's latch, if there is one.
+ */
+void
+agentphone_wake_worker(void)
+{
+	Latch	   *latch;
+
+	if (agentphone_shared == NULL)
+		return;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	latch = agentphone_shared->worker_latch;
+	SpinLockRelease(&agentphone_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+/*
+ * unpublish_worker clears the worker's entry when it exits, so nobody sets
+ * a latch that belongs to a dead process.
+ */
+static void
+unpublish_worker(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	agentphone_shared->worker_pid = 0;
+	agentphone_shared->worker_latch = NULL;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * agentphone_publish_worker records the worker's latch and pid.
+ */
+void
+agentphone_publish_worker(Latch *latch)
+{
+	if (agentphone_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agentphone shared memory is not initialized"),
+				 errhint("Add agentphone to shared_preload_libraries.")));
+	SpinLockAcquire(&agentphone_shared->mutex);
+	agentphone_shared->worker_pid = MyProcPid;
+	agentphone_shared->worker_latch = latch;
+	SpinLockRelease(&agentphone_shared->mutex);
+	before_shmem_exit(unpublish_worker, (Datum) 0);
+}
+
+/*
+ * agentphone_xact_callback wakes the worker when a transaction that queued
+ * calls commits.  An abort or PREPARE TRANSACTION forgets the request; a
+ * prepared transaction's calls are found by the worker's periodic sweep.
+ */
+static void
+agentphone_xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_at_commit)
+				agentphone_wake_worker();
+			wake_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * agentphone_wake_at_commit arranges for the worker to be woken when the
+ * current transaction commits.  It warns once per session when no worker
+ * can ever be woken because the library was not preloaded.
+ */
+void
+agentphone_wake_at_commit(void)
+{
+	static bool callback_registered = false;
+	static bool warned = false;
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(agentphone_xact_callback, NULL);
+		callback_registered = true;
+	}
+	wake_at_commit = true;
+
+	if (agentphone_shared == NULL && !warned)
+	{
+		ereport(WARNING,
+				(errmsg("agentphone is not loaded through shared_preload_libraries"),
+				 errdetail("The call is queued, but no background worker is running to place it."),
+				 errhint("Add agentphone to shared_preload_libraries and restart the server.")));
+		warned = true;
+	}
+}
+
+/*
+ * redact returns s with every occurrence of key replaced, or s itself when
+ * the key does not occur.  The copy lives in the current (error) context.
+ */
+static char *
+redact(char *s, const char *key, size_t keylen)
+{
+	StringInfoData buf;
+	char	   *p;
+	char	   *hit;
+
+	if (s == NULL || (hit = strstr(s, key)) == NULL)
+		return s;
+	initStringInfo(&buf);
+	p = s;
+	do
+	{
+		appendBinaryStringInfo(&buf, p, hit - p);
+		appendStringInfoString(&buf, "********");
+		p = hit + keylen;
+	} while ((hit = strstr(p, key)) != NULL);
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/*
+ * agentphone_emit_log redacts the API key from every message on its way to
+ * the server log or the client, whatever produced it: a failed statement
+ * that quoted the key, log_statement, or the postmaster's "parameter
+ * changed" line after a reload.  A statement that contains the key is not
+ * appended to the log either.
+ */
+static void
+agentphone_emit_log(ErrorData *edata)
+{
+	const char *key = agentphone_api_key;
+	size_t		keylen = key ? strlen(key) : 0;
+
+	if (keylen >= MIN_REDACT_LEN)
+	{
+		edata->message = redact(edata->message, key, keylen);
+		edata->detail = redact(edata->detail, key, keylen);
+		edata->detail_log = redact(edata->detail_log, key, keylen);
+		edata->hint = redact(edata->hint, key, keylen);
+		edata->context = redact(edata->context, key, keylen);
+		edata->internalquery = redact(edata->internalquery, key, keylen);
+		if (debug_query_string && strstr(debug_query_string, key) != NULL)
+			edata->hide_stmt = true;
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/*
+ * register_worker registers the one static background worker.  It starts
+ * only once recovery has finished, so nothing ever dials from a standby,
+ * and the postmaster restarts it 5 seconds after a crash.
+ */
+static void
+register_worker(void)
+{
+	BackgroundWorker worker = {
+		.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION,
+		.bgw_start_time = BgWorkerStart_RecoveryFinished,
+		.bgw_restart_time = 5,
+		.bgw_notify_pid = 0,
+	};
+
+	strlcpy(worker.bgw_library_name, "agentphone", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "agentphone_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "agentphone worker", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "agentphone worker", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+void
+_PG_init(void)
+{
+	agentphone_define_settings();
+
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = agentphone_emit_log;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = agentphone_shmem_request;
+#else
+	agentphone_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = agentphone_shmem_startup;
+
+	register_worker();
+}

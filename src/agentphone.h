@@ -1,0 +1,85 @@
+/*-------------------------------------------------------------------------
+ *
+ * agentphone.h
+ *		Declarations shared by the files of the agentphone extension.
+ *
+ * Terms used throughout:
+ *	 call		a row of agentphone.calls: one phone call a user asked for.
+ *	 API call	AgentPhone's own object for a placed call (its id is "call_...").
+ *	 claim		moving due calls from "queued" to "dispatching" in a short,
+ *				committed transaction, before any network I/O.
+ *	 dispatch	sending the claimed call to the API (POST /calls).
+ *	 record		writing the API's answer back to the call in a new short
+ *				transaction.
+ *
+ * Layering: the SQL-callable functions and the worker use the tables; the
+ * worker drives dispatch, which uses http.c (libcurl, knows no tables) and
+ * api.c (cJSON, knows no SPI).  Settings and validation are leaves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AGENTPHONE_H
+#define AGENTPHONE_H
+
+#include "postgres.h"
+
+#include "storage/latch.h"
+#include "storage/spin.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+/* Statuses of a call that the extension itself sets. */
+#define CALL_QUEUED			"queued"
+#define CALL_DISPATCHING	"dispatching"
+#define CALL_CANCELED		"canceled"
+#define CALL_ERROR			"error"
+#define CALL_UNKNOWN		"unknown"
+#define CALL_IN_PROGRESS	"in-progress"
+
+/* Documented input limits (characters); see README "Input limits". */
+#define MAX_ID_LEN			128		/* agent_id, from_number_id, voice */
+#define MAX_GREETING_LEN	2000
+#define MAX_PROMPT_LEN		50000
+#define MAX_VARIABLES		100
+#define MAX_VAR_NAME_LEN	100
+#define MAX_VAR_VALUE_LEN	5000
+#define MAX_SCREEN_ID_LEN	100		/* options.callScreeningIdentity */
+#define MAX_SCREEN_PURPOSE_LEN 300	/* options.callScreeningPurpose */
+
+/* ----- settings (guc.c) ----- */
+extern char *agentphone_api_url;
+extern char *agentphone_api_key;
+extern char *agentphone_database_name;
+extern int	agentphone_max_in_flight;
+extern int	agentphone_request_timeout_ms;
+extern int	agentphone_max_calls_per_minute;
+extern int	agentphone_max_attempts;
+extern int	agentphone_sweep_interval_ms;
+extern int	agentphone_retry_base_ms;
+
+extern void agentphone_define_settings(void);
+
+/* ----- shared state and wake-up (agentphone.c) ----- */
+typedef struct AgentphoneShared
+{
+	slock_t		mutex;
+	pid_t		worker_pid;		/* 0 when no worker is running */
+	Latch	   *worker_latch;	/* the running worker's latch, or NULL */
+} AgentphoneShared;
+
+extern AgentphoneShared *agentphone_shared;
+extern void agentphone_wake_worker(void);
+extern void agentphone_wake_at_commit(void);
+extern void agentphone_publish_worker(Latch *latch);
+
+/* ----- validation (validate.c) ----- */
+extern void agentphone_check_text(const char *argname, const char *value,
+								  int maxlen, bool required);
+extern void agentphone_check_e164(const char *argname, const char *number);
+extern Jsonb *agentphone_normalize_variables(Jsonb *variables);
+extern void agentphone_check_options(Jsonb *options);
+
+/* ----- background worker (worker.c) ----- */
+extern PGDLLEXPORT void agentphone_worker_main(Datum main_arg);
+
+#endif							/* AGENTPHONE_H */

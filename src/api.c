@@ -1,0 +1,300 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *		JSON encoding and decoding for the AgentPhone calls API.
+ *
+ * Answers come from the network and are never trusted: every decoder
+ * checks types, caps lengths and returns a description of what was wrong
+ * instead of failing.  cJSON allocates with malloc; every tree is freed
+ * before returning, and results are copied into palloc'd memory, so the
+ * caller's memory context owns everything that survives.
+ *
+ * Sources disagree on some shapes (see the API reference); the decoders
+ * accept each documented variant:
+ *	 - a created call's id is "id" (documented) or "callId" (seen in clients);
+ *	 - error bodies are FastAPI's {"detail": "..."} or {"detail": [{"loc",
+ *	   "msg"}]}, the envelope {"error": {"message", "code"}}, or a bare
+ *	   {"message"}.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <cjson/cJSON.h>
+
+#include "lib/stringinfo.h"
+
+#include "api.h"
+
+/* Longest id or status we accept from the API. */
+#define MAX_API_TOKEN 128
+/* Longest error message we keep from the API. */
+#define MAX_API_MESSAGE 500
+
+/*
+ * add_string adds "name": value to obj unless value is NULL.
+ */
+static void
+add_string(cJSON *obj, const char *name, const char *value)
+{
+	if (value != NULL)
+		cJSON_AddStringToObject(obj, name, value);
+}
+
+/*
+ * add_object_fields copies every non-null field of the JSON object text
+ * into obj (for the stored "options"), or adds it whole under name (for
+ * "variables") when name is not NULL.
+ */
+static void
+add_json(cJSON *obj, const char *name, const char *json)
+{
+	cJSON	   *parsed;
+	cJSON	   *item;
+
+	if (json == NULL || (parsed = cJSON_Parse(json)) == NULL)
+		return;
+	if (name != NULL)
+	{
+		cJSON_AddItemToObject(obj, name, parsed);
+		return;
+	}
+	while ((item = parsed->child) != NULL)
+	{
+		cJSON_DetachItemViaPointer(parsed, item);
+		if (cJSON_IsNull(item) || item->string == NULL)
+			cJSON_Delete(item);
+		else
+		{
+			char	   *key = item->string;
+
+			item->string = NULL;
+			cJSON_AddItemToObject(obj, key, item);
+			cJSON_free(key);
+		}
+	}
+	cJSON_Delete(parsed);
+}
+
+/*
+ * api_encode_create_call returns the JSON body of POST /calls for req,
+ * with the API's camelCase names and NULL fields left out.
+ */
+char *
+api_encode_create_call(const ApiCallRequest *req)
+{
+	cJSON	   *obj = cJSON_CreateObject();
+	char	   *printed;
+	char	   *result;
+
+	add_string(obj, "agentId", req->agent_id);
+	add_string(obj, "toNumber", req->to_number);
+	add_string(obj, "fromNumberId", req->from_number_id);
+	add_string(obj, "initialGreeting", req->initial_greeting);
+	add_string(obj, "voice", req->voice);
+	add_string(obj, "systemPrompt", req->system_prompt);
+	add_json(obj, "variables", req->variables_json);
+	add_json(obj, NULL, req->options_json);
+
+	printed = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	if (printed == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while encoding a call request")));
+	result = pstrdup(printed);
+	cJSON_free(printed);
+	return result;
+}
+
+/*
+ * get_token returns a palloc'd copy of obj[name] when it is a non-empty
+ * string of printable ASCII no longer than maxlen, else NULL.
+ */
+static char *
+get_token(const cJSON *obj, const char *name, size_t maxlen)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+	const char *s;
+
+	if (!cJSON_IsString(item) || (s = item->valuestring) == NULL)
+		return NULL;
+	if (s[0] == '\0' || strlen(s) > maxlen)
+		return NULL;
+	for (const char *p = s; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return NULL;
+	return pstrdup(s);
+}
+
+/*
+ * looks_like_iso8601 accepts "YYYY-MM-DDTHH:MM:SS" followed by optional
+ * fractional seconds and a zone (Z or +HH:MM), nothing else.
+ */
+static bool
+looks_like_iso8601(const char *s)
+{
+	const char *shape = "dddd-dd-ddTdd:dd:dd";
+	int			i;
+
+	for (i = 0; shape[i]; i++)
+	{
+		if (shape[i] == 'd' ? !isdigit((unsigned char) s[i]) : s[i] != shape[i])
+			return false;
+	}
+	s += i;
+	if (*s == '.')
+		for (s++; isdigit((unsigned char) *s); s++);
+	if (*s == 'Z')
+		return s[1] == '\0';
+	if (*s == '+' || *s == '-')
+		return isdigit((unsigned char) s[1]) && isdigit((unsigned char) s[2]) &&
+			s[3] == ':' && isdigit((unsigned char) s[4]) &&
+			isdigit((unsigned char) s[5]) && s[6] == '\0';
+	return *s == '\0';
+}
+
+/*
+ * api_decode_call reads a Call object.  It returns NULL on success, or a
+ * description of why the body is unusable (no JSON object, no call id).
+ * Fields that are missing or of the wrong type are left NULL.
+ */
+const char *
+api_decode_call(const char *body, ApiCall *call)
+{
+	cJSON	   *root;
+
+	memset(call, 0, sizeof(*call));
+	if (body == NULL || body[0] == '\0')
+		return "the answer was empty";
+	root = cJSON_Parse(body);
+	if (root == NULL)
+		return "the answer was not valid JSON";
+	if (!cJSON_IsObject(root))
+	{
+		cJSON_Delete(root);
+		return "the answer was not a JSON object";
+	}
+	call->id = get_token(root, "id", MAX_API_TOKEN);
+	if (call->id == NULL)
+		call->id = get_token(root, "callId", MAX_API_TOKEN);
+	call->status = get_token(root, "status", MAX_API_TOKEN);
+	call->from_number = get_token(root, "fromNumber", MAX_API_TOKEN);
+	call->started_at = get_token(root, "startedAt", MAX_API_TOKEN);
+	if (call->started_at && !looks_like_iso8601(call->started_at))
+		call->started_at = NULL;
+	cJSON_Delete(root);
+	return call->id ? NULL : "the answer had no call id";
+}
+
+/*
+ * append_clean appends s to buf, turning control characters into spaces
+ * and stopping at MAX_API_MESSAGE bytes.
+ */
+static void
+append_clean(StringInfo buf, const char *s)
+{
+	for (; *s && buf->len < MAX_API_MESSAGE; s++)
+		appendStringInfoChar(buf, ((unsigned char) *s < 0x20) ? ' ' : *s);
+}
+
+/*
+ * append_detail_list renders FastAPI's [{"loc": [...], "msg": "..."}] as
+ * "toNumber: Field required; agentId: ...".
+ */
+static void
+append_detail_list(StringInfo buf, const cJSON *list)
+{
+	const cJSON *entry;
+	bool		first = true;
+
+	cJSON_ArrayForEach(entry, list)
+	{
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(entry, "msg");
+		const cJSON *loc = cJSON_GetObjectItemCaseSensitive(entry, "loc");
+		const cJSON *part;
+		const char *last = NULL;
+
+		if (!cJSON_IsString(msg))
+			continue;
+		cJSON_ArrayForEach(part, loc)
+			if (cJSON_IsString(part))
+			last = part->valuestring;
+		if (!first)
+			appendStringInfoString(buf, "; ");
+		if (last && strcmp(last, "body") != 0)
+		{
+			append_clean(buf, last);
+			appendStringInfoString(buf, ": ");
+		}
+		append_clean(buf, msg->valuestring);
+		first = false;
+	}
+}
+
+/*
+ * append_api_message appends the message of an error body in any of the
+ * documented shapes; it returns false when none matched.
+ */
+static bool
+append_api_message(StringInfo buf, const cJSON *root)
+{
+	const cJSON *detail = cJSON_GetObjectItemCaseSensitive(root, "detail");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
+	const cJSON *message = cJSON_GetObjectItemCaseSensitive(root, "message");
+	int			start = buf->len;
+
+	if (cJSON_IsString(detail))
+		append_clean(buf, detail->valuestring);
+	else if (cJSON_IsArray(detail))
+		append_detail_list(buf, detail);
+	else if (cJSON_IsObject(error))
+	{
+		const cJSON *emsg = cJSON_GetObjectItemCaseSensitive(error, "message");
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
+
+		if (cJSON_IsString(emsg))
+			append_clean(buf, emsg->valuestring);
+		if (cJSON_IsString(code))
+		{
+			appendStringInfoString(buf, " (");
+			append_clean(buf, code->valuestring);
+			appendStringInfoChar(buf, ')');
+		}
+	}
+	else if (cJSON_IsString(error))
+		append_clean(buf, error->valuestring);
+	else if (cJSON_IsString(message))
+		append_clean(buf, message->valuestring);
+	return buf->len > start;
+}
+
+/*
+ * api_error_text describes an unsuccessful answer for last_error:
+ * "AgentPhone API answered HTTP 422: toNumber: Field required".
+ */
+char *
+api_error_text(long http_status, const char *body)
+{
+	StringInfoData buf;
+	cJSON	   *root = (body && body[0]) ? cJSON_Parse(body) : NULL;
+	bool		is_json = (root != NULL);
+	bool		found;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "AgentPhone API answered HTTP %ld", http_status);
+	appendStringInfoString(&buf, ": ");
+	found = cJSON_IsObject(root) && append_api_message(&buf, root);
+	cJSON_Delete(root);
+	if (!found)
+	{
+		buf.len -= 2;
+		buf.data[buf.len] = '\0';
+		if (body && body[0] && !is_json)
+		{
+			appendStringInfoString(&buf, " with a body that is not JSON: ");
+			append_clean(&buf, body);
+		}
+	}
+	return buf.data;
+}

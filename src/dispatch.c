@@ -1,0 +1,546 @@
+/*-------------------------------------------------------------------------
+ *
+ * dispatch.c
+ *		Claim due calls, send them to the API, record the answers.
+ *
+ * The three steps never overlap a transaction with network I/O:
+ *
+ *	1. dispatch_claim() runs inside the worker's short claim transaction:
+ *	   due "queued" rows are locked with FOR UPDATE SKIP LOCKED, marked
+ *	   "dispatching" (attempts + 1) and returned.  The worker commits.
+ *	2. dispatch_send() starts one POST /calls per claimed call, after the
+ *	   commit, outside any transaction.
+ *	3. dispatch_record() runs in a new short transaction once answers are
+ *	   in, one subtransaction per call so that one unrecordable answer
+ *	   cannot undo the others.
+ *
+ * A call found "dispatching" when the worker starts was claimed by a worker
+ * that died before recording the answer: it may or may not have been
+ * dialed, so it becomes "unknown" rather than being sent again
+ * (at-most-once; see README "Guarantees").
+ *
+ * How an answer is classified:
+ *	 2xx with a call id				placed: the API's status and call id
+ *	 2xx without a readable id		unknown (the call may exist)
+ *	 408, 409, 429, 5xx				retry after Retry-After or backoff
+ *	 other statuses					error, with the API's message
+ *	 no connection, nothing sent	retry
+ *	 failure after sending			unknown (a retry could dial twice)
+ * Retries stop after agentphone.max_attempts: the call becomes "error".
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "api.h"
+#include "dispatch.h"
+#include "http.h"
+
+/* Longest backoff between two attempts. */
+#define MAX_BACKOFF_MS (5 * 60 * 1000)
+
+typedef enum OutcomeKind
+{
+	OUTCOME_PLACED,
+	OUTCOME_RETRY,
+	OUTCOME_ERROR,
+	OUTCOME_UNKNOWN
+} OutcomeKind;
+
+typedef struct Outcome
+{
+	OutcomeKind kind;
+	ApiCall		call;			/* OUTCOME_PLACED */
+	char	   *message;		/* last_error for the other kinds */
+	int			delay_ms;		/* OUTCOME_RETRY */
+} Outcome;
+
+/* A claimed call whose request is in flight (lives in TopMemoryContext). */
+typedef struct InFlight
+{
+	int64		id;
+	int			attempt;
+} InFlight;
+
+/* Sliding 60-second window of send times, for max_calls_per_minute. */
+static TimestampTz *sent_at = NULL;
+static int	window_size = 0;
+static int	window_head = 0;	/* index of the oldest entry */
+static int	window_count = 0;
+
+static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr next_due_plan = NULL;
+static SPIPlanPtr placed_plan = NULL;
+static SPIPlanPtr state_plan = NULL;
+
+/*
+ * saved_plan prepares and keeps query on first use.
+ */
+static SPIPlanPtr
+saved_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(query, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
+/*
+ * window_resize follows a change of max_calls_per_minute, keeping the most
+ * recent send times so a reload cannot open a burst.
+ */
+static void
+window_resize(void)
+{
+	int			size = agentphone_max_calls_per_minute;
+	TimestampTz *grown;
+	int			keep;
+
+	if (size == window_size)
+		return;
+	grown = MemoryContextAllocZero(TopMemoryContext, size * sizeof(TimestampTz));
+	keep = Min(window_count, size);
+	for (int i = 0; i < keep; i++)
+		grown[i] = sent_at[(window_head + window_count - keep + i) % window_size];
+	if (sent_at)
+		pfree(sent_at);
+	sent_at = grown;
+	window_size = size;
+	window_head = 0;
+	window_count = keep;
+}
+
+/*
+ * dispatch_budget returns how many calls may be sent now without
+ * exceeding max_calls_per_minute in any 60 seconds.  When none may,
+ * *free_at is when the next one may.
+ */
+int
+dispatch_budget(TimestampTz now, TimestampTz *free_at)
+{
+	TimestampTz horizon = now - 60 * USECS_PER_SEC;
+
+	window_resize();
+	while (window_count > 0 && sent_at[window_head] <= horizon)
+	{
+		window_head = (window_head + 1) % window_size;
+		window_count--;
+	}
+	if (window_count == window_size)
+		*free_at = sent_at[window_head] + 60 * USECS_PER_SEC;
+	return window_size - window_count;
+}
+
+/*
+ * note_sent records one send in the window.
+ */
+static void
+note_sent(TimestampTz now)
+{
+	Assert(window_count < window_size);
+	sent_at[(window_head + window_count) % window_size] = now;
+	window_count++;
+}
+
+/*
+ * dispatch_recover_orphans turns calls left "dispatching" by a previous
+ * worker into "unknown".  Only one worker exists, so at its start every
+ * such call is an orphan.
+ */
+void
+dispatch_recover_orphans(void)
+{
+	int			ret = SPI_execute("UPDATE agentphone.calls SET status = 'unknown',"
+								  " last_error = 'the worker stopped while placing this call;"
+								  " the call may or may not have been dialed, so it was not sent again',"
+								  " next_attempt_at = NULL, updated_at = now()"
+								  " WHERE status = 'dispatching'", false, 0);
+
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not recover interrupted calls");
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("agentphone: %llu interrupted calls marked unknown",
+						(unsigned long long) SPI_processed),
+				 errdetail("The worker stopped after claiming them and before recording the API's answer.")));
+}
+
+/*
+ * get_text returns column col of row as a C string in cxt, or NULL.
+ */
+static const char *
+get_text(HeapTuple row, int col, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(row, SPI_tuptable->tupdesc, col);
+
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
+}
+
+/*
+ * claimed_from_row copies one claimed row into a ClaimedCall in cxt.
+ */
+static ClaimedCall *
+claimed_from_row(HeapTuple row, MemoryContext cxt)
+{
+	ClaimedCall *c = MemoryContextAllocZero(cxt, sizeof(ClaimedCall));
+	bool		isnull;
+
+	c->id = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+	c->attempt = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+	c->req.agent_id = get_text(row, 3, cxt);
+	c->req.to_number = get_text(row, 4, cxt);
+	c->req.variables_json = get_text(row, 5, cxt);
+	c->req.from_number_id = get_text(row, 6, cxt);
+	c->req.initial_greeting = get_text(row, 7, cxt);
+	c->req.voice = get_text(row, 8, cxt);
+	c->req.system_prompt = get_text(row, 9, cxt);
+	c->req.options_json = get_text(row, 10, cxt);
+	return c;
+}
+
+/*
+ * dispatch_claim claims up to max due calls and returns them as a List of
+ * ClaimedCall allocated in cxt.  *next_due_ms is set to the time until the
+ * earliest call still queued is due (0 if one is due now, -1 if none).
+ * Runs inside the caller's transaction, which must commit before
+ * dispatch_send().
+ */
+List *
+dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(max)};
+	List	   *claimed = NIL;
+	MemoryContext old;
+	bool		isnull;
+	Datum		d;
+
+	saved_plan(&claim_plan,
+			   "UPDATE agentphone.calls c SET status = 'dispatching',"
+			   " attempts = c.attempts + 1, dispatched_at = now(), updated_at = now()"
+			   " WHERE c.id IN (SELECT id FROM agentphone.calls"
+			   "   WHERE status = 'queued' AND next_attempt_at <= now()"
+			   "   ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+			   " RETURNING c.id, c.attempts, c.agent_id, c.to_number, c.variables,"
+			   " c.from_number_id, c.initial_greeting, c.voice, c.system_prompt, c.options",
+			   1, argtypes);
+	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim calls");
+
+	old = MemoryContextSwitchTo(cxt);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		claimed = lappend(claimed, claimed_from_row(SPI_tuptable->vals[i], cxt));
+	MemoryContextSwitchTo(old);
+
+	saved_plan(&next_due_plan,
+			   "SELECT greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000))::bigint"
+			   " FROM agentphone.calls WHERE status = 'queued'",
+			   0, NULL);
+	if (SPI_execute_plan(next_due_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not find the next due call");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	*next_due_ms = isnull ? -1 : (long) Min(DatumGetInt64(d), (int64) LONG_MAX);
+	return claimed;
+}
+
+/*
+ * calls_url returns agentphone.api_url followed by "/calls".
+ */
+static char *
+calls_url(void)
+{
+	const char *base = agentphone_api_url;
+	int			len = strlen(base);
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	return psprintf("%.*s/calls", len, base);
+}
+
+/*
+ * dispatch_send starts the POST of every claimed call.  Each send counts
+ * against the per-minute window.
+ */
+void
+dispatch_send(List *claimed)
+{
+	ListCell   *lc;
+	char	   *url = calls_url();
+	TimestampTz now = GetCurrentTimestamp();
+
+	foreach(lc, claimed)
+	{
+		ClaimedCall *c = lfirst(lc);
+		InFlight   *f = MemoryContextAlloc(TopMemoryContext, sizeof(InFlight));
+		char	   *body = api_encode_create_call(&c->req);
+
+		f->id = c->id;
+		f->attempt = c->attempt;
+		http_post_json(url, agentphone_api_key, body,
+					   agentphone_request_timeout_ms, f);
+		note_sent(now);
+		pfree(body);
+	}
+	pfree(url);
+}
+
+/*
+ * backoff_ms returns the delay before attempt n+1 after n failed ones:
+ * retry_delay doubled per attempt, capped, with the upper half jittered so
+ * that many calls failing together do not retry together.
+ */
+static int
+backoff_ms(int attempt)
+{
+	int64		d = agentphone_retry_base_ms;
+
+	for (int i = 1; i < attempt && d < MAX_BACKOFF_MS; i++)
+		d *= 2;
+	d = Min(d, MAX_BACKOFF_MS);
+	return (int) (d / 2 + (int64) (pg_prng_double(&pg_global_prng_state) * (d / 2)));
+}
+
+/*
+ * retry_or_give_up turns a retryable failure into a retry, or into an error
+ * once max_attempts is reached.
+ */
+static void
+retry_or_give_up(Outcome *o, int attempt, const char *why, int retry_after_ms)
+{
+	if (attempt >= agentphone_max_attempts)
+	{
+		o->kind = OUTCOME_ERROR;
+		o->message = psprintf("gave up after %d attempts; last failure: %s", attempt, why);
+		return;
+	}
+	o->kind = OUTCOME_RETRY;
+	o->delay_ms = retry_after_ms >= 0 ? retry_after_ms : backoff_ms(attempt);
+	o->message = psprintf("attempt %d of %d failed (%s); retrying", attempt,
+						  agentphone_max_attempts, why);
+}
+
+/*
+ * classify_answer classifies a request that got an HTTP answer.
+ */
+static void
+classify_answer(Outcome *o, HttpRequest *req, int attempt)
+{
+	long		st = req->status;
+
+	if (st >= 200 && st < 300)
+	{
+		const char *problem = req->too_large ? "the answer was too large"
+			: api_decode_call(req->body, &o->call);
+
+		o->kind = problem ? OUTCOME_UNKNOWN : OUTCOME_PLACED;
+		if (problem)
+			o->message = psprintf("the API accepted the request (HTTP %ld) but %s;"
+								  " the call may have been placed, so it was not sent again",
+								  st, problem);
+	}
+	else if (st == 408 || st == 409 || st == 429 || (st >= 500 && st < 600))
+		retry_or_give_up(o, attempt, api_error_text(st, req->body), req->retry_after_ms);
+	else
+	{
+		o->kind = OUTCOME_ERROR;
+		o->message = api_error_text(st, req->body);
+		if (st == 401)
+			o->message = psprintf("%s (check agentphone.api_key)", o->message);
+	}
+}
+
+/*
+ * classify decides what a finished request means for its call.
+ */
+static Outcome
+classify(HttpRequest *req, int attempt)
+{
+	Outcome		o;
+
+	memset(&o, 0, sizeof(o));
+	if (req->status > 0 && (req->result == CURLE_OK || req->too_large))
+		classify_answer(&o, req, attempt);
+	else if (!req->sent)
+		retry_or_give_up(&o, attempt,
+						 psprintf("could not reach the AgentPhone API: %s",
+								  http_failure_text(req)), -1);
+	else
+	{
+		o.kind = OUTCOME_UNKNOWN;
+		o.message = psprintf("the request was sent but no answer arrived (%s);"
+							 " the call may have been placed, so it was not sent again",
+							 http_failure_text(req));
+	}
+	return o;
+}
+
+/*
+ * store_outcome writes one outcome to its call, if the call is still
+ * "dispatching" (nobody else may change it meanwhile, but be safe).
+ */
+static void
+store_outcome(int64 id, const Outcome *o)
+{
+	if (o->kind == OUTCOME_PLACED)
+	{
+		Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		v[5];
+		char		n[5] = {' ', ' ', ' ', ' ', ' '};
+		const char *s[4] = {o->call.status ? o->call.status : CALL_IN_PROGRESS,
+		o->call.id, o->call.from_number, o->call.started_at};
+
+		v[0] = Int64GetDatum(id);
+		for (int i = 0; i < 4; i++)
+		{
+			n[i + 1] = s[i] ? ' ' : 'n';
+			v[i + 1] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
+		}
+		saved_plan(&placed_plan,
+				   "UPDATE agentphone.calls SET status = $2, api_call_id = $3,"
+				   " from_number = $4, started_at = $5::timestamptz, last_error = NULL,"
+				   " next_attempt_at = NULL, updated_at = now()"
+				   " WHERE id = $1 AND status = 'dispatching'",
+				   5, types);
+		if (SPI_execute_plan(placed_plan, v, n, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record placed call");
+	}
+	else
+	{
+		static const char *const kinds[] = {NULL, CALL_QUEUED, CALL_ERROR, CALL_UNKNOWN};
+		Oid			types[4] = {INT8OID, TEXTOID, INT4OID, TEXTOID};
+		Datum		v[4] = {Int64GetDatum(id), CStringGetTextDatum(kinds[o->kind]),
+		Int32GetDatum(o->delay_ms), CStringGetTextDatum(o->message)};
+		char		n[4] = {' ', ' ', o->kind == OUTCOME_RETRY ? ' ' : 'n', ' '};
+
+		saved_plan(&state_plan,
+				   "UPDATE agentphone.calls SET status = $2,"
+				   " next_attempt_at = now() + $3 * interval '1 millisecond',"
+				   " last_error = $4, updated_at = now()"
+				   " WHERE id = $1 AND status = 'dispatching'",
+				   4, types);
+		if (SPI_execute_plan(state_plan, v, n, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record call outcome");
+	}
+}
+
+/*
+ * try_store stores an outcome in a subtransaction.  It returns NULL on
+ * success, or the error message when storing failed (the subtransaction
+ * is then rolled back and the error swallowed).
+ */
+static char *
+try_store(int64 id, const Outcome *o)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile failure = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		store_outcome(id, o);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		failure = edata->message;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return failure;
+}
+
+/*
+ * record_one stores the outcome of one finished request.  An outcome that
+ * cannot be stored (say, a malformed start time, or a call id the table
+ * already holds) still ends the call, as "unknown" if the API may have
+ * placed it and "error" otherwise, so that no call stays "dispatching".
+ * Returns the retry delay, or -1.
+ */
+static int
+record_one(HttpRequest *req)
+{
+	InFlight   *f = (InFlight *) req->owner;
+	Outcome		o = classify(req, f->attempt);
+	char	   *failure = try_store(f->id, &o);
+
+	if (failure != NULL)
+	{
+		Outcome		fallback;
+
+		memset(&fallback, 0, sizeof(fallback));
+		fallback.kind = (o.kind == OUTCOME_PLACED) ? OUTCOME_UNKNOWN : OUTCOME_ERROR;
+		fallback.message = psprintf("the API's answer could not be stored: %s", failure);
+		ereport(WARNING,
+				(errmsg("agentphone: could not record the answer for call %lld",
+						(long long) f->id),
+				 errdetail("%s", failure)));
+		if ((failure = try_store(f->id, &fallback)) != NULL)
+			ereport(WARNING,
+					(errmsg("agentphone: call %lld could not be updated: %s",
+							(long long) f->id, failure)));
+		return -1;
+	}
+	return o.kind == OUTCOME_RETRY ? o.delay_ms : -1;
+}
+
+/*
+ * dispatch_record records every finished request in done (a List of
+ * HttpRequest) and frees them.  It returns the shortest retry delay
+ * scheduled, or -1.  Runs inside the caller's transaction.
+ */
+long
+dispatch_record(List *done)
+{
+	ListCell   *lc;
+	long		soonest = -1;
+
+	foreach(lc, done)
+	{
+		HttpRequest *req = lfirst(lc);
+		int			delay = record_one(req);
+
+		if (delay >= 0 && (soonest < 0 || delay < soonest))
+			soonest = delay;
+	}
+	return soonest;
+}
+
+/*
+ * dispatch_forget frees finished requests and their bookkeeping.
+ */
+void
+dispatch_forget(List *done)
+{
+	ListCell   *lc;
+
+	foreach(lc, done)
+	{
+		HttpRequest *req = lfirst(lc);
+
+		pfree(req->owner);
+		http_free(req);
+	}
+}

@@ -1,0 +1,30 @@
+/*-------------------------------------------------------------------------
+ *
+ * dispatch.h
+ *		Claiming, sending and recording calls (dispatch.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AGENTPHONE_DISPATCH_H
+#define AGENTPHONE_DISPATCH_H
+
+#include "nodes/pg_list.h"
+
+#include "api.h"
+
+/* A call claimed for sending. */
+typedef struct ClaimedCall
+{
+	int64		id;
+	int			attempt;		/* 1 for the first try */
+	ApiCallRequest req;
+} ClaimedCall;
+
+extern int	dispatch_budget(TimestampTz now, TimestampTz *free_at);
+extern void dispatch_recover_orphans(void);
+extern List *dispatch_claim(int max, MemoryContext cxt, long *next_due_ms);
+extern void dispatch_send(List *claimed);
+extern long dispatch_record(List *done);
+extern void dispatch_forget(List *done);
+
+#endif							/* AGENTPHONE_DISPATCH_H */

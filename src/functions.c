@@ -1,0 +1,251 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *		The SQL-callable functions: agentphone_call(), agentphone_cancel()
+ *		and agentphone_wait().
+ *
+ * agentphone_call() never touches the network: it validates its arguments,
+ * inserts a "queued" row in the caller's transaction and asks for the
+ * worker to be woken when that transaction commits.  A rolled-back
+ * transaction therefore leaves nothing behind and dials nobody.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+
+PG_FUNCTION_INFO_V1(agentphone_call);
+PG_FUNCTION_INFO_V1(agentphone_cancel);
+PG_FUNCTION_INFO_V1(agentphone_wait);
+
+/* How often agentphone_wait() looks at the call again. */
+#define WAIT_POLL_MS 20
+
+/*
+ * text_arg returns argument n as a C string, or NULL when it is NULL.
+ */
+static char *
+text_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/*
+ * prepare_saved returns a saved plan for query, preparing it on first use.
+ */
+static SPIPlanPtr
+prepare_saved(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(query, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
+/*
+ * agentphone_call validates a call request and queues it.  It returns the
+ * new row's id; the call is placed by the worker after COMMIT.
+ */
+Datum
+agentphone_call(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[8] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, JSONBOID};
+	Datum		values[8];
+	char		nulls[8];
+	char	   *agent_id = text_arg(fcinfo, 0);
+	char	   *to_number = text_arg(fcinfo, 1);
+	Jsonb	   *variables = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	Jsonb	   *options = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
+	bool		isnull;
+	int64		id;
+
+	agentphone_check_text("agent_id", agent_id, MAX_ID_LEN, true);
+	agentphone_check_e164("to_number", to_number);
+	variables = agentphone_normalize_variables(variables);
+	agentphone_check_text("from_number_id", text_arg(fcinfo, 3), MAX_ID_LEN, false);
+	agentphone_check_text("initial_greeting", text_arg(fcinfo, 4), MAX_GREETING_LEN, false);
+	agentphone_check_text("voice", text_arg(fcinfo, 5), MAX_ID_LEN, false);
+	agentphone_check_text("system_prompt", text_arg(fcinfo, 6), MAX_PROMPT_LEN, false);
+	agentphone_check_options(options);
+
+	for (int i = 0; i < 8; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	if (variables != NULL)
+		values[2] = JsonbPGetDatum(variables);
+
+	SPI_connect();
+	prepare_saved(&plan,
+				  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
+				  " from_number_id, initial_greeting, voice, system_prompt, options)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+				  8, argtypes);
+	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not queue the call");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+
+	agentphone_wake_at_commit();
+	PG_RETURN_INT64(id);
+}
+
+/*
+ * call_must_exist raises an error when there is no call with this id.
+ * It runs inside an SPI connection.
+ */
+static void
+call_must_exist(int64 id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+
+	prepare_saved(&plan, "SELECT 1 FROM agentphone.calls WHERE id = $1", 1, argtypes);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("call %lld does not exist", (long long) id),
+				 errhint("Pass the id that agentphone_call() returned.")));
+}
+
+/*
+ * agentphone_cancel cancels a call that is still queued.  It returns false
+ * when the worker has already taken the call; a call being dispatched
+ * cannot be taken back.  The row lock makes this race-free: a cancel that
+ * meets a claim in progress waits for it and then sees "dispatching".
+ */
+Datum
+agentphone_cancel(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {PG_GETARG_DATUM(0)};
+	bool		canceled;
+
+	SPI_connect();
+	prepare_saved(&plan,
+				  "UPDATE agentphone.calls SET status = 'canceled',"
+				  " last_error = 'canceled by ' || current_user,"
+				  " next_attempt_at = NULL, updated_at = now()"
+				  " WHERE id = $1 AND status = 'queued'",
+				  1, argtypes);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_UPDATE)
+		elog(ERROR, "could not cancel the call");
+	canceled = (SPI_processed == 1);
+	if (!canceled)
+		call_must_exist(PG_GETARG_INT64(0));
+	SPI_finish();
+	PG_RETURN_BOOL(canceled);
+}
+
+/*
+ * interval_ms converts a timeout to milliseconds, refusing negative ones.
+ */
+static int64
+interval_ms(Interval *iv)
+{
+	int64		us = iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+
+	if (us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative"),
+				 errhint("Pass an interval such as '30 seconds'.")));
+	return us / 1000;
+}
+
+/*
+ * fetch_status reads the call's status; it raises an error when the call
+ * does not exist or was queued by the current, uncommitted transaction
+ * (the worker cannot see it, so waiting would always time out).
+ */
+static char *
+fetch_status(int64 id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+	bool		isnull;
+	TransactionId xmin;
+	char	   *status;
+
+	prepare_saved(&plan, "SELECT status, xmin FROM agentphone.calls WHERE id = $1",
+				  1, argtypes);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed == 0)
+		call_must_exist(id);
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	if (strcmp(status, CALL_QUEUED) == 0 && TransactionIdIsCurrentTransactionId(xmin))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("call %lld was queued by the current transaction", (long long) id),
+				 errdetail("Calls are placed only after the transaction that queued them commits."),
+				 errhint("COMMIT first, then call agentphone_wait().")));
+	return status;
+}
+
+/*
+ * agentphone_wait waits until the call has left "queued" and
+ * "dispatching", or until the timeout passes, and returns its status.
+ * It sleeps on its latch, so it is cancellable and exits on postmaster
+ * death.
+ */
+Datum
+agentphone_wait(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	int64		timeout_ms = interval_ms(PG_GETARG_INTERVAL_P(1));
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	MemoryContext callcxt = CurrentMemoryContext;
+	char	   *status;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("agentphone_wait() cannot be used in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("Its snapshot would never show the worker's progress."),
+				 errhint("Call it in a READ COMMITTED transaction.")));
+
+	SPI_connect();
+	for (;;)
+	{
+		long		left;
+
+		status = fetch_status(id);
+		if (strcmp(status, CALL_QUEUED) != 0 && strcmp(status, CALL_DISPATCHING) != 0)
+			break;
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (left <= 0)
+			break;
+		pfree(status);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(left, WAIT_POLL_MS), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	status = MemoryContextStrdup(callcxt, status);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(status));
+}

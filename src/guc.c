@@ -1,0 +1,147 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *		The agentphone.* settings.
+ *
+ * The API's address and key are superuser-only: users never pass URLs or
+ * keys, they only queue calls.  The key is also hidden from SHOW ALL and
+ * pg_settings for everybody but superusers, and redacted from the log by
+ * agentphone.c.  Everything the worker reads is reloadable with SIGHUP,
+ * except the database it connects to.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+
+char	   *agentphone_api_url = NULL;
+char	   *agentphone_api_key = NULL;
+char	   *agentphone_database_name = NULL;
+int			agentphone_max_in_flight = 16;
+int			agentphone_request_timeout_ms = 10000;
+int			agentphone_max_calls_per_minute = 120;
+int			agentphone_max_attempts = 5;
+int			agentphone_sweep_interval_ms = 10000;
+int			agentphone_retry_base_ms = 1000;
+
+/*
+ * check_api_url accepts only an absolute http(s) URL.  Plain http is meant
+ * for the local simulator.
+ */
+static bool
+check_api_url(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	(void) extra;
+	(void) source;
+
+	if (v == NULL || (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0))
+	{
+		GUC_check_errdetail("The API URL must start with https:// (or http:// for a local simulator).");
+		return false;
+	}
+	if (strpbrk(v, " \t\r\n?#") != NULL)
+	{
+		GUC_check_errdetail("The API URL must not contain spaces, a query or a fragment.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * check_api_key refuses characters that would break the Authorization
+ * header.  The message never repeats the value.
+ */
+static bool
+check_api_key(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	(void) extra;
+	(void) source;
+
+	if (v != NULL && strpbrk(v, "\r\n") != NULL)
+	{
+		GUC_check_errdetail("The API key must not contain line breaks.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * agentphone_define_settings defines every agentphone.* setting.
+ */
+void
+agentphone_define_settings(void)
+{
+	DefineCustomStringVariable("agentphone.api_url",
+							   "Base URL of the AgentPhone API.",
+							   "Requests go to this URL followed by /calls.",
+							   &agentphone_api_url,
+							   "https://api.agentphone.ai/v1",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_api_url, NULL, NULL);
+	DefineCustomStringVariable("agentphone.api_key",
+							   "AgentPhone API key (sent as a Bearer token).",
+							   "Visible to superusers only and never written to the log.",
+							   &agentphone_api_key,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_api_key, NULL, NULL);
+	DefineCustomStringVariable("agentphone.database_name",
+							   "Database in which the agentphone worker places calls.",
+							   NULL,
+							   &agentphone_database_name,
+							   "postgres",
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.max_in_flight",
+							"Maximum number of API requests the worker has in flight at once.",
+							NULL,
+							&agentphone_max_in_flight,
+							16, 1, 256,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.request_timeout",
+							"Time limit for one API request, counted from when it is sent.",
+							NULL,
+							&agentphone_request_timeout_ms,
+							10000, 100, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.max_calls_per_minute",
+							"Maximum number of calls the worker sends to the API in any 60 seconds.",
+							"The API documents a limit of 120 call creations per minute.",
+							&agentphone_max_calls_per_minute,
+							120, 1, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.max_attempts",
+							"Maximum number of times the worker tries to place one call.",
+							"Only failures that are safe to retry (429, 5xx, no connection) are retried.",
+							&agentphone_max_attempts,
+							5, 1, 100,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.sweep_interval",
+							"How often an idle worker looks for calls it was not woken for.",
+							"Committed calls wake the worker at once; the sweep finds calls committed by PREPARE TRANSACTION or written while the worker was down.",
+							&agentphone_sweep_interval_ms,
+							10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.retry_delay",
+							"Delay before the first retry of a call; each further retry doubles it.",
+							"A Retry-After header from the API takes precedence when it asks for longer.",
+							&agentphone_retry_base_ms,
+							1000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("agentphone");
+}

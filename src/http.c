@@ -1,0 +1,391 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		Concurrent HTTP requests through one libcurl multi handle, waited
+ *		for together with the process latch.
+ *
+ * All requests share one multi handle and therefore one connection cache,
+ * so connections to the API are reused.  The worker never blocks in
+ * libcurl: http_wait() sleeps in a WaitEventSet that holds the latch, the
+ * postmaster-death event and curl's sockets, so a COMMIT, SIGTERM or
+ * SIGHUP interrupts the wait at once.
+ *
+ * Safety: redirects are never followed, proxies from the environment are
+ * ignored, TLS verification stays on (libcurl's default), only http and
+ * https are allowed, bodies are capped at HTTP_MAX_RESPONSE_BYTES, and
+ * verbose output is never enabled, so the Authorization header is never
+ * printed anywhere.  Callbacks never raise PostgreSQL errors: they run
+ * inside libcurl and must not longjmp out of it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/select.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+
+#include "http.h"
+
+_Static_assert(LIBCURL_VERSION_NUM >= 0x073e00, "agentphone needs libcurl 7.62 or later");
+
+static CURLM *multi = NULL;
+static MemoryContext http_context = NULL;
+static int	n_in_flight = 0;
+static HttpRequest *done_head = NULL;
+static HttpRequest *done_tail = NULL;
+
+/* Longest a wait may last while curl works without a socket to watch. */
+#define CURL_BUSY_WAIT_MS 50
+/* Cap on a Retry-After we honour: one day. */
+#define MAX_RETRY_AFTER_MS (24 * 3600 * 1000)
+
+/*
+ * http_init sets up libcurl once per process.
+ */
+void
+http_init(void)
+{
+	if (multi != NULL)
+		return;
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not initialize libcurl")));
+	multi = curl_multi_init();
+	if (multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl multi handle")));
+	http_context = AllocSetContextCreate(TopMemoryContext, "agentphone http",
+										 ALLOCSET_SMALL_SIZES);
+}
+
+/*
+ * on_body collects the response body, failing the transfer (by returning
+ * less than it was given) once it grows past the cap.
+ */
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	HttpRequest *req = (HttpRequest *) arg;
+	size_t		n = size * nmemb;
+	char	   *grown;
+
+	if (req->body_len + n > HTTP_MAX_RESPONSE_BYTES)
+	{
+		req->too_large = true;
+		return 0;
+	}
+	grown = realloc(req->body, req->body_len + n + 1);
+	if (grown == NULL)
+		return 0;
+	memcpy(grown + req->body_len, data, n);
+	req->body = grown;
+	req->body_len += n;
+	req->body[req->body_len] = '\0';
+	return n;
+}
+
+/*
+ * parse_retry_after turns a Retry-After value (delay-seconds or an
+ * HTTP-date) into milliseconds from now, or -1.
+ */
+static int
+parse_retry_after(const char *value, size_t len)
+{
+	char		buf[64];
+	char	   *end;
+	long		secs;
+	time_t		when;
+
+	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
+					   value[len - 1] == ' '))
+		len--;
+	while (len > 0 && *value == ' ')
+		value++, len--;
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, value, len);
+	buf[len] = '\0';
+
+	secs = strtol(buf, &end, 10);
+	if (end != buf && *end == '\0')
+		return (secs < 0) ? -1 : (int) Min((int64) secs * 1000, MAX_RETRY_AFTER_MS);
+	when = curl_getdate(buf, NULL);
+	if (when <= 0)
+		return -1;
+	secs = (long) (when - time(NULL));
+	return (int) Min((int64) Max(secs, 0) * 1000, MAX_RETRY_AFTER_MS);
+}
+
+/*
+ * on_header picks Retry-After out of the response headers.
+ */
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	HttpRequest *req = (HttpRequest *) arg;
+	size_t		n = size * nmemb;
+	static const char name[] = "retry-after:";
+
+	if (n > sizeof(name) - 1 && pg_strncasecmp(data, name, sizeof(name) - 1) == 0)
+		req->retry_after_ms = parse_retry_after(data + sizeof(name) - 1,
+												n - (sizeof(name) - 1));
+	return n;
+}
+
+/*
+ * build_headers returns the request headers.  The Authorization line is
+ * built in a scratch buffer that is wiped once curl has its own copy.
+ */
+static struct curl_slist *
+build_headers(const char *bearer)
+{
+	struct curl_slist *h = NULL;
+
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, "Expect:");
+	if (bearer != NULL && bearer[0] != '\0')
+	{
+		char	   *auth = psprintf("Authorization: Bearer %s", bearer);
+
+		h = curl_slist_append(h, auth);
+		explicit_bzero(auth, strlen(auth));
+		pfree(auth);
+	}
+	if (h == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while building HTTP headers")));
+	return h;
+}
+
+/*
+ * set_safe_options applies the options every request gets.
+ */
+static void
+set_safe_options(CURL *e, long timeout_ms)
+{
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, Min(timeout_ms, 5000L));
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "agentphone/1.0");
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+}
+
+/*
+ * http_post_json starts POSTing json to url and returns the request; it
+ * completes later through http_wait() and http_next_done().
+ */
+HttpRequest *
+http_post_json(const char *url, const char *bearer, const char *json,
+			   long timeout_ms, void *owner)
+{
+	HttpRequest *req = MemoryContextAllocZero(http_context, sizeof(HttpRequest));
+	CURL	   *e = curl_easy_init();
+
+	if (e == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	req->owner = owner;
+	req->retry_after_ms = -1;
+	req->easy = e;
+	req->headers = build_headers(bearer);
+
+	set_safe_options(e, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+	curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, json);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+
+	if (curl_multi_add_handle(multi, e) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not add a request to libcurl")));
+	n_in_flight++;
+	return req;
+}
+
+/*
+ * http_in_flight returns the number of requests not yet done.
+ */
+int
+http_in_flight(void)
+{
+	return n_in_flight;
+}
+
+/*
+ * finish moves a completed transfer to the done list.
+ */
+static void
+finish(CURL *e, CURLcode result)
+{
+	HttpRequest *req;
+	curl_off_t	sent_bytes = 0;
+
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **) &req);
+	req->result = result;
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &req->status);
+	curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent_bytes);
+	req->sent = (sent_bytes > 0);
+	curl_multi_remove_handle(multi, e);
+	curl_easy_cleanup(e);
+	curl_slist_free_all(req->headers);
+	req->easy = NULL;
+	req->headers = NULL;
+	n_in_flight--;
+
+	if (done_tail)
+		done_tail->next = req;
+	else
+		done_head = req;
+	done_tail = req;
+}
+
+/*
+ * perform lets libcurl make progress and collects finished transfers.
+ */
+static void
+perform(void)
+{
+	int			running;
+	int			queued;
+	CURLMsg    *msg;
+
+	curl_multi_perform(multi, &running);
+	while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+	{
+		if (msg->msg == CURLMSG_DONE)
+			finish(msg->easy_handle, msg->data.result);
+	}
+}
+
+/*
+ * add_curl_sockets adds curl's sockets to set and returns how many fds
+ * curl reported (-1 when it is busy without one).
+ */
+static int
+add_curl_sockets(WaitEventSet *set, fd_set *rd, fd_set *wr, int maxfd)
+{
+	for (int fd = 0; fd <= maxfd; fd++)
+	{
+		uint32		ev = (FD_ISSET(fd, rd) ? WL_SOCKET_READABLE : 0) |
+			(FD_ISSET(fd, wr) ? WL_SOCKET_WRITEABLE : 0);
+
+		if (ev != 0)
+			AddWaitEventToSet(set, ev, fd, NULL, NULL);
+	}
+	return maxfd;
+}
+
+/*
+ * http_wait sleeps until the latch is set, a socket is ready, curl's own
+ * timer fires or timeout_ms passes, then lets transfers progress.  It
+ * returns true when the latch was set (and resets it).  It returns at once
+ * when finished requests are waiting to be collected.
+ */
+bool
+http_wait(long timeout_ms)
+{
+	fd_set		rd,
+				wr,
+				ex;
+	int			maxfd = -1;
+	long		curl_timeout = -1;
+	WaitEventSet *set;
+	WaitEvent	events[FD_SETSIZE];
+	int			nev;
+	bool		latch_set = false;
+
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	FD_ZERO(&ex);
+	if (n_in_flight > 0)
+	{
+		perform();
+		curl_multi_fdset(multi, &rd, &wr, &ex, &maxfd);
+		curl_multi_timeout(multi, &curl_timeout);
+		if (curl_timeout >= 0 && curl_timeout < timeout_ms)
+			timeout_ms = curl_timeout;
+		if (maxfd < 0 && n_in_flight > 0)
+			timeout_ms = Min(timeout_ms, CURL_BUSY_WAIT_MS);
+	}
+	if (done_head != NULL)
+		timeout_ms = 0;
+
+	set = CreateWaitEventSet(CurrentMemoryContext, maxfd + 3);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	add_curl_sockets(set, &rd, &wr, maxfd);
+	nev = WaitEventSetWait(set, Max(timeout_ms, 0), events, lengthof(events),
+						   PG_WAIT_EXTENSION);
+	for (int i = 0; i < nev; i++)
+		if (events[i].events & WL_LATCH_SET)
+			latch_set = true;
+	FreeWaitEventSet(set);
+
+	if (latch_set)
+		ResetLatch(MyLatch);
+	if (n_in_flight > 0)
+		perform();
+	return latch_set;
+}
+
+/*
+ * http_next_done returns the next finished request, or NULL.  The caller
+ * frees it with http_free().
+ */
+HttpRequest *
+http_next_done(void)
+{
+	HttpRequest *req = done_head;
+
+	if (req != NULL)
+	{
+		done_head = req->next;
+		if (done_head == NULL)
+			done_tail = NULL;
+		req->next = NULL;
+	}
+	return req;
+}
+
+/*
+ * http_free releases a finished request.
+ */
+void
+http_free(HttpRequest *req)
+{
+	free(req->body);
+	pfree(req);
+}
+
+/*
+ * http_failure_text describes a transfer that got no usable HTTP answer.
+ */
+const char *
+http_failure_text(const HttpRequest *req)
+{
+	if (req->too_large)
+		return psprintf("the answer was larger than %d bytes", HTTP_MAX_RESPONSE_BYTES);
+	return psprintf("%s", req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->result));
+}

@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.h
+ *		Concurrent HTTP requests through libcurl's multi interface.
+ *		Knows nothing of tables or of the AgentPhone API's shapes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AGENTPHONE_HTTP_H
+#define AGENTPHONE_HTTP_H
+
+#include <curl/curl.h>
+
+/* Largest response body we read; a longer one fails the request. */
+#define HTTP_MAX_RESPONSE_BYTES (1024 * 1024)
+
+typedef struct HttpRequest
+{
+	/* set by the caller, returned untouched */
+	void	   *owner;
+
+	/* results, valid once the request is done */
+	CURLcode	result;			/* CURLE_OK when an HTTP answer arrived */
+	long		status;			/* HTTP status, 0 if none */
+	bool		sent;			/* any byte of the request went out */
+	bool		too_large;		/* body exceeded HTTP_MAX_RESPONSE_BYTES */
+	int			retry_after_ms; /* from Retry-After, -1 when absent */
+	char	   *body;			/* NUL-terminated response body (malloc) */
+	size_t		body_len;
+	char		errbuf[CURL_ERROR_SIZE];
+
+	/* private */
+	CURL	   *easy;
+	struct curl_slist *headers;
+	struct HttpRequest *next;
+} HttpRequest;
+
+extern void http_init(void);
+extern HttpRequest *http_post_json(const char *url, const char *bearer,
+								   const char *json, long timeout_ms, void *owner);
+extern int	http_in_flight(void);
+extern bool http_wait(long timeout_ms);
+extern HttpRequest *http_next_done(void);
+extern void http_free(HttpRequest *req);
+extern const char *http_failure_text(const HttpRequest *req);
+
+#endif							/* AGENTPHONE_HTTP_H */

@@ -1,0 +1,305 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		The agentphone background worker: its main loop and the one helper
+ *		through which it touches the database.
+ *
+ * One worker runs per server, connected to agentphone.database_name.  It
+ * starts only after recovery (so a standby never dials) and the postmaster
+ * restarts it after a crash.  Each turn of the loop:
+ *
+ *	 - claims due calls when it was woken (a COMMIT that queued calls sets
+ *	   its latch), when a retry falls due, or when the safety sweep comes
+ *	   round (agentphone.sweep_interval); an idle worker runs no other query;
+ *	 - sends them (dispatch.c) after the claim has committed;
+ *	 - records finished requests in a new short transaction;
+ *	 - sleeps on its latch and curl's sockets (http.c).
+ *
+ * Until CREATE EXTENSION agentphone has run in its database it only
+ * checks, at each sweep, whether it has; it logs that once and never
+ * raises errors meanwhile.  After DROP EXTENSION it goes back to waiting.
+ * It holds no lock between transactions, so it never blocks DROP
+ * EXTENSION.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "dispatch.h"
+#include "http.h"
+
+/* Pause after a failed transaction, so an error cannot become a busy loop. */
+#define ERROR_PAUSE_MS 1000
+
+typedef void (*TxnStep) (void *arg);
+
+/* State of the loop. */
+static bool extension_ready = false;	/* as of the last claim */
+static bool orphans_recovered = false;
+static TimestampTz next_claim_at = 0;	/* claim no later than this */
+static bool more_due = false;	/* the last claim may have left due calls */
+static bool key_warned = false;
+
+typedef struct ClaimArgs
+{
+	int			max;
+	MemoryContext cxt;
+	List	   *claimed;
+	long		next_due_ms;
+} ClaimArgs;
+
+typedef struct RecordArgs
+{
+	List	   *done;
+	long		soonest_retry_ms;
+} RecordArgs;
+
+/*
+ * run_in_transaction runs step inside a short transaction with an SPI
+ * connection and a snapshot, the way every database touch of the worker
+ * is bracketed.  An error is logged, the transaction rolled back and false
+ * returned: one failure never ends the worker.
+ */
+static bool
+run_in_transaction(const char *activity, TxnStep step, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		debug_query_string = activity;
+		pgstat_report_activity(STATE_RUNNING, activity);
+		step(arg);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortCurrentTransaction();
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+		ok = false;
+	}
+	PG_END_TRY();
+	debug_query_string = NULL;
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_stat(false);
+	return ok;
+}
+
+/*
+ * check_extension notes whether the extension exists in this database,
+ * logging each change once.  On first sight it recovers orphaned calls.
+ */
+static void
+check_extension(void)
+{
+	bool		ready = OidIsValid(get_extension_oid("agentphone", true));
+
+	if (ready != extension_ready)
+		ereport(LOG,
+				(errmsg(ready ? "agentphone worker: extension found in database \"%s\", placing calls"
+						: "agentphone worker: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
+						agentphone_database_name)));
+	extension_ready = ready;
+	if (ready && !orphans_recovered)
+	{
+		dispatch_recover_orphans();
+		orphans_recovered = true;
+	}
+}
+
+/*
+ * claim_step is the claim transaction's body.
+ */
+static void
+claim_step(void *arg)
+{
+	ClaimArgs  *a = (ClaimArgs *) arg;
+
+	check_extension();
+	if (extension_ready)
+		a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
+}
+
+/*
+ * record_step is the record transaction's body.  Answers for a dropped
+ * extension's calls have nowhere to go and are dropped.
+ */
+static void
+record_step(void *arg)
+{
+	RecordArgs *a = (RecordArgs *) arg;
+
+	check_extension();
+	if (extension_ready)
+		a->soonest_retry_ms = dispatch_record(a->done);
+}
+
+/*
+ * claim_due_at lowers next_claim_at to now + ms.
+ */
+static void
+claim_due_at(TimestampTz now, long ms)
+{
+	TimestampTz t = TimestampTzPlusMilliseconds(now, ms);
+
+	if (t < next_claim_at)
+		next_claim_at = t;
+}
+
+/*
+ * claim_and_send claims as many due calls as the in-flight limit and the
+ * per-minute window allow, commits, then sends them.
+ */
+static void
+claim_and_send(TimestampTz now)
+{
+	ClaimArgs	a = {0};
+	TimestampTz free_at = 0;
+	int			budget = dispatch_budget(now, &free_at);
+	int			slots = agentphone_max_in_flight - http_in_flight();
+
+	next_claim_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
+	more_due = false;
+	if (agentphone_api_key == NULL || agentphone_api_key[0] == '\0')
+	{
+		if (!key_warned)
+			ereport(WARNING,
+					(errmsg("agentphone.api_key is not set; queued calls are not placed"),
+					 errhint("Set agentphone.api_key and reload the configuration.")));
+		key_warned = true;
+		return;
+	}
+	key_warned = false;
+	if (budget <= 0)
+	{
+		next_claim_at = free_at;
+		return;
+	}
+	if (slots <= 0)
+	{
+		more_due = true;		/* claim again when a request finishes */
+		return;
+	}
+
+	a.max = Min(budget, slots);
+	a.cxt = CurrentMemoryContext;
+	if (!run_in_transaction("agentphone: claiming due calls", claim_step, &a))
+	{
+		next_claim_at = TimestampTzPlusMilliseconds(now, ERROR_PAUSE_MS);
+		return;
+	}
+	dispatch_send(a.claimed);
+	if (list_length(a.claimed) == a.max)
+		more_due = true;
+	if (a.next_due_ms >= 0)
+		claim_due_at(now, a.next_due_ms);
+}
+
+/*
+ * record_finished records every finished request in one transaction.
+ */
+static void
+record_finished(TimestampTz now)
+{
+	RecordArgs	a = {NIL, -1};
+	HttpRequest *req;
+
+	while ((req = http_next_done()) != NULL)
+		a.done = lappend(a.done, req);
+	if (a.done == NIL)
+		return;
+	if (!run_in_transaction("agentphone: recording API answers", record_step, &a))
+		ereport(WARNING,
+				(errmsg("agentphone: %d API answers could not be recorded",
+						list_length(a.done)),
+				 errdetail("Their calls stay \"dispatching\" and become \"unknown\" when the worker restarts.")));
+	dispatch_forget(a.done);
+	if (a.soonest_retry_ms >= 0)
+		claim_due_at(now, a.soonest_retry_ms);
+	if (more_due)
+		next_claim_at = now;
+}
+
+/*
+ * report_idle shows in pg_stat_activity what the worker is waiting for.
+ */
+static void
+report_idle(void)
+{
+	char		buf[128];
+
+	snprintf(buf, sizeof(buf), "agentphone: waiting, %d requests in flight",
+			 http_in_flight());
+	pgstat_report_activity(STATE_IDLE, buf);
+}
+
+/*
+ * agentphone_worker_main is the worker's entry point.
+ */
+void
+agentphone_worker_main(Datum main_arg)
+{
+	MemoryContext loopcxt;
+	bool		woken = true;
+
+	(void) main_arg;
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(agentphone_database_name, NULL, 0);
+	pgstat_report_appname("agentphone worker");
+	agentphone_publish_worker(MyLatch);
+	http_init();
+	ereport(LOG,
+			(errmsg("agentphone worker started in database \"%s\"",
+					agentphone_database_name)));
+
+	loopcxt = AllocSetContextCreate(TopMemoryContext, "agentphone worker loop",
+									ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		TimestampTz now;
+
+		MemoryContextReset(loopcxt);
+		MemoryContextSwitchTo(loopcxt);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		now = GetCurrentTimestamp();
+		if (woken || now >= next_claim_at)
+			claim_and_send(now);
+		record_finished(GetCurrentTimestamp());
+
+		report_idle();
+		woken = http_wait(Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																 next_claim_at)));
+	}
+}
