@@ -246,15 +246,16 @@ check_option(const char *name, JsonbValue *v)
 	else if (strcmp(name, "callScreeningIdentity") == 0 ||
 			 strcmp(name, "callScreeningPurpose") == 0)
 	{
-		int			max = strcmp(name, "callScreeningIdentity") == 0 ?
-		MAX_SCREEN_ID_LEN : MAX_SCREEN_PURPOSE_LEN;
+		bool		identity = strcmp(name, "callScreeningIdentity") == 0;
+		int			max = identity ? MAX_SCREEN_ID_LEN : MAX_SCREEN_PURPOSE_LEN;
 
 		if (s == NULL || pg_mbstrlen(s) > max)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid option %s", name),
 					 errdetail("%s must be a string of at most %d characters.", name, max),
-					 errhint("For example: jsonb_build_object('%s', 'Acme Dental').", name)));
+					 errhint("For example: jsonb_build_object('%s', '%s').", name,
+							 identity ? "Acme Dental" : "to confirm your appointment")));
 	}
 	else if (strcmp(name, "disableRecording") == 0)
 	{

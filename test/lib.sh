@@ -1,0 +1,111 @@
+# test/lib.sh: shell functions shared by test/run.sh (every test) and
+# test/demo.sh (the demo).  Sourced, not run.
+#
+# They install what is missing on a Debian 12 machine, build and install
+# the extension, and run a throwaway cluster and the AgentPhone simulator
+# as the postgres OS user in a scratch directory that user owns (a checkout
+# under /root is not readable by postgres, and postgres refuses to run as
+# root).
+
+PG_MAJOR=15
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PY=/usr/bin/python3
+SIM_KEY=sk_test_agentphone
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libcjson-dev libipc-run-perl make gcc python3 perl"
+
+# say: progress line on stderr
+say() { echo "== $*" >&2; }
+
+# as_pg: run a command as the postgres OS user (or as ourselves if we are it)
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- env PATH="$PG_BIN:/usr/bin:/bin" "$@"
+	else
+		env PATH="$PG_BIN:/usr/bin:/bin" "$@"
+	fi
+}
+
+# install_deps: apt-get install whatever is missing
+install_deps() {
+	local missing=""
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing packages:$missing (run as root, or install them)" >&2
+		return 1
+	fi
+	say "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# Debian's package starts a cluster of its own; ours are throwaway ones.
+	pg_ctlcluster $PG_MAJOR main stop >/dev/null 2>&1 || true
+}
+
+# build_install: build with warnings as errors and install the extension
+build_install() {
+	say "building and installing agentphone"
+	make -s clean >/dev/null 2>&1 || true
+	make -s PG_CONFIG=$PG_BIN/pg_config >&2
+	make -s PG_CONFIG=$PG_BIN/pg_config install >/dev/null
+}
+
+# make_scratch SRC: copy the project (without .git) into a new directory
+# owned by postgres; prints its path
+make_scratch() {
+	local src=$1 dir
+	dir=$(mktemp -d /tmp/agentphone.XXXXXX)
+	tar -C "$src" --exclude=.git --exclude='*.o' --exclude='*.bc' -cf - . | tar -C "$dir" -xf -
+	[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+	chmod 755 "$dir"
+	echo "$dir"
+}
+
+# free_port: a TCP port nobody listens on
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_sim DIR: start the simulator; sets SIM_PID and SIM_PORT
+start_sim() {
+	local dir=$1
+	rm -f "$dir/sim.port"
+	as_pg $PY "$dir/test/agentphone_sim.py" --port 0 --port-file "$dir/sim.port" \
+		--api-key "$SIM_KEY" --quiet >"$dir/sim.log" 2>&1 &
+	SIM_PID=$!
+	for _ in $(seq 100); do
+		[ -s "$dir/sim.port" ] && break
+		sleep 0.1
+	done
+	SIM_PORT=$(cat "$dir/sim.port" 2>/dev/null) || { echo "simulator did not start" >&2; cat "$dir/sim.log" >&2; return 1; }
+}
+
+# start_cluster DIR: initdb and start a cluster preloaded with agentphone,
+# pointed at the simulator, its worker in database postgres; sets PGPORT
+start_cluster() {
+	local dir=$1
+	PGPORT=$(free_port)
+	export PGPORT PGHOST=$dir
+	as_pg initdb -D "$dir/data" -A trust -U postgres >/dev/null
+	cat >>"$dir/data/postgresql.conf" <<-EOF
+	listen_addresses = ''
+	unix_socket_directories = '$dir'
+	port = $PGPORT
+	shared_preload_libraries = 'agentphone'
+	agentphone.api_url = 'http://127.0.0.1:$SIM_PORT/v1'
+	agentphone.api_key = '$SIM_KEY'
+	agentphone.database_name = 'postgres'
+	EOF
+	as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+}
+
+# stop_all DIR: stop whatever start_sim and start_cluster started
+stop_all() {
+	local dir=$1
+	[ -f "$dir/data/postmaster.pid" ] && as_pg pg_ctl -D "$dir/data" -m fast -w stop >/dev/null 2>&1
+	[ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null
+	SIM_PID=
+	return 0
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# test/run.sh: run every test of agentphone, offline, on a Debian 12 machine.
+#
+#   bash test/run.sh            (as root on a fresh machine, or as a user
+#                                who has the packages listed in lib.sh)
+#
+# It installs what is missing (the PostgreSQL server included), builds with
+# -Wall -Wextra -Werror, installs the extension, then as the postgres OS
+# user in a scratch directory:
+#   1. the simulator's own self-test (test/sim_selftest.py);
+#   2. the pg_regress suite (sql/, expected/) against a throwaway cluster
+#      preloaded with agentphone and pointed at the simulator;
+#   3. the TAP tests (test/t/*.pl), each starting its own cluster and
+#      simulator.
+# It stops everything it started and ends with "N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+. test/lib.sh
+
+install_deps || exit 1
+build_install || { echo "0 passed, 1 failed"; exit 1; }
+
+scratch=$(make_scratch "$here")
+passed=0
+failed=0
+trap 'stop_all "$scratch"' EXIT
+
+# count OKS FAILS: add to the totals and print what happened
+count() {
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+}
+
+# 1. the simulator's self-test (unittest: one line per test with -v)
+say "simulator self-test"
+out=$(cd "$scratch" && as_pg $PY test/sim_selftest.py -v 2>&1)
+echo "$out" | grep -E '\.\.\. (ok|FAIL|ERROR)' >&2
+count "$(echo "$out" | grep -cE '\.\.\. ok$')" "$(echo "$out" | grep -cE '\.\.\. (FAIL|ERROR)$')"
+
+# 2. pg_regress against a throwaway cluster
+say "pg_regress suite"
+start_sim "$scratch" && start_cluster "$scratch"
+out=$(cd "$scratch" && as_pg make -s installcheck PG_CONFIG=$PG_BIN/pg_config \
+	REGRESS_OPTS="--use-existing --dbname=postgres --host=$scratch --port=$PGPORT" 2>&1)
+echo "$out" | grep -E '\.\.\. ' >&2
+count "$(echo "$out" | grep -cE '\.\.\. +ok')" "$(echo "$out" | grep -cE '\.\.\. +FAILED')"
+if echo "$out" | grep -qE '\.\.\. +FAILED'; then
+	cat "$scratch/regression.diffs" >&2 2>/dev/null
+fi
+stop_all "$scratch"
+
+# 3. TAP tests, one file at a time so that a file that dies still counts
+say "TAP tests"
+for t in "$scratch"/test/t/*.pl; do
+	name=$(basename "$t")
+	out=$(cd "$scratch" && as_pg env PERL5LIB="/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl:$scratch/test/t" \
+		PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
+		TESTDIR="$scratch/tap/${name%.pl}" perl "$t" 2>&1)
+	rc=$?
+	ok=$(echo "$out" | grep -cE '^ok [0-9]+')
+	notok=$(echo "$out" | grep -cE '^not ok [0-9]+')
+	echo "$out" | grep -E '^(ok|not ok) [0-9]+' | sed "s|^|$name: |" >&2
+	if [ $rc -ne 0 ] && [ "$notok" = 0 ]; then
+		notok=1
+		echo "$name: died (exit $rc):" >&2
+		echo "$out" | tail -n 20 >&2
+	fi
+	if [ "$notok" != 0 ]; then
+		echo "$out" | grep -E '^#' | head -n 40 >&2
+		ls "$scratch/tap/${name%.pl}/tmp_check/log/" >&2 2>/dev/null
+	fi
+	count "$ok" "$notok"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
