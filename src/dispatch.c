@@ -247,13 +247,13 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 	MemoryContextSwitchTo(old);
 
 	saved_plan(&next_due_plan,
-			   "SELECT greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000))::bigint"
+			   "SELECT ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::bigint"
 			   " FROM agentphone.calls WHERE status = 'queued'",
 			   0, NULL);
 	if (SPI_execute_plan(next_due_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not find the next due call");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	*next_due_ms = isnull ? -1 : (long) Min(DatumGetInt64(d), (int64) LONG_MAX);
+	*next_due_ms = isnull ? -1 : (long) Max(DatumGetInt64(d), 0);
 	return claimed;
 }
 

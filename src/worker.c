@@ -33,7 +33,6 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
-#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -84,7 +83,6 @@ run_in_transaction(const char *activity, TxnStep step, void *arg)
 	{
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		debug_query_string = activity;
 		pgstat_report_activity(STATE_RUNNING, activity);
 		step(arg);
 		SPI_finish();
@@ -102,7 +100,6 @@ run_in_transaction(const char *activity, TxnStep step, void *arg)
 		ok = false;
 	}
 	PG_END_TRY();
-	debug_query_string = NULL;
 	MemoryContextSwitchTo(cxt);
 	pgstat_report_stat(false);
 	return ok;

@@ -105,7 +105,8 @@ start_cluster() {
 stop_all() {
 	local dir=$1
 	[ -f "$dir/data/postmaster.pid" ] && as_pg pg_ctl -D "$dir/data" -m fast -w stop >/dev/null 2>&1
-	[ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null
+	# runuser does not pass the signal on: find the simulator by its path
+	pkill -f "$dir/test/agentphone_sim.py" 2>/dev/null
 	SIM_PID=
 	return 0
 }

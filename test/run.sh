@@ -3,6 +3,7 @@
 #
 #   bash test/run.sh            (as root on a fresh machine, or as a user
 #                                who has the packages listed in lib.sh)
+#   bash test/run.sh 002        only the TAP tests whose name contains 002
 #
 # It installs what is missing (the PostgreSQL server included), builds with
 # -Wall -Wextra -Werror, installs the extension, then as the postgres OS
@@ -32,7 +33,10 @@ count() {
 	failed=$((failed + $2))
 }
 
+only=${1:-}
+
 # 1. the simulator's self-test (unittest: one line per test with -v)
+if [ -z "$only" ]; then
 say "simulator self-test"
 out=$(cd "$scratch" && as_pg $PY test/sim_selftest.py -v 2>&1)
 echo "$out" | grep -E '\.\.\. (ok|FAIL|ERROR)' >&2
@@ -49,11 +53,14 @@ if echo "$out" | grep -qE '\.\.\. +FAILED'; then
 	cat "$scratch/regression.diffs" >&2 2>/dev/null
 fi
 stop_all "$scratch"
+fi
 
 # 3. TAP tests, one file at a time so that a file that dies still counts
 say "TAP tests"
 for t in "$scratch"/test/t/*.pl; do
 	name=$(basename "$t")
+	case "$name" in *"$only"*) ;; *) continue ;; esac
+	as_pg mkdir -p "$scratch/tap/${name%.pl}"
 	out=$(cd "$scratch" && as_pg env PERL5LIB="/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl:$scratch/test/t" \
 		PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
 		TESTDIR="$scratch/tap/${name%.pl}" perl "$t" 2>&1)
@@ -73,5 +80,11 @@ for t in "$scratch"/test/t/*.pl; do
 	count "$ok" "$notok"
 done
 
+# keep the scratch directory (logs, data) only when something failed
+if [ "$failed" = 0 ]; then
+	rm -rf "$scratch"
+else
+	echo "logs kept in $scratch" >&2
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,0 +1,709 @@
+#!/usr/bin/env python3
+"""sim_selftest.py - checks test/agentphone_sim.py against its own specification.
+
+Starts the simulator on a free port as a subprocess, then drives the API and the
+control interface with http.client.  Standard library only.
+
+    python3 test/sim_selftest.py [-v]
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIM = os.path.join(HERE, "agentphone_sim.py")
+KEY = "sk_test_agentphone"
+ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+CALL_ID_RE = re.compile(r"^call_[0-9a-f]{24}$")
+
+PROC = None
+PORT = None
+
+
+def start_simulator():
+    global PROC, PORT
+    tmpdir = tempfile.mkdtemp(prefix="agentphone-sim-")
+    port_file = os.path.join(tmpdir, "port")
+    PROC = subprocess.Popen([sys.executable, SIM, "--port", "0", "--port-file", port_file],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while not os.path.exists(port_file):
+        if PROC.poll() is not None or time.time() > deadline:
+            raise RuntimeError("simulator did not start: %s" % PROC.stderr.read())
+        time.sleep(0.02)
+    with open(port_file) as f:
+        PORT = int(f.read().strip())
+    line = PROC.stdout.readline().strip()
+    assert line == "agentphone simulator listening on http://127.0.0.1:%d/v1" % PORT, line
+
+
+def stop_simulator():
+    PROC.send_signal(signal.SIGTERM)
+    try:
+        rc = PROC.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        PROC.kill()
+        raise AssertionError("simulator did not exit within 5 s of SIGTERM")
+    stderr = PROC.stderr.read()
+    PROC.stdout.close()
+    PROC.stderr.close()
+    return rc, stderr
+
+
+def call(method, path, body=None, auth=True, conn=None, timeout=15, headers=None):
+    """call sends one request; returns (status, response, raw body bytes)."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    hdrs = dict(headers or {})
+    if auth is True:
+        hdrs["Authorization"] = "Bearer " + KEY
+    elif isinstance(auth, str):
+        hdrs["Authorization"] = auth
+    data = None
+    if body is not None:
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        hdrs["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        if own:
+            conn.close()
+    return resp.status, resp, raw
+
+
+def jcall(method, path, body=None, **kw):
+    status, resp, raw = call(method, path, body, **kw)
+    return status, json.loads(raw) if raw else None
+
+
+def ctl(method, path, body=None):
+    status, data = jcall(method, "/_sim" + path, body, auth=False)
+    assert status == 200, (path, status, data)
+    return data
+
+
+def create(**fields):
+    body = {"agentId": "agt_1", "toNumber": "+15551230000"}
+    body.update(fields)
+    status, data = jcall("POST", "/v1/calls", body)
+    assert status == 200, (status, data)
+    return data
+
+
+def read_sse(path, timeout=10):
+    """read_sse reads a whole SSE stream; returns (status, headers, events) where
+    events are (name, data) pairs and heartbeats appear as ("heartbeat", None)."""
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    conn.request("GET", path, headers={"Authorization": "Bearer " + KEY,
+                                       "Accept": "text/event-stream"})
+    resp = conn.getresponse()
+    text = resp.read().decode("utf-8")
+    conn.close()
+    events = []
+    for block in text.split("\n\n"):
+        if not block.strip():
+            continue
+        if block.startswith(": heartbeat"):
+            events.append(("heartbeat", None))
+            continue
+        name = data = None
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                name = line[len("event: "):]
+            elif line.startswith("data: "):
+                data = json.loads(line[len("data: "):])
+        events.append((name, data))
+    return resp.status, resp, events
+
+
+class SimulatorTest(unittest.TestCase):
+
+    def setUp(self):
+        ctl("POST", "/reset")
+
+    # --- auth and validation ---------------------------------------------
+
+    def test_auth_required(self):
+        for auth in (False, "Bearer wrong", "Basic " + KEY, KEY):
+            status, data = jcall("GET", "/v1/calls", auth=auth)
+            self.assertEqual(status, 401, auth)
+            self.assertEqual(data, {"detail": "Invalid or missing API key"})
+        status, _ = jcall("GET", "/v1/calls", auth="bearer " + KEY)
+        self.assertEqual(status, 200)
+        # recording needs no auth: unknown call is 404, not 401
+        status, data = jcall("GET", "/v1/calls/call_x/recording", auth=False)
+        self.assertEqual((status, data), (404, {"detail": "Call not found"}))
+        ctl("POST", "/config", {"api_key": "sk_other"})
+        self.assertEqual(jcall("GET", "/v1/calls")[0], 401)
+        self.assertEqual(jcall("GET", "/v1/calls", auth="Bearer sk_other")[0], 200)
+
+    def test_validation_422(self):
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_1"})
+        self.assertEqual(status, 422)
+        self.assertEqual(data, {"detail": [{"loc": ["body", "toNumber"], "msg": "Field required",
+                                            "type": "missing"}]})
+        status, data = jcall("POST", "/v1/calls", {})
+        self.assertEqual([e["loc"] for e in data["detail"]],
+                         [["body", "agentId"], ["body", "toNumber"]])
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "4155550100"})
+        self.assertEqual(status, 422)
+        self.assertIn("E.164", data["detail"][0]["msg"])
+        bad = {"agentId": 5, "toNumber": "+15551230000", "variables": {"a": 1, "b": None},
+               "disableRecording": "yes", "modelTier": "ultra",
+               "callScreeningIdentity": "x" * 101, "callScreeningPurpose": "y" * 301,
+               "ignoredKey": [1, 2]}
+        status, data = jcall("POST", "/v1/calls", bad)
+        self.assertEqual(status, 422)
+        locs = [e["loc"] for e in data["detail"]]
+        for loc in (["body", "agentId"], ["body", "variables", "a"], ["body", "disableRecording"],
+                    ["body", "modelTier"], ["body", "callScreeningIdentity"],
+                    ["body", "callScreeningPurpose"]):
+            self.assertIn(loc, locs)
+        self.assertEqual(len(locs), 6)
+        for item in data["detail"]:
+            self.assertEqual(set(item), {"loc", "msg", "type"})
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+1555",
+                                                   "variables": "x"})
+        self.assertEqual(data["detail"][0]["type"], "dict_type")
+        status, data = jcall("POST", "/v1/calls", b"{not json")
+        self.assertEqual(status, 422)
+        self.assertEqual(data["detail"][0]["type"], "json_invalid")
+        status, data = jcall("POST", "/v1/calls", b"[1]")
+        self.assertEqual(status, 422)
+        status, data = jcall("POST", "/v1/calls", b"")
+        self.assertEqual((status, data["detail"][0]["loc"]), (422, ["body"]))
+        self.assertEqual(ctl("GET", "/calls"), [])
+
+    def test_create_errors(self):
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_nope", "toNumber": "+15551230000"})
+        self.assertEqual((status, data), (404, {"detail": "Agent not found"}))
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_nonum", "toNumber": "+15551230000"})
+        self.assertEqual((status, data), (400, {"detail": "Agent has no phone number assigned"}))
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000",
+                                                   "fromNumberId": "num_3"})
+        self.assertEqual(status, 400)
+        self.assertIsInstance(data["detail"], str)
+
+    def test_envelope_error_shape(self):
+        ctl("POST", "/config", {"error_shape": "envelope"})
+        status, data = jcall("GET", "/v1/calls/call_missing")
+        self.assertEqual(status, 404)
+        self.assertEqual(data["error"]["message"], "Call not found")
+        self.assertEqual(data["error"]["type"], "not_found")
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_1"})
+        self.assertEqual(status, 422)
+        self.assertEqual(data["error"]["code"], "VALIDATION_ERROR")
+        self.assertEqual(data["error"]["details"][0]["field"], "toNumber")
+        status, data = jcall("GET", "/v1/calls", auth=False)
+        self.assertEqual((status, data["error"]["message"]), (401, "Invalid or missing API key"))
+
+    def test_unknown_path_and_method(self):
+        status, data = jcall("GET", "/v1/nothing")
+        self.assertEqual((status, data), (404, {"detail": "Not Found"}))
+        status, data = jcall("DELETE", "/v1/calls")
+        self.assertEqual(status, 405)
+        status, data = jcall("GET", "/v1/calls/web")
+        self.assertEqual((status, data), (404, {"detail": "Call not found"}))
+
+    # --- calls -------------------------------------------------------------
+
+    def test_create_get_lifecycle(self):
+        body = {"agentId": "agt_1", "toNumber": "+15551230000", "fromNumberId": "num_2",
+                "initialGreeting": "Hi!", "systemPrompt": "Be nice", "variables": {"n": "Ann", "m": None},
+                "modelTier": "max", "disableRecording": False, "somethingNew": {"x": 1}}
+        status, created = jcall("POST", "/v1/calls", body)
+        self.assertEqual(status, 200)
+        self.assertRegex(created["id"], CALL_ID_RE)
+        self.assertRegex(created["startedAt"], ISO_RE)
+        expected = {"agentId": "agt_1", "phoneNumberId": "num_2", "phoneNumber": "+14155550002",
+                    "fromNumber": "+14155550002", "toNumber": "+15551230000",
+                    "direction": "outbound", "status": "in-progress"}
+        for key, value in expected.items():
+            self.assertEqual(created[key], value, key)
+        self.assertEqual(set(created), set(expected) | {"id", "startedAt"})
+        cid = created["id"]
+        status, live = jcall("GET", "/v1/calls/" + cid)
+        self.assertEqual(live["status"], "in-progress")
+        self.assertIsNone(live["endedAt"])
+        self.assertFalse(live["recordingAvailable"])
+        status, done = jcall("GET", "/v1/calls/%s?wait=true&timeout=5" % cid)
+        self.assertEqual(done["status"], "completed")
+        self.assertRegex(done["endedAt"], ISO_RE)
+        self.assertGreaterEqual(done["durationSeconds"], 1)
+        self.assertTrue(done["recordingAvailable"])
+        self.assertEqual(done["recordingUrl"],
+                         "http://127.0.0.1:%d/v1/calls/%s/recording" % (PORT, cid))
+        tr = done["transcripts"]
+        self.assertEqual([(t["transcript"], t["response"]) for t in tr],
+                         [("", "Hello, this is a call from agentphone."),
+                          ("Hi, thanks for calling.", "Goodbye.")])
+        for t in tr:
+            self.assertTrue(t["id"].startswith("tr_"))
+            self.assertEqual(t["confidence"], 0.95)
+            self.assertRegex(t["createdAt"], ISO_RE)
+        simcall = ctl("GET", "/calls/" + cid)
+        self.assertEqual(simcall["request"], body)
+        self.assertEqual(len(simcall["turns"]), 3)
+        status, data = jcall("GET", "/v1/calls/call_000000000000000000000000")
+        self.assertEqual((status, data), (404, {"detail": "Call not found"}))
+
+    def test_default_from_number_and_scripts(self):
+        ctl("POST", "/script", {"scripts": [
+            {"outcome": "failed", "turns": [], "turn_interval": 0.05, "duration_seconds": 0},
+            {"turns": [{"role": "user", "content": "A"}, {"role": "user", "content": "B"},
+                       {"role": "agent", "content": "C"}], "turn_interval": 0.01,
+             "duration_seconds": 42}]})
+        first = create()
+        second = create()
+        self.assertEqual(first["phoneNumberId"], "num_1")
+        self.assertEqual(first["fromNumber"], "+14155550001")
+        _, a = jcall("GET", "/v1/calls/%s?wait=true&timeout=5" % first["id"])
+        _, b = jcall("GET", "/v1/calls/%s?wait=true&timeout=5" % second["id"])
+        self.assertEqual((a["status"], a["durationSeconds"], a["transcripts"]), ("failed", 0, []))
+        self.assertEqual((b["status"], b["durationSeconds"]), ("completed", 42))
+        self.assertEqual([(t["transcript"], t["response"]) for t in b["transcripts"]],
+                         [("A", None), ("B", "C")])
+        third = create()  # queue is empty again: default script
+        self.assertEqual(ctl("GET", "/calls/" + third["id"])["script"]["turn_interval"], 0.2)
+
+    def test_wait_for_completion(self):
+        ctl("POST", "/script", {"scripts": [{"turn_interval": 0.05}]})
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000",
+                                                   "waitForCompletion": True, "maxWaitSeconds": 10})
+        self.assertEqual(status, 200)
+        self.assertEqual(data["status"], "completed")
+        self.assertEqual(len(data["transcripts"]), 2)
+        ctl("POST", "/script", {"scripts": [{"hold": True, "turn_interval": 0.01}]})
+        t0 = time.time()
+        status, data = jcall("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000",
+                                                   "waitForCompletion": True, "maxWaitSeconds": 1})
+        self.assertGreaterEqual(time.time() - t0, 0.9)
+        self.assertEqual((status, data["status"], data["endedAt"]), (200, "in-progress", None))
+        t0 = time.time()
+        status, data = jcall("GET", "/v1/calls/%s?wait=true&timeout=0.5" % data["id"])
+        self.assertGreaterEqual(time.time() - t0, 0.4)
+        self.assertEqual((status, data["status"]), (200, "in-progress"))
+
+    def test_end_call(self):
+        ctl("POST", "/script", {"scripts": [{"hold": True, "turn_interval": 0.01}]})
+        cid = create()["id"]
+        time.sleep(0.1)
+        status, data = jcall("POST", "/v1/calls/%s/end" % cid)
+        self.assertEqual((status, data["id"], data["status"]), (200, cid, "ending"))
+        status, data = jcall("POST", "/v1/calls/%s/end" % cid)
+        self.assertEqual((status, data), (409, {"detail": "Call is not in progress"}))
+        time.sleep(0.5)
+        _, data = jcall("GET", "/v1/calls/" + cid)
+        self.assertEqual(data["status"], "completed")
+        self.assertIsNotNone(data["endedAt"])
+        self.assertGreaterEqual(data["durationSeconds"], 1)
+        status, data = jcall("POST", "/v1/calls/%s/end" % cid)
+        self.assertEqual(status, 409)
+        status, data = jcall("POST", "/v1/calls/call_nope/end")
+        self.assertEqual((status, data), (404, {"detail": "Call not found"}))
+
+    def test_control_finish_and_turn(self):
+        ctl("POST", "/script", {"scripts": [{"hold": True, "turns": []}]})
+        cid = create()["id"]
+        ctl("POST", "/calls/%s/turn" % cid, {"role": "user", "content": "live one"})
+        _, data = jcall("GET", "/v1/calls/" + cid)
+        self.assertEqual(data["transcripts"][0]["transcript"], "live one")
+        done = ctl("POST", "/calls/%s/finish" % cid,
+                   {"status": "no-answer", "turns": [{"role": "agent", "content": "bye"}]})
+        self.assertEqual(done["status"], "no-answer")
+        _, data = jcall("GET", "/v1/calls/" + cid)
+        self.assertEqual((data["status"], data["transcripts"][0]["response"]), ("no-answer", "bye"))
+        status, _ = jcall("POST", "/_sim/calls/%s/finish" % cid, {}, auth=False)
+        self.assertEqual(status, 409)
+
+    def test_list_pagination_and_filters(self):
+        ids = ctl("POST", "/create_calls", {"count": 150, "status": "completed"})["ids"]
+        self.assertEqual(len(ids), 150)
+        status, page = jcall("GET", "/v1/calls")
+        self.assertEqual((len(page["data"]), page["hasMore"], page["total"]), (20, True, 150))
+        status, page1 = jcall("GET", "/v1/calls?limit=100")
+        status, page2 = jcall("GET", "/v1/calls?limit=100&offset=100")
+        self.assertEqual((len(page1["data"]), page1["hasMore"]), (100, True))
+        self.assertEqual((len(page2["data"]), page2["hasMore"], page2["total"]), (50, False, 150))
+        listed = [c["id"] for c in page1["data"] + page2["data"]]
+        self.assertEqual(listed, list(reversed(ids)))  # newest first
+        summary = page1["data"][0]
+        self.assertNotIn("transcripts", summary)
+        for key in ("lastTranscriptSnippet", "recordingUrl", "recordingAvailable",
+                    "durationSeconds", "endedAt"):
+            self.assertIn(key, summary)
+        status, page = jcall("GET", "/v1/calls?limit=100&offset=150")
+        self.assertEqual((page["data"], page["hasMore"]), ([], False))
+        for bad in ("limit=101", "limit=0", "limit=abc", "offset=-1", "direction=sideways",
+                    "type=radio"):
+            status, data = jcall("GET", "/v1/calls?" + bad)
+            self.assertEqual(status, 422, bad)
+            self.assertEqual(data["detail"][0]["loc"][0], "query")
+        ctl("POST", "/create_calls", {"count": 3, "status": "in-progress", "direction": "inbound",
+                                      "fromNumber": "+4930123{i}"})
+        ctl("POST", "/create_calls", {"count": 2, "status": "failed", "direction": "web"})
+        ctl("POST", "/create_calls", {"count": 4, "agentId": "agt_2",
+                                      "turns": [{"role": "agent", "content": "Cheerio"}]})
+        checks = {"status=in-progress": 3, "status=failed": 2, "direction=inbound": 3,
+                  "direction=web": 2, "type=web": 2, "type=pstn": 157, "search=%2B4930": 3,
+                  "search=49301231": 1, "search=442071230003": 4, "status=completed&type=pstn": 154}
+        for q, n in checks.items():
+            _, page = jcall("GET", "/v1/calls?limit=100&" + q)
+            self.assertEqual(page["total"], n, q)
+        _, page = jcall("GET", "/v1/calls?limit=1")
+        self.assertEqual(page["data"][0]["lastTranscriptSnippet"], "Cheerio")
+        self.assertEqual(page["data"][0]["phoneNumberId"], "num_3")
+
+    def test_number_and_agent_calls(self):
+        create(fromNumberId="num_2")
+        create()
+        ctl("POST", "/create_calls", {"count": 3, "agentId": "agt_2"})
+        _, page = jcall("GET", "/v1/numbers/num_2/calls")
+        self.assertEqual((page["total"], page["data"][0]["phoneNumberId"]), (1, "num_2"))
+        _, page = jcall("GET", "/v1/numbers/num_3/calls?limit=2&offset=0")
+        self.assertEqual((page["total"], len(page["data"]), page["hasMore"]), (3, 2, True))
+        status, data = jcall("GET", "/v1/numbers/num_404/calls")
+        self.assertEqual((status, data), (404, {"error": {"message": "Phone number not found",
+                                                          "code": "PHONE_NUMBER_NOT_FOUND",
+                                                          "type": "not_found"}}))
+        status, _ = jcall("GET", "/v1/numbers/num_2/calls?limit=500")
+        self.assertEqual(status, 422)
+        _, page = jcall("GET", "/v1/agents/agt_1/calls")
+        self.assertEqual(page["total"], 2)
+        ctl("POST", "/config", {"agents": {"agt_x": {"name": "X", "numbers": {"num_x": "+15550001111"}}}})
+        self.assertEqual(jcall("GET", "/v1/numbers/num_x/calls")[0], 200)
+        self.assertEqual(jcall("GET", "/v1/numbers/num_2/calls")[0], 404)
+        self.assertEqual(create(agentId="agt_x")["fromNumber"], "+15550001111")
+
+    def test_transcript_shapes(self):
+        ctl("POST", "/script", {"scripts": [{"turn_interval": 0.01}]})
+        cid = create()["id"]
+        jcall("GET", "/v1/calls/%s?wait=true&timeout=5" % cid)
+        _, data = jcall("GET", "/v1/calls/%s/transcript" % cid)
+        self.assertEqual(set(data), {"callId", "status", "transcript"})
+        self.assertEqual((data["callId"], data["status"]), (cid, "completed"))
+        self.assertEqual([(t["role"], t["content"]) for t in data["transcript"]],
+                         [("agent", "Hello, this is a call from agentphone."),
+                          ("user", "Hi, thanks for calling."), ("agent", "Goodbye.")])
+        ctl("POST", "/config", {"transcript_shape": 2})
+        _, data = jcall("GET", "/v1/calls/%s/transcript" % cid)
+        self.assertEqual(list(data), ["data"])
+        self.assertEqual(data["data"][1]["transcript"], "Hi, thanks for calling.")
+        ctl("POST", "/config", {"transcript_shape": 3})
+        _, data = jcall("GET", "/v1/calls/%s/transcript" % cid)
+        self.assertEqual(list(data), ["transcripts"])
+        self.assertEqual(data["transcripts"][1]["response"], "Goodbye.")
+        self.assertEqual(jcall("GET", "/v1/calls/call_nope/transcript")[0], 404)
+
+    def test_recording(self):
+        ctl("POST", "/script", {"scripts": [{"turn_interval": 0.01}, {"turn_interval": 0.01}]})
+        cid = create()["id"]
+        status, _, _ = call("GET", "/v1/calls/%s/recording" % cid, auth=False)
+        self.assertEqual(status, 404)  # still live
+        jcall("GET", "/v1/calls/%s?wait=true&timeout=5" % cid)
+        status, resp, wav = call("GET", "/v1/calls/%s/recording" % cid, auth=False)
+        self.assertEqual(status, 200)
+        self.assertEqual(resp.getheader("Content-Type"), "audio/wav")
+        self.assertEqual(resp.getheader("Content-Disposition"),
+                         'attachment; filename="recording-%s.wav"' % cid)
+        self.assertEqual(wav[:4], b"RIFF")
+        self.assertEqual(wav[8:16], b"WAVEfmt ")
+        riff_size, = struct.unpack("<I", wav[4:8])
+        self.assertEqual(riff_size, len(wav) - 8)
+        channels, rate = struct.unpack("<HI", wav[22:28])
+        bits, = struct.unpack("<H", wav[34:36])
+        self.assertEqual((channels, rate, bits), (1, 8000, 16))
+        self.assertEqual(len(wav), 44 + 8000)
+        self.assertEqual(call("GET", "/v1/calls/%s/recording" % cid, auth=False)[2], wav)
+        quiet = create(disableRecording=True)["id"]
+        _, data = jcall("GET", "/v1/calls/%s?wait=true&timeout=5" % quiet)
+        self.assertEqual((data["status"], data["recordingAvailable"], data["recordingUrl"]),
+                         ("completed", False, None))
+        self.assertEqual(call("GET", "/v1/calls/%s/recording" % quiet, auth=False)[0], 404)
+
+    def test_web_call(self):
+        status, data = jcall("POST", "/v1/calls/web", {"agentId": "agt_nonum",
+                                                       "metadata": {"a": 1}, "variables": {"v": "1"}})
+        self.assertEqual(status, 200)
+        self.assertEqual(set(data), {"accessToken", "callId"})
+        _, web = jcall("GET", "/v1/calls/" + data["callId"])
+        self.assertEqual((web["direction"], web["fromNumber"], web["toNumber"]), ("web", None, None))
+        self.assertEqual(jcall("POST", "/v1/calls/web", {"agentId": "agt_zzz"})[0], 404)
+        self.assertEqual(jcall("POST", "/v1/calls/web", {"metadata": {}})[0], 422)
+        self.assertEqual(jcall("POST", "/v1/calls/web", {"agentId": "agt_1", "metadata": 3})[0], 422)
+        ctl("POST", "/config", {"web_call_id": False})
+        _, data = jcall("POST", "/v1/calls/web", {"agentId": "agt_1"})
+        self.assertEqual(list(data), ["accessToken"])
+        log = ctl("GET", "/requests?method=POST&path=/v1/calls/web")
+        self.assertEqual(log[-1]["call_id"], ctl("GET", "/calls")[-1]["id"])
+
+    # --- SSE -----------------------------------------------------------------
+
+    def test_sse_live_stream(self):
+        ctl("POST", "/script", {"scripts": [{"turn_interval": 0.1, "duration_seconds": 7}]})
+        cid = create()["id"]
+        status, resp, events = read_sse("/v1/calls/%s/transcript/stream" % cid)
+        self.assertEqual(status, 200)
+        self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
+        self.assertIsNone(resp.getheader("Content-Length"))
+        names = [e[0] for e in events]
+        self.assertEqual(names, ["connected", "turn", "turn", "turn", "ended"])
+        connected = events[0][1]
+        self.assertEqual(set(connected), {"callId", "status", "agentId", "agentName", "direction",
+                                          "fromNumber", "toNumber", "startedAt"})
+        self.assertEqual((connected["callId"], connected["status"], connected["agentName"]),
+                         (cid, "in-progress", "Support Agent"))
+        self.assertEqual(events[2][1]["role"], "user")
+        self.assertEqual(set(events[1][1]), {"role", "content", "createdAt"})
+        self.assertEqual(events[-1][1]["status"], "completed")
+        self.assertEqual(events[-1][1]["durationSeconds"], 7)
+        # a finished call replays everything at once
+        t0 = time.time()
+        _, _, again = read_sse("/v1/calls/%s/transcript/stream" % cid)
+        self.assertLess(time.time() - t0, 1)
+        self.assertEqual([e[0] for e in again], names)
+        self.assertEqual(again[0][1]["status"], "completed")
+        status, _, raw = call("GET", "/v1/calls/call_nope/transcript/stream")
+        self.assertEqual((status, json.loads(raw)), (404, {"detail": "Call not found"}))
+
+    def test_sse_heartbeat_and_finish(self):
+        ctl("POST", "/config", {"heartbeat_seconds": 0.1})
+        ctl("POST", "/script", {"scripts": [{"hold": True, "turns": []}]})
+        cid = create()["id"]
+        import threading
+        timer = threading.Timer(0.55, lambda: ctl("POST", "/calls/%s/finish" % cid,
+                                                  {"turns": [{"role": "user", "content": "late"}]}))
+        timer.start()
+        _, _, events = read_sse("/v1/calls/%s/transcript/stream" % cid)
+        timer.join()
+        names = [e[0] for e in events]
+        self.assertEqual(names[0], "connected")
+        self.assertGreaterEqual(names.count("heartbeat"), 3)
+        self.assertEqual(names[-2:], ["turn", "ended"])
+        self.assertEqual(events[-2][1]["content"], "late")
+
+    # --- faults --------------------------------------------------------------
+
+    def test_fault_status(self):
+        ctl("POST", "/faults", {"faults": [{"method": "POST", "path": "/v1/calls", "kind": "status",
+                                            "status": 429, "headers": {"Retry-After": "2"}}]})
+        status, resp, raw = call("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000"})
+        self.assertEqual((status, resp.getheader("Retry-After")), (429, "2"))
+        self.assertEqual(json.loads(raw), {"detail": "Rate limit exceeded"})
+        self.assertEqual(ctl("GET", "/calls"), [])
+        self.assertEqual(create()["status"], "in-progress")  # fault used up
+        ctl("POST", "/faults", {"faults": [{"path": "/v1/calls/*", "kind": "status", "status": 503,
+                                            "body": "upstream down", "count": 2}]})
+        cid = ctl("GET", "/calls")[0]["id"]
+        self.assertEqual(call("GET", "/v1/calls/" + cid)[2], b"upstream down")
+        self.assertEqual(call("GET", "/v1/calls/%s/transcript" % cid)[0], 503)
+        self.assertEqual(call("GET", "/v1/calls/" + cid)[0], 200)
+        self.assertEqual(ctl("GET", "/faults"), {"faults": []})
+
+    def test_fault_delay(self):
+        ctl("POST", "/faults", {"faults": [{"method": "POST", "path": "/v1/calls", "kind": "delay",
+                                            "seconds": 0.6}]})
+        t0 = time.time()
+        create()
+        self.assertGreaterEqual(time.time() - t0, 0.55)
+        # a client that gives up early still leaves the call behind
+        ctl("POST", "/faults", {"faults": [{"method": "POST", "path": "/v1/calls", "kind": "delay",
+                                            "seconds": 0.8}]})
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            call("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000"}, timeout=0.3)
+        time.sleep(0.8)
+        self.assertEqual(len(ctl("GET", "/calls")), 2)
+        log = ctl("GET", "/requests?method=POST&path=/v1/calls")
+        self.assertEqual([r["fault"] for r in log], ["delay", "delay"])
+
+    def test_fault_drop(self):
+        ctl("POST", "/faults", {"faults": [{"method": "POST", "path": "/v1/calls", "kind": "drop"}]})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            call("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000"})
+        self.assertEqual(ctl("GET", "/calls"), [])
+        entry = ctl("GET", "/requests")[0]
+        self.assertEqual((entry["status"], entry["fault"], entry["call_id"]), (None, "drop", None))
+
+    def test_fault_drop_after(self):
+        ctl("POST", "/faults", {"faults": [{"method": "POST", "path": "/v1/calls",
+                                            "kind": "drop_after"}]})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            call("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000"})
+        calls = ctl("GET", "/calls")
+        self.assertEqual(len(calls), 1)
+        entry = ctl("GET", "/requests")[0]
+        self.assertEqual((entry["status"], entry["call_id"]), (None, calls[0]["id"]))
+
+    def test_fault_malformed(self):
+        ctl("POST", "/faults", {"faults": [{"method": "POST", "path": "/v1/calls", "kind": "malformed"}]})
+        status, resp, raw = call("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000"})
+        self.assertEqual((status, raw, resp.getheader("Content-Type")),
+                         (200, b'{"id": "call_', "application/json"))
+        self.assertEqual(len(ctl("GET", "/calls")), 1)
+
+    def test_fault_body(self):
+        ctl("POST", "/faults", {"faults": [
+            {"method": "GET", "path": "/v1/calls", "kind": "body", "body": "<html>oops</html>",
+             "content_type": "text/html", "status": 502},
+            {"method": "GET", "path": "/v1/calls", "kind": "body", "body": {"data": "weird"}},
+            {"method": "POST", "path": "/v1/calls", "kind": "body", "body": {"id": 1}}]})
+        status, resp, raw = call("GET", "/v1/calls")
+        self.assertEqual((status, raw, resp.getheader("Content-Type")),
+                         (502, b"<html>oops</html>", "text/html"))
+        self.assertEqual(jcall("GET", "/v1/calls"), (200, {"data": "weird"}))
+        self.assertEqual(jcall("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+1555"}),
+                         (200, {"id": 1}))
+        self.assertEqual(ctl("GET", "/calls"), [])
+
+    def test_fault_drip(self):
+        ctl("POST", "/faults", {"faults": [{"method": "GET", "path": "/v1/calls", "kind": "drip",
+                                            "bytes_per_second": 100}]})
+        t0 = time.time()
+        status, data = jcall("GET", "/v1/calls")  # 41 bytes at 100 B/s
+        self.assertGreaterEqual(time.time() - t0, 0.3)
+        self.assertEqual((status, data), (200, {"data": [], "hasMore": False, "total": 0}))
+
+    def test_fault_huge(self):
+        size = 3 * 1024 * 1024 + 7
+        ctl("POST", "/faults", {"faults": [{"method": "POST", "path": "/v1/calls", "kind": "huge",
+                                            "size": size}]})
+        status, resp, raw = call("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000"})
+        self.assertEqual((status, len(raw), int(resp.getheader("Content-Length"))), (200, size, size))
+        self.assertEqual(set(json.loads(raw)), {"data"})
+        self.assertEqual(ctl("GET", "/calls"), [])
+
+    def test_fault_validation_and_clear(self):
+        status, _ = jcall("POST", "/_sim/faults", {"faults": [{"kind": "explode"}]}, auth=False)
+        self.assertEqual(status, 400)
+        self.assertEqual(ctl("POST", "/faults", {"faults": [{"kind": "drop"}, {"kind": "drop"}]}),
+                         {"pending": 2})
+        self.assertEqual(ctl("DELETE", "/faults"), {"pending": 0})
+        self.assertEqual(jcall("GET", "/v1/calls")[0], 200)
+
+    # --- request log, keep-alive ----------------------------------------------
+
+    def test_request_log(self):
+        create()
+        create(variables={"k": "v"})
+        jcall("GET", "/v1/calls?limit=5&status=completed")
+        jcall("POST", "/v1/calls", {"agentId": "agt_1"})
+        self.assertEqual(ctl("GET", "/requests/count?method=POST&path=/v1/calls"), {"count": 3})
+        self.assertEqual(ctl("GET", "/requests/count"), {"count": 4})
+        self.assertEqual(ctl("GET", "/requests/count?path=/v1/*"), {"count": 4})
+        log = ctl("GET", "/requests")
+        self.assertEqual([r["seq"] for r in log], [1, 2, 3, 4])
+        second = log[1]
+        self.assertEqual(second["body"]["variables"], {"k": "v"})
+        self.assertEqual(second["headers"]["authorization"], "Bearer " + KEY)
+        self.assertEqual(second["headers"]["content-type"], "application/json")
+        self.assertEqual(second["status"], 200)
+        self.assertRegex(second["call_id"], CALL_ID_RE)
+        self.assertIsInstance(second["time"], float)
+        self.assertEqual(log[2]["query"], {"limit": "5", "status": "completed"})
+        self.assertEqual((log[3]["status"], log[3]["call_id"]), (422, None))
+        ctl("POST", "/create_calls", {"count": 5})
+        self.assertEqual(ctl("GET", "/requests/count"), {"count": 4})
+        self.assertEqual(len(ctl("GET", "/requests?since=2")), 2)
+        ctl("POST", "/reset")
+        self.assertEqual(ctl("GET", "/requests"), [])
+
+    def test_keep_alive(self):
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+        status, _, _ = call("GET", "/v1/calls", conn=conn)
+        sock = conn.sock
+        self.assertIsNotNone(sock)
+        status2, _, _ = call("POST", "/v1/calls", {"agentId": "agt_1"}, conn=conn)  # 422 keeps it
+        status3, _, raw = call("POST", "/v1/calls", {"agentId": "agt_1", "toNumber": "+15551230000"},
+                               conn=conn)
+        status4, _, _ = call("GET", "/v1/nowhere", conn=conn)
+        status5, _, _ = call("GET", "/v1/calls", auth=False, conn=conn)
+        self.assertEqual((status, status2, status3, status4, status5), (200, 422, 200, 404, 401))
+        self.assertIs(conn.sock, sock)
+        conn.close()
+        peers = {r["headers"]["host"] for r in ctl("GET", "/requests")}
+        self.assertEqual(len(peers), 1)
+
+    def test_client_disconnects_do_not_hurt(self):
+        ctl("POST", "/faults", {"faults": [
+            {"method": "GET", "path": "/v1/calls", "kind": "huge", "size": 20 * 1024 * 1024},
+            {"method": "GET", "path": "/v1/calls", "kind": "drip", "bytes_per_second": 5}]})
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+            sock.sendall(b"GET /v1/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                         + KEY.encode() + b"\r\n\r\n")
+            self.assertTrue(sock.recv(100).startswith(b"HTTP/1.1 200"))
+            sock.close()
+        ctl("POST", "/config", {"heartbeat_seconds": 0.05})
+        ctl("POST", "/script", {"scripts": [{"hold": True, "turns": []}]})
+        cid = create()["id"]
+        sock = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+        sock.sendall(("GET /v1/calls/%s/transcript/stream HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: Bearer %s\r\n\r\n" % (cid, KEY)).encode())
+        self.assertIn(b"event: connected", sock.recv(4096) + sock.recv(4096))
+        sock.close()
+        time.sleep(0.3)  # the stream notices at its next heartbeat
+        self.assertEqual(jcall("GET", "/v1/calls")[0], 200)
+
+    def test_parallel_clients(self):
+        import threading
+        results = []
+
+        def worker():
+            results.append(jcall("POST", "/v1/calls", {"agentId": "agt_2",
+                                                       "toNumber": "+15551230000"})[0])
+        threads = [threading.Thread(target=worker) for _ in range(40)]
+        t0 = time.time()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(results, [200] * 40)
+        self.assertEqual(jcall("GET", "/v1/numbers/num_3/calls")[1]["total"], 40)
+
+    def test_reset_restores_everything(self):
+        ctl("POST", "/config", {"error_shape": "envelope", "transcript_shape": 2, "api_key": "k2",
+                                "agents": {}, "web_call_id": False})
+        ctl("POST", "/script", {"scripts": [{"hold": True}]})
+        ctl("POST", "/faults", {"faults": [{"kind": "drop"}]})
+        ctl("POST", "/reset")
+        config = ctl("GET", "/config")
+        self.assertEqual((config["error_shape"], config["transcript_shape"], config["api_key"],
+                          config["web_call_id"]), ("detail", 1, KEY, True))
+        self.assertEqual(sorted(config["agents"]), ["agt_1", "agt_2", "agt_nonum"])
+        self.assertEqual(ctl("GET", "/script"), {"scripts": []})
+        self.assertEqual(ctl("GET", "/faults"), {"faults": []})
+        self.assertEqual(create()["status"], "in-progress")
+
+
+def main():
+    start_simulator()
+    try:
+        program = unittest.main(exit=False, verbosity=2 if "-v" in sys.argv else 1)
+        ok = program.result.wasSuccessful()
+    finally:
+        rc, stderr = stop_simulator()
+    if rc != 0:
+        print("FAIL: simulator exit status %d after SIGTERM" % rc)
+        ok = False
+    if stderr.strip():
+        print("FAIL: simulator wrote to stderr:\n" + stderr)
+        ok = False
+    print("simulator self-test: %s" % ("PASS" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
