@@ -10,6 +10,14 @@
  * postmaster-death event and curl's sockets, so a COMMIT, SIGTERM or
  * SIGHUP interrupts the wait at once.
  *
+ * A POST is never sent twice by libcurl itself.  libcurl silently resends
+ * a request on a fresh connection when a reused connection dies before an
+ * answer arrives, which for POST /calls could dial a person twice.  The
+ * body is therefore handed to libcurl through a read callback that cannot
+ * seek: the resend would need to rewind it, so libcurl fails the transfer
+ * instead (CURLE_SEND_FAIL_REWIND) and the caller sees a request that was
+ * sent without an answer.  Connections are still reused.
+ *
  * Safety: redirects are never followed, proxies from the environment are
  * ignored, TLS verification stays on (libcurl's default), only http and
  * https are allowed, bodies are capped at HTTP_MAX_RESPONSE_BYTES, and
@@ -88,6 +96,33 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	req->body_len += n;
 	req->body[req->body_len] = '\0';
 	return n;
+}
+
+/*
+ * on_read hands libcurl the next part of the request body.
+ */
+static size_t
+on_read(char *buffer, size_t size, size_t nitems, void *arg)
+{
+	HttpRequest *req = (HttpRequest *) arg;
+	size_t		n = Min(size * nitems, req->request_len - req->request_pos);
+
+	memcpy(buffer, req->request_body + req->request_pos, n);
+	req->request_pos += n;
+	return n;
+}
+
+/*
+ * on_seek refuses to rewind the body, so libcurl can never resend a POST
+ * on its own (see the file header).
+ */
+static int
+on_seek(void *arg, curl_off_t offset, int origin)
+{
+	(void) arg;
+	(void) offset;
+	(void) origin;
+	return CURL_SEEKFUNC_CANTSEEK;
 }
 
 /*
@@ -208,7 +243,18 @@ http_post_json(const char *url, const char *bearer, const char *json,
 	set_safe_options(e, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
-	curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, json);
+	req->request_len = strlen(json);
+	req->request_body = strdup(json);
+	if (req->request_body == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while preparing a request")));
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->request_len);
+	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(e, CURLOPT_READDATA, req);
+	curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(e, CURLOPT_SEEKDATA, req);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -376,6 +422,7 @@ void
 http_free(HttpRequest *req)
 {
 	free(req->body);
+	free(req->request_body);
 	pfree(req);
 }
 

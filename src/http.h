@@ -30,6 +30,9 @@ typedef struct HttpRequest
 	char		errbuf[CURL_ERROR_SIZE];
 
 	/* private */
+	char	   *request_body;	/* copy of the JSON sent (malloc) */
+	size_t		request_len;
+	size_t		request_pos;	/* how much of it curl has read */
 	CURL	   *easy;
 	struct curl_slist *headers;
 	struct HttpRequest *next;

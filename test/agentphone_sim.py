@@ -66,6 +66,8 @@ Control API (no auth, JSON in and out, same port)
     POST   /_sim/faults                 {"faults": [fault, ...]} append -> {"pending": n}
     GET    /_sim/faults, DELETE /_sim/faults   list / clear
     GET    /_sim/requests[?method=&path=&since=SEQ]   API requests since reset, in order
+                                        (each: seq, time, method, path, query, headers,
+                                        body, status, fault, call_id, client "ip:port")
     GET    /_sim/requests/count[?method=&path=]       {"count": n}
     DELETE /_sim/requests               clear the request log only
     GET    /_sim/calls, /_sim/calls/{id}            calls with every stored field
@@ -374,7 +376,7 @@ class SimState:
             self.request_seq += 1
             entry = {"seq": self.request_seq, "time": time.time(), "method": method,
                      "path": path, "query": query, "headers": headers, "body": body,
-                     "status": None, "fault": None, "call_id": None}
+                     "status": None, "fault": None, "call_id": None, "client": None}
             self.requests.append(entry)
             return entry
 
@@ -877,6 +879,8 @@ class SimHandler(BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 logged_body = raw.decode("utf-8", "replace")
         entry = self.sim.log_request(method, path, query, headers, logged_body)
+        # the client's address and port: one port per connection, so reuse shows
+        self.sim.set_entry(entry, client="%s:%d" % self.client_address[:2])
         fault = self.sim.take_fault(method, path)
         kind = fault["kind"] if fault else None
         self.sim.set_entry(entry, fault=kind)
