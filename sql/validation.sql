@@ -40,7 +40,11 @@ SELECT agentphone_call('agt_1', '+14155550100', jsonb_build_object('note', repea
 SELECT agentphone_call('agt_1', '+14155550100',
 	(SELECT jsonb_object_agg('v' || i, i) FROM generate_series(1, 101) i));
 
--- other text arguments
+-- other text arguments: empty is refused (NULL leaves them out), except
+-- for initial_greeting, where '' tells the agent to wait silently
+SELECT agentphone_call('agt_1', '+14155550100', from_number_id => '');
+SELECT agentphone_call('agt_1', '+14155550100', voice => '');
+SELECT agentphone_call('agt_1', '+14155550100', system_prompt => '');
 SELECT agentphone_call('agt_1', '+14155550100', from_number_id => repeat('n', 129));
 SELECT agentphone_call('agt_1', '+14155550100', initial_greeting => repeat('g', 2001));
 SELECT agentphone_call('agt_1', '+14155550100', voice => repeat('v', 129));
@@ -49,6 +53,7 @@ SELECT agentphone_call('agt_1', '+14155550100', system_prompt => repeat('p', 500
 -- options
 SELECT agentphone_call('agt_1', '+14155550100', options => '[]');
 SELECT agentphone_call('agt_1', '+14155550100', options => '{"waitForCompletion": true}');
+SELECT agentphone_call('agt_1', '+14155550100', options => '{"bogus": null}');
 SELECT agentphone_call('agt_1', '+14155550100', options => '{"modelTier": "fast"}');
 SELECT agentphone_call('agt_1', '+14155550100', options => '{"modelTier": 1}');
 SELECT agentphone_call('agt_1', '+14155550100', options => '{"disableRecording": "yes"}');
@@ -83,13 +88,13 @@ SELECT count(*) AS calls FROM agentphone.calls;
 -- numbers and booleans in variables become text, null stays null
 BEGIN;
 SELECT agentphone_call('agt_1', '+12') > 0 AS queued;
-SELECT agentphone_call('agt_1', '+123456789012345') > 0 AS queued;
+SELECT agentphone_call('agt_1', '+123456789012345', initial_greeting => '') > 0 AS queued;
 SELECT agentphone_call(repeat('a', 128), '+14155550100',
 	jsonb_build_object('name', 'Ada', 'age', 36, 'vip', true, 'note', NULL, 'big', repeat('x', 5000)),
 	initial_greeting => repeat('g', 2000),
 	options => jsonb_build_object('modelTier', 'max', 'disableRecording', false,
 		'callScreeningIdentity', repeat('i', 100), 'callScreeningPurpose', NULL)) > 0 AS queued;
-SELECT to_number, variables - 'big' AS variables, length(variables->>'big') AS big, options - 'callScreeningIdentity' AS options
+SELECT to_number, initial_greeting = '' AS silent, variables - 'big' AS variables, length(variables->>'big') AS big, options - 'callScreeningIdentity' AS options
 FROM agentphone.calls ORDER BY id;
 ROLLBACK;
 

@@ -74,7 +74,7 @@ extern void agentphone_publish_worker(Latch *latch);
 
 /* ----- validation (validate.c) ----- */
 extern void agentphone_check_text(const char *argname, const char *value,
-								  int maxlen, bool required);
+								  int maxlen, bool required, bool empty_ok);
 extern void agentphone_check_e164(const char *argname, const char *number);
 extern Jsonb *agentphone_normalize_variables(Jsonb *variables);
 extern void agentphone_check_options(Jsonb *options);

@@ -75,13 +75,13 @@ agentphone_call(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		id;
 
-	agentphone_check_text("agent_id", agent_id, MAX_ID_LEN, true);
+	agentphone_check_text("agent_id", agent_id, MAX_ID_LEN, true, false);
 	agentphone_check_e164("to_number", to_number);
 	variables = agentphone_normalize_variables(variables);
-	agentphone_check_text("from_number_id", text_arg(fcinfo, 3), MAX_ID_LEN, false);
-	agentphone_check_text("initial_greeting", text_arg(fcinfo, 4), MAX_GREETING_LEN, false);
-	agentphone_check_text("voice", text_arg(fcinfo, 5), MAX_ID_LEN, false);
-	agentphone_check_text("system_prompt", text_arg(fcinfo, 6), MAX_PROMPT_LEN, false);
+	agentphone_check_text("from_number_id", text_arg(fcinfo, 3), MAX_ID_LEN, false, false);
+	agentphone_check_text("initial_greeting", text_arg(fcinfo, 4), MAX_GREETING_LEN, false, true);
+	agentphone_check_text("voice", text_arg(fcinfo, 5), MAX_ID_LEN, false, false);
+	agentphone_check_text("system_prompt", text_arg(fcinfo, 6), MAX_PROMPT_LEN, false, false);
 	agentphone_check_options(options);
 
 	for (int i = 0; i < 8; i++)

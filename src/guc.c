@@ -137,7 +137,7 @@ agentphone_define_settings(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("agentphone.retry_delay",
 							"Delay before the first retry of a call; each further retry doubles it.",
-							"A Retry-After header from the API takes precedence when it asks for longer.",
+							"When the API sends a Retry-After header, that delay is used instead.",
 							&agentphone_retry_base_ms,
 							1000, 10, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS,

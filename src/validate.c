@@ -21,24 +21,29 @@
 
 /*
  * agentphone_check_text checks a text argument's presence and length in
- * characters.
+ * characters.  NULL is refused only when the argument is required; an
+ * empty string is refused unless empty_ok (an empty initial greeting means
+ * "wait silently" to the API).
  */
 void
 agentphone_check_text(const char *argname, const char *value, int maxlen,
-					  bool required)
+					  bool required, bool empty_ok)
 {
 	int			len;
 
-	if (value == NULL || value[0] == '\0')
-	{
-		if (required)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not be %s", argname,
-							value == NULL ? "null" : "empty"),
-					 errhint("Pass the AgentPhone %s, for example 'agt_1'.", argname)));
+	if (value == NULL && required)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", argname),
+				 errhint("Pass the AgentPhone %s, for example 'agt_1'.", argname)));
+	if (value == NULL)
 		return;
-	}
+	if (value[0] == '\0' && !empty_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname),
+				 required ? errhint("Pass the AgentPhone %s, for example 'agt_1'.", argname)
+				 : errhint("Pass NULL to leave %s out.", argname)));
 	len = pg_mbstrlen(value);
 	if (len > maxlen)
 		ereport(ERROR,
@@ -229,7 +234,13 @@ static void
 check_option(const char *name, JsonbValue *v)
 {
 	char	   *s = NULL;
+	bool		known = strcmp(name, "modelTier") == 0 ||
+		strcmp(name, "callScreeningIdentity") == 0 ||
+		strcmp(name, "callScreeningPurpose") == 0 ||
+		strcmp(name, "disableRecording") == 0;
 
+	if (known && v->type == jbvNull)
+		return;					/* null means "leave it out" */
 	if (v->type == jbvString)
 		s = pnstrdup(v->val.string.val, v->val.string.len);
 
@@ -300,7 +311,7 @@ agentphone_check_options(Jsonb *options)
 	{
 		if (tok == WJB_KEY)
 			name = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE && v.type != jbvNull)
+		else if (tok == WJB_VALUE)
 			check_option(name, &v);
 	}
 }

@@ -46,7 +46,8 @@
 typedef void (*TxnStep) (void *arg);
 
 /* State of the loop. */
-static bool extension_ready = false;	/* as of the last claim */
+static bool extension_ready = false;	/* as of the last check */
+static bool extension_checked = false;	/* checked at least once */
 static bool orphans_recovered = false;
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
@@ -115,12 +116,13 @@ check_extension(void)
 {
 	bool		ready = OidIsValid(get_extension_oid("agentphone", true));
 
-	if (ready != extension_ready)
+	if (ready != extension_ready || !extension_checked)
 		ereport(LOG,
 				(errmsg(ready ? "agentphone worker: extension found in database \"%s\", placing calls"
 						: "agentphone worker: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
 						agentphone_database_name)));
 	extension_ready = ready;
+	extension_checked = true;
 	if (ready && !orphans_recovered)
 	{
 		dispatch_recover_orphans();

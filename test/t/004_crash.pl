@@ -1,0 +1,74 @@
+# 004_crash.pl: the worker killed with SIGKILL, or the server stopped in
+# immediate mode, while requests are in flight: the worker comes back and
+# carries on with the queue; no committed call is lost and none is POSTed
+# twice (a call whose answer was never recorded becomes "unknown").
+use strict;
+use warnings;
+
+use AgentphoneTest;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+start_sim();
+# the test framework turns restart_after_crash off; a real server has it on
+my $node = new_node('crash', "agentphone.max_in_flight = 3\nrestart_after_crash = on\n");
+
+sub worker_pid
+{
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+}
+
+# check_final(IDS, LABEL): every call ended, each POSTed at most once, the
+# in-flight ones unknown and the rest placed
+sub check_final
+{
+	my ($ids, $in_flight, $label) = @_;
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM agentphone.calls WHERE id IN ($ids) AND status IN ('queued', 'dispatching')"),
+		"$label: every committed call reached a final state");
+	my $rows = call_rows($node, "id IN ($ids)");
+	my %status;
+	$status{ $_->{status} }++ for @$rows;
+	is_deeply(\%status, { unknown => $in_flight, 'in-progress' => @$rows - $in_flight },
+		"$label: the $in_flight calls in flight became unknown, the others were placed");
+	is(scalar(grep { $_->{status} eq 'unknown' && $_->{last_error} =~ /worker stopped while placing/ } @$rows),
+		$in_flight, "$label: unknown calls say why");
+	my %posts;
+	$posts{ $_->{body}{toNumber} }++ for @{ sim_posts() };
+	is(scalar(grep { ($posts{ $_->{to_number} } // 0) == 1 } @$rows), scalar(@$rows),
+		"$label: every call was POSTed exactly once, none twice");
+}
+
+# --- SIGKILL with three requests in flight and five calls waiting
+sim('POST', '/_sim/faults', { faults => [
+	{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 3, count => 3 } ] });
+my $ids = $node->safe_psql('postgres', q{
+	SELECT string_agg(agentphone_call('agt_1', '+1415555' || (1000 + i)::text)::text, ',')
+	FROM generate_series(1, 8) i});
+ok(wait_until(sub { @{ sim_posts() } == 3 }, 10), 'three requests are in flight');
+my $pid = worker_pid();
+kill 'KILL', $pid;
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND pid <> $pid"),
+	'the worker came back after SIGKILL');
+check_final($ids, 3, 'SIGKILL');
+
+# --- immediate shutdown with two requests in flight
+sim('POST', '/_sim/reset');
+sim('POST', '/_sim/faults', { faults => [
+	{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 3, count => 2 } ] });
+$ids = $node->safe_psql('postgres', q{
+	SELECT string_agg(agentphone_call('agt_1', '+1415555' || (2000 + i)::text)::text, ',')
+	FROM generate_series(1, 2) i});
+ok(wait_until(sub { @{ sim_posts() } == 2 }, 10), 'two requests are in flight');
+$node->stop('immediate');
+# calls committed while the server is down cannot exist; queue more on restart
+$node->start;
+$ids .= ',' . $node->safe_psql('postgres', q{
+	SELECT string_agg(agentphone_call('agt_1', '+1415555' || (3000 + i)::text)::text, ',')
+	FROM generate_series(1, 3) i});
+check_final($ids, 2, 'immediate stop');
+
+$node->stop;
+done_testing();
