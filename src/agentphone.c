@@ -210,11 +210,91 @@ redact(char *s, const char *key, size_t keylen)
 }
 
 /*
+ * assignment_value_start returns where the value begins when p (just past
+ * "api_key") continues as an assignment: = or TO (SET, ALTER SYSTEM) or a
+ * comma (set_config), with quotes and spaces around; else NULL.
+ */
+static char *
+assignment_value_start(char *p)
+{
+	bool		assigns = false;
+
+	for (;;)
+	{
+		if (*p == '=' || *p == ',')
+			assigns = true, p++;
+		else if (pg_strncasecmp(p, "to", 2) == 0 && (p[2] == ' ' || p[2] == '\''))
+			assigns = true, p += 2;
+		else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\'' || *p == '"')
+		{
+			if ((*p == '\'' || *p == '"') && assigns)
+				break;
+			p++;
+		}
+		else
+			break;
+	}
+	return (assigns && *p) ? p : NULL;
+}
+
+/*
+ * redact_assignments hides the value of every "api_key = ..." in s, so a
+ * statement that sets a new key is not logged with it.  The value ends at
+ * its closing quote, or at a space, semicolon or parenthesis.
+ */
+static char *
+redact_assignments(char *s)
+{
+	StringInfoData buf;
+	char	   *p = s;
+	char	   *hit;
+	bool		changed = false;
+
+	if (s == NULL)
+		return s;
+	initStringInfo(&buf);
+	while ((hit = strcasestr(p, "api_key")) != NULL)
+	{
+		char	   *v = assignment_value_start(hit + 7);
+		char	   *end;
+
+		if (v == NULL)
+		{
+			appendBinaryStringInfo(&buf, p, hit + 7 - p);
+			p = hit + 7;
+			continue;
+		}
+		if (*v == '\'' || *v == '"')
+		{
+			for (end = v + 1; *end && !(*end == *v && end[1] != *v); end++)
+				if (*end == *v)
+					end++;		/* a doubled quote inside the value */
+			end += (*end != '\0');
+		}
+		else
+			end = v + strcspn(v, " \t\n;),");
+		appendBinaryStringInfo(&buf, p, v - p);
+		appendStringInfoString(&buf, "'********'");
+		p = end;
+		changed = true;
+	}
+	if (!changed)
+	{
+		pfree(buf.data);
+		return s;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/*
  * agentphone_emit_log redacts the API key from every message on its way to
  * the server log or the client, whatever produced it: a failed statement
  * that quoted the key, log_statement, or the postmaster's "parameter
- * changed" line after a reload.  A statement that contains the key is not
- * appended to the log either.
+ * changed" line after a reload.  It also hides the value of any statement
+ * that assigns agentphone.api_key (ALTER SYSTEM, set_config), which may be
+ * a new key not yet loaded.  A statement that contains the key, or assigns
+ * one, is not appended to the log either.
  */
 static void
 agentphone_emit_log(ErrorData *edata)
@@ -222,6 +302,11 @@ agentphone_emit_log(ErrorData *edata)
 	const char *key = agentphone_api_key;
 	size_t		keylen = key ? strlen(key) : 0;
 
+	edata->message = redact_assignments(edata->message);
+	edata->internalquery = redact_assignments(edata->internalquery);
+	if (debug_query_string && strcasestr(debug_query_string, "api_key") != NULL &&
+		redact_assignments((char *) debug_query_string) != debug_query_string)
+		edata->hide_stmt = true;
 	if (keylen >= MIN_REDACT_LEN)
 	{
 		edata->message = redact(edata->message, key, keylen);

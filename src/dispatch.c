@@ -68,6 +68,7 @@ typedef struct InFlight
 {
 	int64		id;
 	int			attempt;
+	Oid			extension_oid;	/* the agentphone.calls it belongs to */
 } InFlight;
 
 /* Sliding 60-second window of send times, for max_calls_per_minute. */
@@ -174,8 +175,9 @@ dispatch_recover_orphans(void)
 		elog(ERROR, "could not recover interrupted calls");
 	if (SPI_processed > 0)
 		ereport(LOG,
-				(errmsg("agentphone: %llu interrupted calls marked unknown",
-						(unsigned long long) SPI_processed),
+				(errmsg_plural("agentphone: %llu interrupted call marked unknown",
+							   "agentphone: %llu interrupted calls marked unknown",
+							   SPI_processed, (unsigned long long) SPI_processed),
 				 errdetail("The worker stopped after claiming them and before recording the API's answer.")));
 }
 
@@ -273,10 +275,11 @@ calls_url(void)
 
 /*
  * dispatch_send starts the POST of every claimed call.  Each send counts
- * against the per-minute window.
+ * against the per-minute window.  extension_oid identifies the
+ * incarnation of the extension the calls belong to.
  */
 void
-dispatch_send(List *claimed)
+dispatch_send(List *claimed, Oid extension_oid)
 {
 	ListCell   *lc;
 	char	   *url = calls_url();
@@ -290,6 +293,7 @@ dispatch_send(List *claimed)
 
 		f->id = c->id;
 		f->attempt = c->attempt;
+		f->extension_oid = extension_oid;
 		http_post_json(url, agentphone_api_key, body,
 					   agentphone_request_timeout_ms, f);
 		note_sent(now);
@@ -508,23 +512,39 @@ record_one(HttpRequest *req)
 
 /*
  * dispatch_record records every finished request in done (a List of
- * HttpRequest) and frees them.  It returns the shortest retry delay
+ * HttpRequest), except answers for calls of an earlier incarnation of
+ * the extension (dropped and created again while they were in flight),
+ * whose ids now name other calls.  It returns the shortest retry delay
  * scheduled, or -1.  Runs inside the caller's transaction.
  */
 long
-dispatch_record(List *done)
+dispatch_record(List *done, Oid extension_oid)
 {
 	ListCell   *lc;
 	long		soonest = -1;
+	int			stale = 0;
 
 	foreach(lc, done)
 	{
 		HttpRequest *req = lfirst(lc);
-		int			delay = record_one(req);
+		int			delay;
+
+		/* the extension was dropped and created again meanwhile */
+		if (((InFlight *) req->owner)->extension_oid != extension_oid)
+		{
+			stale++;
+			continue;
+		}
+		delay = record_one(req);
 
 		if (delay >= 0 && (soonest < 0 || delay < soonest))
 			soonest = delay;
 	}
+	if (stale > 0)
+		ereport(LOG,
+				(errmsg_plural("agentphone worker: %d API answer for a call of a dropped agentphone extension was discarded",
+							   "agentphone worker: %d API answers for calls of a dropped agentphone extension were discarded",
+							   stale, stale)));
 	return soonest;
 }
 

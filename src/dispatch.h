@@ -23,8 +23,8 @@ typedef struct ClaimedCall
 extern int	dispatch_budget(TimestampTz now, TimestampTz *free_at);
 extern void dispatch_recover_orphans(void);
 extern List *dispatch_claim(int max, MemoryContext cxt, long *next_due_ms);
-extern void dispatch_send(List *claimed);
-extern long dispatch_record(List *done);
+extern void dispatch_send(List *claimed, Oid extension_oid);
+extern long dispatch_record(List *done, Oid extension_oid);
 extern void dispatch_forget(List *done);
 
 #endif							/* AGENTPHONE_DISPATCH_H */

@@ -15,6 +15,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -57,6 +58,25 @@ prepare_saved(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
 }
 
 /*
+ * check_database refuses to queue calls in a database where no worker
+ * will ever look for them.
+ */
+static void
+check_database(void)
+{
+	char	   *db = get_database_name(MyDatabaseId);
+
+	if (db != NULL && strcmp(db, agentphone_database_name) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agentphone places calls only from database \"%s\"",
+						agentphone_database_name),
+				 errdetail("This is database \"%s\"; a call queued here would never be placed.", db),
+				 errhint("Queue calls in database \"%s\", or set agentphone.database_name and restart the server.",
+						 agentphone_database_name)));
+}
+
+/*
  * agentphone_call validates a call request and queues it.  It returns the
  * new row's id; the call is placed by the worker after COMMIT.
  */
@@ -75,6 +95,7 @@ agentphone_call(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		id;
 
+	check_database();
 	agentphone_check_text("agent_id", agent_id, MAX_ID_LEN, true, false);
 	agentphone_check_e164("to_number", to_number);
 	variables = agentphone_normalize_variables(variables);

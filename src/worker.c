@@ -46,7 +46,8 @@
 typedef void (*TxnStep) (void *arg);
 
 /* State of the loop. */
-static bool extension_ready = false;	/* as of the last check */
+static Oid	extension_oid = InvalidOid;	/* as of the last check */
+static bool extension_ready = false;
 static bool extension_checked = false;	/* checked at least once */
 static bool orphans_recovered = false;
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
@@ -114,7 +115,8 @@ run_in_transaction(const char *activity, TxnStep step, void *arg)
 static void
 check_extension(void)
 {
-	bool		ready = OidIsValid(get_extension_oid("agentphone", true));
+	Oid			oid = get_extension_oid("agentphone", true);
+	bool		ready = OidIsValid(oid);
 
 	if (ready != extension_ready || !extension_checked)
 		ereport(LOG,
@@ -122,6 +124,7 @@ check_extension(void)
 						: "agentphone worker: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
 						agentphone_database_name)));
 	extension_ready = ready;
+	extension_oid = oid;
 	extension_checked = true;
 	if (ready && !orphans_recovered)
 	{
@@ -154,7 +157,12 @@ record_step(void *arg)
 
 	check_extension();
 	if (extension_ready)
-		a->soonest_retry_ms = dispatch_record(a->done);
+		a->soonest_retry_ms = dispatch_record(a->done, extension_oid);
+	else
+		ereport(LOG,
+				(errmsg_plural("agentphone worker: %d API answer arrived after DROP EXTENSION agentphone and was discarded",
+							   "agentphone worker: %d API answers arrived after DROP EXTENSION agentphone and were discarded",
+							   list_length(a->done), list_length(a->done))));
 }
 
 /*
@@ -211,7 +219,7 @@ claim_and_send(TimestampTz now)
 		next_claim_at = TimestampTzPlusMilliseconds(now, ERROR_PAUSE_MS);
 		return;
 	}
-	dispatch_send(a.claimed);
+	dispatch_send(a.claimed, extension_oid);
 	if (list_length(a.claimed) == a.max)
 		more_due = true;
 	if (a.next_due_ms >= 0)
@@ -233,8 +241,9 @@ record_finished(TimestampTz now)
 		return;
 	if (!run_in_transaction("agentphone: recording API answers", record_step, &a))
 		ereport(WARNING,
-				(errmsg("agentphone: %d API answers could not be recorded",
-						list_length(a.done)),
+				(errmsg_plural("agentphone: %d API answer could not be recorded",
+							   "agentphone: %d API answers could not be recorded",
+							   list_length(a.done), list_length(a.done)),
 				 errdetail("Their calls stay \"dispatching\" and become \"unknown\" when the worker restarts.")));
 	dispatch_forget(a.done);
 	if (a.soonest_retry_ms >= 0)
