@@ -15,6 +15,7 @@
 #include "agentphone.h"
 
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
@@ -182,6 +183,27 @@ agentphone_wake_at_commit(void)
 				 errhint("Add agentphone to shared_preload_libraries and restart the server.")));
 		warned = true;
 	}
+}
+
+/*
+ * agentphone_saved_plan returns the saved plan in *plan, preparing and
+ * keeping query on first use.  Every query of the extension goes through
+ * it; the plan cache re-plans after DDL, even after the extension is
+ * dropped and created again.
+ */
+SPIPlanPtr
+agentphone_saved_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(query, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
 }
 
 /*

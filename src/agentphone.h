@@ -72,6 +72,11 @@ extern void agentphone_wake_worker(void);
 extern void agentphone_wake_at_commit(void);
 extern void agentphone_publish_worker(Latch *latch);
 
+struct _SPI_plan;
+extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,
+											   const char *query,
+											   int nargs, Oid *argtypes);
+
 /* ----- validation (validate.c) ----- */
 extern void agentphone_check_text(const char *argname, const char *value,
 								  int maxlen, bool required, bool empty_ok);

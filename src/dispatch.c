@@ -83,24 +83,6 @@ static SPIPlanPtr placed_plan = NULL;
 static SPIPlanPtr state_plan = NULL;
 
 /*
- * saved_plan prepares and keeps query on first use.
- */
-static SPIPlanPtr
-saved_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(query, nargs, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
-	}
-	return *plan;
-}
-
-/*
  * window_resize follows a change of max_calls_per_minute, keeping the most
  * recent send times so a reload cannot open a burst.
  */
@@ -231,7 +213,7 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 	bool		isnull;
 	Datum		d;
 
-	saved_plan(&claim_plan,
+	agentphone_saved_plan(&claim_plan,
 			   "UPDATE agentphone.calls c SET status = 'dispatching',"
 			   " attempts = c.attempts + 1, dispatched_at = now(), updated_at = now()"
 			   " WHERE c.id IN (SELECT id FROM agentphone.calls"
@@ -248,7 +230,7 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 		claimed = lappend(claimed, claimed_from_row(SPI_tuptable->vals[i], cxt));
 	MemoryContextSwitchTo(old);
 
-	saved_plan(&next_due_plan,
+	agentphone_saved_plan(&next_due_plan,
 			   "SELECT ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::bigint"
 			   " FROM agentphone.calls WHERE status = 'queued'",
 			   0, NULL);
@@ -413,7 +395,7 @@ store_outcome(int64 id, const Outcome *o)
 			n[i + 1] = s[i] ? ' ' : 'n';
 			v[i + 1] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
 		}
-		saved_plan(&placed_plan,
+		agentphone_saved_plan(&placed_plan,
 				   "UPDATE agentphone.calls SET status = $2, api_call_id = $3,"
 				   " from_number = $4, started_at = $5::timestamptz, last_error = NULL,"
 				   " next_attempt_at = NULL, updated_at = now()"
@@ -430,7 +412,7 @@ store_outcome(int64 id, const Outcome *o)
 		Int32GetDatum(o->delay_ms), CStringGetTextDatum(o->message)};
 		char		n[4] = {' ', ' ', o->kind == OUTCOME_RETRY ? ' ' : 'n', ' '};
 
-		saved_plan(&state_plan,
+		agentphone_saved_plan(&state_plan,
 				   "UPDATE agentphone.calls SET status = $2,"
 				   " next_attempt_at = now() + $3 * interval '1 millisecond',"
 				   " last_error = $4, updated_at = now()"

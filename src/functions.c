@@ -40,24 +40,6 @@ text_arg(FunctionCallInfo fcinfo, int n)
 }
 
 /*
- * prepare_saved returns a saved plan for query, preparing it on first use.
- */
-static SPIPlanPtr
-prepare_saved(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(query, nargs, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
-	}
-	return *plan;
-}
-
-/*
  * check_database refuses to queue calls in a database where no worker
  * will ever look for them.
  */
@@ -114,7 +96,7 @@ agentphone_call(PG_FUNCTION_ARGS)
 		values[2] = JsonbPGetDatum(variables);
 
 	SPI_connect();
-	prepare_saved(&plan,
+	agentphone_saved_plan(&plan,
 				  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
 				  " from_number_id, initial_greeting, voice, system_prompt, options)"
 				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -140,7 +122,7 @@ call_must_exist(int64 id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(id)};
 
-	prepare_saved(&plan, "SELECT 1 FROM agentphone.calls WHERE id = $1", 1, argtypes);
+	agentphone_saved_plan(&plan, "SELECT 1 FROM agentphone.calls WHERE id = $1", 1, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -163,7 +145,7 @@ agentphone_cancel(PG_FUNCTION_ARGS)
 	bool		canceled;
 
 	SPI_connect();
-	prepare_saved(&plan,
+	agentphone_saved_plan(&plan,
 				  "UPDATE agentphone.calls SET status = 'canceled',"
 				  " last_error = 'canceled by ' || current_user,"
 				  " next_attempt_at = NULL, updated_at = now()"
@@ -210,7 +192,7 @@ fetch_status(int64 id)
 	TransactionId xmin;
 	char	   *status;
 
-	prepare_saved(&plan, "SELECT status, xmin FROM agentphone.calls WHERE id = $1",
+	agentphone_saved_plan(&plan, "SELECT status, xmin FROM agentphone.calls WHERE id = $1",
 				  1, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed == 0)
 		call_must_exist(id);

@@ -12,12 +12,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 . test/lib.sh
 
-install_deps
-build_install
-scratch=$(make_scratch "$here")
-trap 'stop_all "$scratch"; rm -rf "$scratch"' EXIT
-start_sim "$scratch"
-start_cluster "$scratch"
+throwaway_setup "$here"
 
 # sql: run SQL in the demo cluster, echoing it
 sql() {

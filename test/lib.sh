@@ -68,13 +68,14 @@ free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_sim DIR: start the simulator; sets SIM_PID and SIM_PORT
+# start_sim DIR: start the simulator; sets SIM_PORT
 start_sim() {
 	local dir=$1
 	rm -f "$dir/sim.port"
-	as_pg $PY "$dir/test/agentphone_sim.py" --port 0 --port-file "$dir/sim.port" \
-		--api-key "$SIM_KEY" --quiet >"$dir/sim.log" 2>&1 &
-	SIM_PID=$!
+	# exec keeps the shell's pid, so sim.pid names the simulator itself
+	as_pg sh -c 'echo $$ >"$1/sim.pid"; exec "$2" "$1/test/agentphone_sim.py" --port 0 \
+		--port-file "$1/sim.port" --api-key "$3" --quiet' sh "$dir" "$PY" "$SIM_KEY" \
+		>"$dir/sim.log" 2>&1 &
 	for _ in $(seq 100); do
 		[ -s "$dir/sim.port" ] && break
 		sleep 0.1
@@ -105,8 +106,19 @@ start_cluster() {
 stop_all() {
 	local dir=$1
 	[ -f "$dir/data/postmaster.pid" ] && as_pg pg_ctl -D "$dir/data" -m fast -w stop >/dev/null 2>&1
-	# runuser does not pass the signal on: find the simulator by its path
-	pkill -f "$dir/test/agentphone_sim.py" 2>/dev/null
-	SIM_PID=
+	[ -f "$dir/sim.pid" ] && kill "$(cat "$dir/sim.pid")" 2>/dev/null
+	rm -f "$dir/sim.pid"
 	return 0
+}
+
+# throwaway_setup SRC: everything a demo or benchmark needs, removed on
+# exit: packages, the installed extension, a scratch copy of SRC (sets
+# scratch), the simulator and a running cluster
+throwaway_setup() {
+	install_deps
+	build_install
+	scratch=$(make_scratch "$1")
+	trap 'stop_all "$scratch"; rm -rf "$scratch"' EXIT
+	start_sim "$scratch"
+	start_cluster "$scratch"
 }

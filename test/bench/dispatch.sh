@@ -19,12 +19,7 @@ cd "$here"
 . test/lib.sh
 calls=${1:-2000}
 
-install_deps
-build_install
-scratch=$(make_scratch "$here")
-trap 'stop_all "$scratch"; rm -rf "$scratch"' EXIT
-start_sim "$scratch"
-start_cluster "$scratch"
+throwaway_setup "$here"
 cat >>"$scratch/data/postgresql.conf" <<CONF
 max_prepared_transactions = 10
 agentphone.sweep_interval = '1s'
