@@ -11,7 +11,7 @@ PG_MAJOR=15
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 PY=/usr/bin/python3
 SIM_KEY=sk_test_agentphone
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libcjson-dev libipc-run-perl make gcc python3 perl"
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libcjson-dev libipc-run-perl make gcc python3 perl valgrind"
 
 # say: progress line on stderr
 say() { echo "== $*" >&2; }
@@ -99,7 +99,9 @@ start_cluster() {
 	agentphone.api_key = '$SIM_KEY'
 	agentphone.database_name = 'postgres'
 	EOF
-	as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+	# POSTGRES_WRAPPER, when set, is run instead of postgres (test/valgrind.sh)
+	as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 300 \
+		${POSTGRES_WRAPPER:+-p "$POSTGRES_WRAPPER"} start >/dev/null
 }
 
 # stop_all DIR: stop whatever start_sim and start_cluster started

@@ -12,7 +12,9 @@
 #   2. the pg_regress suite (sql/, expected/) against a throwaway cluster
 #      preloaded with agentphone and pointed at the simulator;
 #   3. the TAP tests (test/t/*.pl), each starting its own cluster and
-#      simulator.
+#      simulator;
+#   4. a workload with every server process under valgrind
+#      (test/valgrind.sh): any error in agentphone's code fails it.
 # It stops everything it started and ends with "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,6 +81,18 @@ for t in "$scratch"/test/t/*.pl; do
 	fi
 	count "$ok" "$notok"
 done
+
+# 4. the worker under valgrind (one test: no error in agentphone's code)
+if [ -z "$only" ]; then
+	say "valgrind"
+	if bash test/valgrind.sh 100 >"$scratch/valgrind.out" 2>&1; then
+		count 1 0
+	else
+		count 0 1
+		tail -n 60 "$scratch/valgrind.out" >&2
+	fi
+	tail -n 1 "$scratch/valgrind.out" >&2
+fi
 
 # keep the scratch directory (logs, data) only when something failed
 if [ "$failed" = 0 ]; then
