@@ -10,6 +10,8 @@ OBJS = \
 	src/functions.o \
 	src/guc.o \
 	src/http.o \
+	src/pending.o \
+	src/poll.o \
 	src/validate.o \
 	src/worker.o
 DATA = sql/agentphone--1.0.sql
@@ -20,11 +22,9 @@ SHLIB_LINK = -lcurl -lcjson
 PG_CPPFLAGS = -Isrc -isystem $(includedir_server) -isystem $(includedir_internal)
 PG_CFLAGS = -Wall -Wextra -Werror
 
-# pg_regress tests (sql/ + expected/), run against a temporary instance
-# preloaded with agentphone and pointed at the simulator (test/run.sh
-# writes test/regress.conf).
+# pg_regress tests (sql/ + expected/); test/run.sh runs them against a throwaway
+# cluster preloaded with agentphone and pointed at the simulator.
 REGRESS = validation enqueue
-REGRESS_OPTS = --temp-config=test/regress.conf --temp-instance=tmp_check
 
 # TAP tests in test/t, each starting its own cluster and simulator.
 TAP_TESTS = 1

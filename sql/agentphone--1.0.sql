@@ -32,6 +32,11 @@ CREATE TABLE agentphone.calls (
 	started_at			timestamptz,
 	ended_at			timestamptz,
 	duration_seconds	integer,
+	recording_available boolean,
+	recording_url		text,
+	last_transcript_snippet text,
+	transcript_complete boolean NOT NULL DEFAULT false,
+	next_poll_at		timestamptz,
 	attempts			integer NOT NULL DEFAULT 0,
 	next_attempt_at		timestamptz DEFAULT now(),
 	dispatched_at		timestamptz,
@@ -51,9 +56,73 @@ COMMENT ON COLUMN agentphone.calls.status IS 'queued, dispatching, in-progress, 
 COMMENT ON COLUMN agentphone.calls.api_call_id IS 'AgentPhone''s id of the placed call (call_...)';
 COMMENT ON COLUMN agentphone.calls.last_error IS 'why the call is in error, unknown or waiting for a retry, in words';
 
+-- What was said, turn by turn, once a call has ended.  Written by the
+-- worker in one transaction per call, idempotently.
+CREATE TABLE agentphone.transcripts (
+	call_id				bigint NOT NULL REFERENCES agentphone.calls (id) ON DELETE CASCADE,
+	seq					integer NOT NULL,
+	role				text NOT NULL CHECK (role IN ('user', 'agent')),
+	content				text NOT NULL,
+	created_at			timestamptz,
+	PRIMARY KEY (call_id, seq)
+);
+CREATE INDEX transcripts_content_fts_idx ON agentphone.transcripts
+	USING gin (to_tsvector('english', content));
+REVOKE ALL ON agentphone.transcripts FROM PUBLIC;
+COMMENT ON TABLE agentphone.transcripts IS 'the turns of each ended call, in order (seq from 1)';
+
+-- Every status transition of every call, kept for
+-- agentphone.event_retention (then trimmed by the worker).
+CREATE TABLE agentphone.call_events (
+	id					bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	call_id				bigint NOT NULL REFERENCES agentphone.calls (id) ON DELETE CASCADE,
+	from_status			text,
+	to_status			text NOT NULL,
+	at					timestamptz NOT NULL DEFAULT clock_timestamp(),
+	detail				text
+);
+CREATE INDEX call_events_call_idx ON agentphone.call_events (call_id, id);
+CREATE INDEX call_events_at_idx ON agentphone.call_events (at);
+REVOKE ALL ON agentphone.call_events FROM PUBLIC;
+COMMENT ON TABLE agentphone.call_events IS 'every status transition: call, from, to, when, and last_error at that moment';
+
+-- record_transition logs a status change and announces it with
+-- NOTIFY agentphone, '{"id": ..., "call_id": ..., "status": ...}', sent when
+-- the transaction that made the change commits.
+CREATE FUNCTION agentphone.record_transition() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	INSERT INTO agentphone.call_events (call_id, from_status, to_status, detail)
+	VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status, NEW.last_error);
+	PERFORM pg_catalog.pg_notify('agentphone',
+		pg_catalog.json_build_object('id', NEW.id, 'call_id', NEW.api_call_id,
+									 'status', NEW.status)::text);
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION agentphone.record_transition() FROM PUBLIC;
+
+CREATE TRIGGER calls_queued AFTER INSERT ON agentphone.calls
+	FOR EACH ROW EXECUTE FUNCTION agentphone.record_transition();
+CREATE TRIGGER calls_transition AFTER UPDATE OF status ON agentphone.calls
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION agentphone.record_transition();
+
+-- One row per call with its transcript as text, for reports.
+CREATE VIEW agentphone.call_report AS
+SELECT c.id, c.api_call_id, c.created_at, c.created_by, c.agent_id, c.to_number,
+	c.status, c.started_at, c.ended_at, c.duration_seconds, c.recording_url,
+	c.transcript_complete,
+	(SELECT pg_catalog.string_agg(t.role || ': ' || t.content, E'\n' ORDER BY t.seq)
+	 FROM agentphone.transcripts t WHERE t.call_id = c.id) AS transcript
+FROM agentphone.calls c;
+REVOKE ALL ON agentphone.call_report FROM PUBLIC;
+
 -- Keep the calls in pg_dump output.
 SELECT pg_catalog.pg_extension_config_dump('agentphone.calls', '');
 SELECT pg_catalog.pg_extension_config_dump('agentphone.calls_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('agentphone.transcripts', '');
+SELECT pg_catalog.pg_extension_config_dump('agentphone.call_events', '');
+SELECT pg_catalog.pg_extension_config_dump('agentphone.call_events_id_seq', '');
 
 CREATE FUNCTION agentphone_call(
 	agent_id text,
@@ -91,3 +160,60 @@ COMMENT ON FUNCTION agentphone_wait(bigint, interval) IS
 REVOKE ALL ON FUNCTION agentphone_call(text, text, jsonb, text, text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_wait(bigint, interval) FROM PUBLIC;
+
+-- agentphone_dial_trigger(agent_id, number_column [, variables [, id_column]])
+-- queues one call per inserted row.  variables names a jsonb column holding
+-- the variables, or lists columns ('name,appointment_time') whose values
+-- become variables.  In a BEFORE trigger, id_column receives the queued
+-- call's id.  A column that does not exist is an error at the first row.
+CREATE FUNCTION agentphone_dial_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	agent text := TG_ARGV[0];
+	number_col text := TG_ARGV[1];
+	vars_spec text := TG_ARGV[2];
+	id_col text := TG_ARGV[3];
+	rec jsonb := pg_catalog.to_jsonb(NEW);
+	vars jsonb;
+	col text;
+	call_id bigint;
+BEGIN
+	IF TG_NARGS < 2 OR TG_NARGS > 4 THEN
+		RAISE EXCEPTION 'agentphone_dial_trigger() takes 2 to 4 arguments, not %', TG_NARGS
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'EXECUTE FUNCTION agentphone_dial_trigger(''agt_1'', ''phone'' [, ''vars'' [, ''call_id'']])';
+	END IF;
+	IF TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
+		RAISE EXCEPTION 'agentphone_dial_trigger() must be a FOR EACH ROW trigger on INSERT or UPDATE'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOREACH col IN ARRAY pg_catalog.array_remove(ARRAY[number_col, id_col]
+		|| pg_catalog.string_to_array(pg_catalog.replace(vars_spec, ' ', ''), ','), NULL) LOOP
+		IF NOT rec ? col THEN
+			RAISE EXCEPTION 'column "%" of agentphone_dial_trigger() does not exist in table %.%',
+				col, TG_TABLE_SCHEMA, TG_TABLE_NAME
+				USING ERRCODE = 'undefined_column',
+					  HINT = 'Check the arguments of trigger ' || TG_NAME || '.';
+		END IF;
+	END LOOP;
+	IF vars_spec IS NOT NULL AND pg_catalog.strpos(vars_spec, ',') = 0
+	   AND pg_catalog.jsonb_typeof(rec -> pg_catalog.btrim(vars_spec)) = 'object' THEN
+		vars := rec -> pg_catalog.btrim(vars_spec);
+	ELSIF vars_spec IS NOT NULL THEN
+		SELECT pg_catalog.jsonb_object_agg(k, rec -> k)
+		INTO vars
+		FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.replace(vars_spec, ' ', ''), ',')) AS k;
+	END IF;
+	call_id := @extschema@.agentphone_call(agent, rec ->> number_col, vars);
+	IF id_col IS NOT NULL THEN
+		IF TG_WHEN <> 'BEFORE' THEN
+			RAISE EXCEPTION 'agentphone_dial_trigger() can store the call id in column "%" only in a BEFORE trigger', id_col
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		NEW := pg_catalog.jsonb_populate_record(NEW, pg_catalog.jsonb_build_object(id_col, call_id));
+	END IF;
+	RETURN NEW;
+END $$;
+COMMENT ON FUNCTION agentphone_dial_trigger() IS
+'trigger: queue a call per row; arguments agent_id, number column, [variables: jsonb column or column list], [column for the call id, BEFORE only]';
+REVOKE ALL ON FUNCTION agentphone_dial_trigger() FROM PUBLIC;

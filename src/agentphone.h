@@ -56,6 +56,9 @@ extern int	agentphone_max_calls_per_minute;
 extern int	agentphone_max_attempts;
 extern int	agentphone_sweep_interval_ms;
 extern int	agentphone_retry_base_ms;
+extern int	agentphone_poll_interval_ms;
+extern int	agentphone_max_call_duration_s;
+extern int	agentphone_event_retention_s;
 
 extern void agentphone_define_settings(void);
 

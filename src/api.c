@@ -12,6 +12,9 @@
  * Sources disagree on some shapes (see the API reference); the decoders
  * accept each documented variant:
  *	 - a created call's id is "id" (documented) or "callId" (seen in clients);
+ *	 - a transcript is {transcript: [{role, content}]}, {data: [pairs]},
+ *	   {transcripts: [pairs]} or a bare array, where a pair is {transcript
+ *	   (the user's words), response (the agent's reply)};
  *	 - error bodies are FastAPI's {"detail": "..."} or {"detail": [{"loc",
  *	   "msg"}]}, the envelope {"error": {"message", "code"}}, or a bare
  *	   {"message"}.
@@ -19,6 +22,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <limits.h>
 
 #include <cjson/cJSON.h>
 
@@ -30,6 +35,9 @@
 #define MAX_API_TOKEN 128
 /* Longest error message we keep from the API. */
 #define MAX_API_MESSAGE 500
+/* Longest URL and transcript turn we keep. */
+#define MAX_API_URL 2048
+#define MAX_TURN_CONTENT 100000
 
 /*
  * add_string adds "name": value to obj unless value is NULL.
@@ -155,36 +163,216 @@ looks_like_iso8601(const char *s)
 }
 
 /*
+ * get_text returns a palloc'd copy of obj[name] when it is a string (any
+ * content, at most maxlen bytes kept), else NULL.
+ */
+static char *
+get_text(const cJSON *obj, const char *name, size_t maxlen)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	if (!cJSON_IsString(item) || item->valuestring == NULL)
+		return NULL;
+	return pnstrdup(item->valuestring, maxlen);
+}
+
+/*
+ * get_time returns obj[name] when it is an ISO-8601 timestamp, else NULL.
+ */
+static char *
+get_time(const cJSON *obj, const char *name)
+{
+	char	   *s = get_token(obj, name, MAX_API_TOKEN);
+
+	return (s && looks_like_iso8601(s)) ? s : NULL;
+}
+
+/*
+ * add_turn appends a turn to *turns unless content is missing or blank.
+ */
+static void
+add_turn(List **turns, const char *role, const cJSON *content, const cJSON *at)
+{
+	ApiTurn    *t;
+	const char *p;
+
+	if (!cJSON_IsString(content) || content->valuestring == NULL)
+		return;
+	for (p = content->valuestring; *p == ' ' || *p == '\t' || *p == '\n'; p++);
+	if (*p == '\0')
+		return;
+	t = palloc0(sizeof(ApiTurn));
+	t->role = pstrdup(role);
+	t->content = pnstrdup(content->valuestring, MAX_TURN_CONTENT);
+	if (cJSON_IsString(at) && at->valuestring && looks_like_iso8601(at->valuestring))
+		t->created_at = pstrdup(at->valuestring);
+	*turns = lappend(*turns, t);
+}
+
+/*
+ * append_turns reads an array of turns in either documented form into
+ * *turns: {role, content, createdAt}, or the pair {transcript (the
+ * user's words), response (the agent's reply), createdAt}.  Entries that
+ * fit neither are skipped.
+ */
+static void
+append_turns(List **turns, const cJSON *array)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, array)
+	{
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(e, "role");
+		const cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "createdAt");
+
+		if (cJSON_IsString(role) &&
+			(strcmp(role->valuestring, "user") == 0 || strcmp(role->valuestring, "agent") == 0))
+			add_turn(turns, role->valuestring,
+					 cJSON_GetObjectItemCaseSensitive(e, "content"), at);
+		else
+		{
+			add_turn(turns, "user", cJSON_GetObjectItemCaseSensitive(e, "transcript"), at);
+			add_turn(turns, "agent", cJSON_GetObjectItemCaseSensitive(e, "response"), at);
+		}
+	}
+}
+
+/*
+ * read_call fills call from a Call object (or a CallSummary).
+ */
+static void
+read_call(const cJSON *obj, ApiCall *call)
+{
+	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(obj, "durationSeconds");
+	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(obj, "recordingAvailable");
+
+	memset(call, 0, sizeof(*call));
+	call->id = get_token(obj, "id", MAX_API_TOKEN);
+	if (call->id == NULL)
+		call->id = get_token(obj, "callId", MAX_API_TOKEN);
+	call->status = get_token(obj, "status", MAX_API_TOKEN);
+	call->from_number = get_token(obj, "fromNumber", MAX_API_TOKEN);
+	call->started_at = get_time(obj, "startedAt");
+	call->ended_at = get_time(obj, "endedAt");
+	call->duration_seconds = (cJSON_IsNumber(dur) && dur->valuedouble >= 0 &&
+							  dur->valuedouble < INT_MAX) ? (int) dur->valuedouble : -1;
+	call->recording_available = cJSON_IsBool(rec) ? cJSON_IsTrue(rec) : -1;
+	call->recording_url = get_token(obj, "recordingUrl", MAX_API_URL);
+	call->snippet = get_text(obj, "lastTranscriptSnippet", MAX_TURN_CONTENT);
+	append_turns(&call->turns, cJSON_GetObjectItemCaseSensitive(obj, "transcripts"));
+}
+
+/*
+ * parse_object parses body and returns its root when it is a JSON object;
+ * otherwise *problem says why and NULL is returned.
+ */
+static cJSON *
+parse_object(const char *body, const char **problem)
+{
+	cJSON	   *root;
+
+	if (body == NULL || body[0] == '\0')
+	{
+		*problem = "the answer was empty";
+		return NULL;
+	}
+	root = cJSON_Parse(body);
+	if (root == NULL)
+		*problem = "the answer was not valid JSON";
+	else if (!cJSON_IsObject(root))
+	{
+		*problem = "the answer was not a JSON object";
+		cJSON_Delete(root);
+		root = NULL;
+	}
+	return root;
+}
+
+/*
  * api_decode_call reads a Call object.  It returns NULL on success, or a
  * description of why the body is unusable (no JSON object, no call id).
- * Fields that are missing or of the wrong type are left NULL.
+ * Fields that are missing or of the wrong type are left NULL (or -1).
  */
 const char *
 api_decode_call(const char *body, ApiCall *call)
 {
-	cJSON	   *root;
+	const char *problem = NULL;
+	cJSON	   *root = parse_object(body, &problem);
 
 	memset(call, 0, sizeof(*call));
-	if (body == NULL || body[0] == '\0')
-		return "the answer was empty";
-	root = cJSON_Parse(body);
 	if (root == NULL)
-		return "the answer was not valid JSON";
-	if (!cJSON_IsObject(root))
-	{
-		cJSON_Delete(root);
-		return "the answer was not a JSON object";
-	}
-	call->id = get_token(root, "id", MAX_API_TOKEN);
-	if (call->id == NULL)
-		call->id = get_token(root, "callId", MAX_API_TOKEN);
-	call->status = get_token(root, "status", MAX_API_TOKEN);
-	call->from_number = get_token(root, "fromNumber", MAX_API_TOKEN);
-	call->started_at = get_token(root, "startedAt", MAX_API_TOKEN);
-	if (call->started_at && !looks_like_iso8601(call->started_at))
-		call->started_at = NULL;
+		return problem;
+	read_call(root, call);
 	cJSON_Delete(root);
 	return call->id ? NULL : "the answer had no call id";
+}
+
+/*
+ * api_decode_list reads a page of List Calls, {data, hasMore, total}, into
+ * a List of ApiCall (entries without an id are skipped).
+ */
+const char *
+api_decode_list(const char *body, List **calls, bool *has_more)
+{
+	const char *problem = NULL;
+	cJSON	   *root = parse_object(body, &problem);
+	const cJSON *data;
+	const cJSON *e;
+
+	*calls = NIL;
+	*has_more = false;
+	if (root == NULL)
+		return problem;
+	data = cJSON_GetObjectItemCaseSensitive(root, "data");
+	if (!cJSON_IsArray(data))
+	{
+		cJSON_Delete(root);
+		return "the answer had no \"data\" array";
+	}
+	cJSON_ArrayForEach(e, data)
+	{
+		ApiCall    *c = palloc(sizeof(ApiCall));
+
+		read_call(e, c);
+		if (c->id)
+			*calls = lappend(*calls, c);
+	}
+	*has_more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "hasMore"));
+	cJSON_Delete(root);
+	return NULL;
+}
+
+/*
+ * api_decode_transcript reads Get Transcript in any documented shape:
+ * {callId, status, transcript: [{role, content, createdAt}]},
+ * {data: [pairs]}, {transcripts: [pairs]}, or a bare array of turns.
+ */
+const char *
+api_decode_transcript(const char *body, List **turns)
+{
+	cJSON	   *root = (body && body[0]) ? cJSON_Parse(body) : NULL;
+	const cJSON *array = NULL;
+
+	*turns = NIL;
+	if (root == NULL)
+		return "the answer was not valid JSON";
+	if (cJSON_IsArray(root))
+		array = root;
+	else if (cJSON_IsObject(root))
+	{
+		static const char *const keys[] = {"transcript", "data", "transcripts"};
+
+		for (size_t i = 0; i < lengthof(keys) && !cJSON_IsArray(array); i++)
+			array = cJSON_GetObjectItemCaseSensitive(root, keys[i]);
+	}
+	if (!cJSON_IsArray(array))
+	{
+		cJSON_Delete(root);
+		return "the answer held no transcript array";
+	}
+	append_turns(turns, array);
+	cJSON_Delete(root);
+	return NULL;
 }
 
 /*

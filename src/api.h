@@ -9,6 +9,8 @@
 #ifndef AGENTPHONE_API_H
 #define AGENTPHONE_API_H
 
+#include "nodes/pg_list.h"
+
 /* One call to create, as stored in agentphone.calls (NULL = omit). */
 typedef struct ApiCallRequest
 {
@@ -22,17 +24,33 @@ typedef struct ApiCallRequest
 	const char *options_json;	/* a JSON object of extra body fields */
 } ApiCallRequest;
 
-/* What we keep of a Call object; absent or unusable fields are NULL. */
+/* One turn of a transcript. */
+typedef struct ApiTurn
+{
+	char	   *role;			/* "user" or "agent" */
+	char	   *content;
+	char	   *created_at;		/* ISO-8601 or NULL */
+} ApiTurn;
+
+/* What we keep of a Call object; absent or unusable fields are NULL/-1. */
 typedef struct ApiCall
 {
 	char	   *id;
 	char	   *status;
 	char	   *from_number;
 	char	   *started_at;		/* ISO-8601, checked for shape */
+	char	   *ended_at;
+	int			duration_seconds;	/* -1 when absent */
+	int			recording_available;	/* -1 absent, 0 false, 1 true */
+	char	   *recording_url;
+	char	   *snippet;		/* lastTranscriptSnippet */
+	List	   *turns;			/* of ApiTurn, from "transcripts" pairs */
 } ApiCall;
 
 extern char *api_encode_create_call(const ApiCallRequest *req);
 extern const char *api_decode_call(const char *body, ApiCall *call);
+extern const char *api_decode_list(const char *body, List **calls, bool *has_more);
+extern const char *api_decode_transcript(const char *body, List **turns);
 extern char *api_error_text(long http_status, const char *body);
 
 #endif							/* AGENTPHONE_API_H */

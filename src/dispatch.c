@@ -10,8 +10,8 @@
  *	   "dispatching" (attempts + 1) and returned.  The worker commits.
  *	2. dispatch_send() starts one POST /calls per claimed call, after the
  *	   commit, outside any transaction.
- *	3. dispatch_record() runs in a new short transaction once answers are
- *	   in, one subtransaction per call so that one unrecordable answer
+ *	3. dispatch_record_one() runs in the worker's new short transaction
+ *	   once answers are in, one subtransaction per call so that one unrecordable answer
  *	   cannot undo the others.
  *
  * A call found "dispatching" when the worker starts was claimed by a worker
@@ -43,6 +43,8 @@
 #include "api.h"
 #include "dispatch.h"
 #include "http.h"
+#include "pending.h"
+#include "poll.h"
 
 /* Longest backoff between two attempts. */
 #define MAX_BACKOFF_MS (5 * 60 * 1000)
@@ -62,14 +64,6 @@ typedef struct Outcome
 	char	   *message;		/* last_error for the other kinds */
 	int			delay_ms;		/* OUTCOME_RETRY */
 } Outcome;
-
-/* A claimed call whose request is in flight (lives in TopMemoryContext). */
-typedef struct InFlight
-{
-	int64		id;
-	int			attempt;
-	Oid			extension_oid;	/* the agentphone.calls it belongs to */
-} InFlight;
 
 /* Sliding 60-second window of send times, for max_calls_per_minute. */
 static TimestampTz *sent_at = NULL;
@@ -242,20 +236,6 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 }
 
 /*
- * calls_url returns agentphone.api_url followed by "/calls".
- */
-static char *
-calls_url(void)
-{
-	const char *base = agentphone_api_url;
-	int			len = strlen(base);
-
-	while (len > 0 && base[len - 1] == '/')
-		len--;
-	return psprintf("%.*s/calls", len, base);
-}
-
-/*
  * dispatch_send starts the POST of every claimed call.  Each send counts
  * against the per-minute window.  extension_oid identifies the
  * incarnation of the extension the calls belong to.
@@ -264,20 +244,18 @@ void
 dispatch_send(List *claimed, Oid extension_oid)
 {
 	ListCell   *lc;
-	char	   *url = calls_url();
+	char	   *url = api_url("/calls");
 	TimestampTz now = GetCurrentTimestamp();
 
 	foreach(lc, claimed)
 	{
 		ClaimedCall *c = lfirst(lc);
-		InFlight   *f = MemoryContextAlloc(TopMemoryContext, sizeof(InFlight));
+		Pending    *f = pending_new(REQ_CREATE, extension_oid, c->id, NULL);
 		char	   *body = api_encode_create_call(&c->req);
 
-		f->id = c->id;
 		f->attempt = c->attempt;
-		f->extension_oid = extension_oid;
-		http_post_json(url, agentphone_api_key, body,
-					   agentphone_request_timeout_ms, f);
+		http_start(url, agentphone_api_key, body,
+				   agentphone_request_timeout_ms, f);
 		note_sent(now);
 		pfree(body);
 	}
@@ -423,52 +401,43 @@ store_outcome(int64 id, const Outcome *o)
 	}
 }
 
+typedef struct StoreArgs
+{
+	int64		id;
+	const Outcome *outcome;
+} StoreArgs;
+
+static void
+store_step(void *arg)
+{
+	StoreArgs  *a = (StoreArgs *) arg;
+
+	store_outcome(a->id, a->outcome);
+}
+
 /*
- * try_store stores an outcome in a subtransaction.  It returns NULL on
- * success, or the error message when storing failed (the subtransaction
- * is then rolled back and the error swallowed).
+ * try_store stores an outcome in a subtransaction; it returns NULL or the
+ * error that prevented it.
  */
 static char *
 try_store(int64 id, const Outcome *o)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char	   *volatile failure = NULL;
+	StoreArgs	a = {id, o};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		store_outcome(id, o);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		failure = edata->message;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return failure;
+	return run_in_subtransaction(store_step, &a);
 }
 
 /*
- * record_one stores the outcome of one finished request.  An outcome that
- * cannot be stored (say, a malformed start time, or a call id the table
+ * dispatch_record_one stores the outcome of one finished POST /calls.  An
+ * outcome that cannot be stored (say, a malformed start time, or a call id the table
  * already holds) still ends the call, as "unknown" if the API may have
  * placed it and "error" otherwise, so that no call stays "dispatching".
  * Returns the retry delay, or -1.
  */
-static int
-record_one(HttpRequest *req)
+int
+dispatch_record_one(HttpRequest *req)
 {
-	InFlight   *f = (InFlight *) req->owner;
+	Pending    *f = (Pending *) req->owner;
 	Outcome		o = classify(req, f->attempt);
 	char	   *failure = try_store(f->id, &o);
 
@@ -489,60 +458,7 @@ record_one(HttpRequest *req)
 							(long long) f->id, failure)));
 		return -1;
 	}
+	if (o.kind == OUTCOME_PLACED)
+		poll_note_placed();
 	return o.kind == OUTCOME_RETRY ? o.delay_ms : -1;
-}
-
-/*
- * dispatch_record records every finished request in done (a List of
- * HttpRequest), except answers for calls of an earlier incarnation of
- * the extension (dropped and created again while they were in flight),
- * whose ids now name other calls.  It returns the shortest retry delay
- * scheduled, or -1.  Runs inside the caller's transaction.
- */
-long
-dispatch_record(List *done, Oid extension_oid)
-{
-	ListCell   *lc;
-	long		soonest = -1;
-	int			stale = 0;
-
-	foreach(lc, done)
-	{
-		HttpRequest *req = lfirst(lc);
-		int			delay;
-
-		/* the extension was dropped and created again meanwhile */
-		if (((InFlight *) req->owner)->extension_oid != extension_oid)
-		{
-			stale++;
-			continue;
-		}
-		delay = record_one(req);
-
-		if (delay >= 0 && (soonest < 0 || delay < soonest))
-			soonest = delay;
-	}
-	if (stale > 0)
-		ereport(LOG,
-				(errmsg_plural("agentphone worker: %d API answer for a call of a dropped agentphone extension was discarded",
-							   "agentphone worker: %d API answers for calls of a dropped agentphone extension were discarded",
-							   stale, stale)));
-	return soonest;
-}
-
-/*
- * dispatch_forget frees finished requests and their bookkeeping.
- */
-void
-dispatch_forget(List *done)
-{
-	ListCell   *lc;
-
-	foreach(lc, done)
-	{
-		HttpRequest *req = lfirst(lc);
-
-		pfree(req->owner);
-		http_free(req);
-	}
 }

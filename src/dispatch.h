@@ -12,6 +12,8 @@
 
 #include "api.h"
 
+struct HttpRequest;
+
 /* A call claimed for sending. */
 typedef struct ClaimedCall
 {
@@ -24,7 +26,6 @@ extern int	dispatch_budget(TimestampTz now, TimestampTz *free_at);
 extern void dispatch_recover_orphans(void);
 extern List *dispatch_claim(int max, MemoryContext cxt, long *next_due_ms);
 extern void dispatch_send(List *claimed, Oid extension_oid);
-extern long dispatch_record(List *done, Oid extension_oid);
-extern void dispatch_forget(List *done);
+extern int	dispatch_record_one(struct HttpRequest *req);
 
 #endif							/* AGENTPHONE_DISPATCH_H */

@@ -26,6 +26,9 @@ int			agentphone_max_calls_per_minute = 120;
 int			agentphone_max_attempts = 5;
 int			agentphone_sweep_interval_ms = 10000;
 int			agentphone_retry_base_ms = 1000;
+int			agentphone_poll_interval_ms = 5000;
+int			agentphone_max_call_duration_s = 3600;
+int			agentphone_event_retention_s = 30 * 24 * 3600;
 
 /*
  * check_api_url accepts only an absolute http(s) URL.  Plain http is meant
@@ -141,6 +144,28 @@ agentphone_define_settings(void)
 							&agentphone_retry_base_ms,
 							1000, 10, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("agentphone.poll_interval",
+							"How often the worker checks on calls in progress.",
+							"One cycle lists the calls in progress, 100 a page, and looks up only those that changed.",
+							&agentphone_poll_interval_ms,
+							5000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.max_call_duration",
+							"How long a call may stay in progress before it is looked up on its own and flagged.",
+							NULL,
+							&agentphone_max_call_duration_s,
+							3600, 1, INT_MAX / 1000,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.event_retention",
+							"How long agentphone.call_events keeps a transition; 0 keeps them forever.",
+							"The worker deletes older events in small batches. Calls and transcripts are never deleted.",
+							&agentphone_event_retention_s,
+							30 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("agentphone");

@@ -221,12 +221,36 @@ set_safe_options(CURL *e, long timeout_ms)
 }
 
 /*
- * http_post_json starts POSTing json to url and returns the request; it
- * completes later through http_wait() and http_next_done().
+ * set_post_body makes the request a POST of json through the non-seekable
+ * read callback (see the file header).
+ */
+static void
+set_post_body(HttpRequest *req, const char *json)
+{
+	CURL	   *e = req->easy;
+
+	req->request_len = strlen(json);
+	req->request_body = strdup(json);
+	if (req->request_body == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while preparing a request")));
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->request_len);
+	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(e, CURLOPT_READDATA, req);
+	curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(e, CURLOPT_SEEKDATA, req);
+}
+
+/*
+ * http_start starts a request to url: a POST of json, or a GET when json
+ * is NULL.  It returns the request, which completes later through
+ * http_wait() and http_next_done().
  */
 HttpRequest *
-http_post_json(const char *url, const char *bearer, const char *json,
-			   long timeout_ms, void *owner)
+http_start(const char *url, const char *bearer, const char *json,
+		   long timeout_ms, void *owner)
 {
 	HttpRequest *req = MemoryContextAllocZero(http_context, sizeof(HttpRequest));
 	CURL	   *e = curl_easy_init();
@@ -243,18 +267,8 @@ http_post_json(const char *url, const char *bearer, const char *json,
 	set_safe_options(e, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
-	req->request_len = strlen(json);
-	req->request_body = strdup(json);
-	if (req->request_body == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while preparing a request")));
-	curl_easy_setopt(e, CURLOPT_POST, 1L);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->request_len);
-	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-	curl_easy_setopt(e, CURLOPT_READDATA, req);
-	curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
-	curl_easy_setopt(e, CURLOPT_SEEKDATA, req);
+	if (json != NULL)
+		set_post_body(req, json);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

@@ -27,6 +27,7 @@
 
 #include "access/xact.h"
 #include "commands/extension.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -39,7 +40,11 @@
 
 #include "dispatch.h"
 #include "http.h"
+#include "pending.h"
+#include "poll.h"
 
+/* Events deleted per transaction by the retention trim. */
+#define TRIM_BATCH 1000
 /* Pause after a failed transaction, so an error cannot become a busy loop. */
 #define ERROR_PAUSE_MS 1000
 
@@ -123,6 +128,8 @@ check_extension(void)
 				(errmsg(ready ? "agentphone worker: extension found in database \"%s\", placing calls"
 						: "agentphone worker: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
 						agentphone_database_name)));
+	if (oid != extension_oid)
+		poll_reset();			/* a cycle of a dropped extension never ends */
 	extension_ready = ready;
 	extension_oid = oid;
 	extension_checked = true;
@@ -134,6 +141,34 @@ check_extension(void)
 }
 
 /*
+ * trim_events deletes events older than agentphone.event_retention, a
+ * small batch at a time, at most once a minute while there is nothing
+ * left to trim.
+ */
+static void
+trim_events(void)
+{
+	static SPIPlanPtr plan = NULL;
+	static TimestampTz next_trim_at = 0;
+	Oid			types[1] = {INT4OID};
+	Datum		v[1] = {Int32GetDatum(agentphone_event_retention_s)};
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (agentphone_event_retention_s == 0 || now < next_trim_at)
+		return;
+	agentphone_saved_plan(&plan,
+						  "DELETE FROM agentphone.call_events WHERE id IN"
+						  " (SELECT id FROM agentphone.call_events"
+						  "  WHERE at < now() - $1 * interval '1 second' ORDER BY id LIMIT "
+						  CppAsString2(TRIM_BATCH) ")",
+						  1, types);
+	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not trim agentphone.call_events");
+	next_trim_at = (SPI_processed == TRIM_BATCH) ? now :
+		TimestampTzPlusMilliseconds(now, 60 * 1000);
+}
+
+/*
  * claim_step is the claim transaction's body.
  */
 static void
@@ -142,27 +177,79 @@ claim_step(void *arg)
 	ClaimArgs  *a = (ClaimArgs *) arg;
 
 	check_extension();
-	if (extension_ready)
-		a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
+	if (!extension_ready)
+		return;
+	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
+	trim_events();
 }
 
 /*
- * record_step is the record transaction's body.  Answers for a dropped
- * extension's calls have nowhere to go and are dropped.
+ * record_answers stores each answer of a's list: a POST's outcome or a
+ * poll lookup.  Answers for calls of another incarnation of the extension
+ * (dropped, perhaps created again, while they were in flight) are
+ * discarded: their ids name other calls, or none.
+ */
+static void
+record_answers(RecordArgs *a)
+{
+	ListCell   *lc;
+	int			stale = 0;
+
+	foreach(lc, a->done)
+	{
+		HttpRequest *req = lfirst(lc);
+		Pending    *p = (Pending *) req->owner;
+		int			delay;
+
+		if (!extension_ready || p->extension_oid != extension_oid)
+			stale++;
+		else if (p->kind != REQ_CREATE)
+			poll_record_one(req);
+		else if ((delay = dispatch_record_one(req)) >= 0 &&
+				 (a->soonest_retry_ms < 0 || delay < a->soonest_retry_ms))
+			a->soonest_retry_ms = delay;
+	}
+	if (stale > 0)
+		ereport(LOG,
+				(errmsg_plural("agentphone worker: %d API answer arrived after DROP EXTENSION agentphone and was discarded",
+							   "agentphone worker: %d API answers arrived after DROP EXTENSION agentphone and were discarded",
+							   stale, stale)));
+}
+
+/*
+ * record_step is the record transaction's body.
  */
 static void
 record_step(void *arg)
 {
-	RecordArgs *a = (RecordArgs *) arg;
+	check_extension();
+	record_answers((RecordArgs *) arg);
+	if (extension_ready)
+		poll_record_snippets();
+}
 
+/*
+ * poll_load_step is the body of the transaction that starts a poll cycle.
+ */
+static void
+poll_load_step(void *arg)
+{
+	(void) arg;
 	check_extension();
 	if (extension_ready)
-		a->soonest_retry_ms = dispatch_record(a->done, extension_oid);
-	else
-		ereport(LOG,
-				(errmsg_plural("agentphone worker: %d API answer arrived after DROP EXTENSION agentphone and was discarded",
-							   "agentphone worker: %d API answers arrived after DROP EXTENSION agentphone and were discarded",
-							   list_length(a->done), list_length(a->done))));
+		poll_load();
+}
+
+/*
+ * start_poll_cycle reads the live calls and starts following them.
+ */
+static void
+start_poll_cycle(void)
+{
+	if (!run_in_transaction("agentphone: reading live calls", poll_load_step, NULL))
+		return;
+	if (extension_ready)
+		poll_start(extension_oid);
 }
 
 /*
@@ -227,29 +314,63 @@ claim_and_send(TimestampTz now)
 }
 
 /*
- * record_finished records every finished request in one transaction.
+ * record_finished handles every finished request: List Calls pages in
+ * memory, everything else in one record transaction.
  */
 static void
 record_finished(TimestampTz now)
 {
 	RecordArgs	a = {NIL, -1};
 	HttpRequest *req;
+	ListCell   *lc;
 
 	while ((req = http_next_done()) != NULL)
-		a.done = lappend(a.done, req);
-	if (a.done == NIL)
-		return;
-	if (!run_in_transaction("agentphone: recording API answers", record_step, &a))
-		ereport(WARNING,
-				(errmsg_plural("agentphone: %d API answer could not be recorded",
-							   "agentphone: %d API answers could not be recorded",
-							   list_length(a.done), list_length(a.done)),
-				 errdetail("Their calls stay \"dispatching\" and become \"unknown\" when the worker restarts.")));
-	dispatch_forget(a.done);
+	{
+		if (((Pending *) req->owner)->kind == REQ_LIST)
+		{
+			if (((Pending *) req->owner)->extension_oid == extension_oid)
+				poll_on_list(req);
+			pfree(req->owner);
+			http_free(req);
+		}
+		else
+			a.done = lappend(a.done, req);
+	}
+	if (a.done != NIL || poll_pending_writes())
+	{
+		if (!run_in_transaction("agentphone: recording API answers", record_step, &a))
+			ereport(WARNING,
+					(errmsg_plural("agentphone: %d API answer could not be recorded",
+								   "agentphone: %d API answers could not be recorded",
+								   list_length(a.done), list_length(a.done)),
+					 errdetail("A call left \"dispatching\" becomes \"unknown\" when the worker restarts; a polled call is looked at again.")));
+	}
+	foreach(lc, a.done)
+	{
+		req = lfirst(lc);
+		pfree(req->owner);
+		http_free(req);
+	}
+	poll_after_record();
 	if (a.soonest_retry_ms >= 0)
 		claim_due_at(now, a.soonest_retry_ms);
-	if (more_due)
+	if (more_due && a.done != NIL)
 		next_claim_at = now;
+}
+
+/*
+ * next_wait_ms is how long the loop may sleep: until the next claim or
+ * poll cycle is due.
+ */
+static long
+next_wait_ms(TimestampTz now)
+{
+	long		wait = TimestampDifferenceMilliseconds(now, next_claim_at);
+	long		poll = poll_wait_ms(now);
+
+	if (poll >= 0 && poll < wait)
+		wait = poll;
+	return Max(wait, 0);
 }
 
 /*
@@ -305,10 +426,11 @@ agentphone_worker_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 		if (woken || now >= next_claim_at)
 			claim_and_send(now);
+		if (extension_ready && poll_cycle_due(now))
+			start_poll_cycle();
 		record_finished(GetCurrentTimestamp());
 
 		report_idle();
-		woken = http_wait(Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-																 next_claim_at)));
+		woken = http_wait(next_wait_ms(GetCurrentTimestamp()));
 	}
 }

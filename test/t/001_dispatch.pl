@@ -12,7 +12,7 @@ use Time::HiRes qw(time sleep);
 start_sim();
 # A sweep of one hour: any call placed promptly was found through the
 # commit's wake-up, not by the sweep.
-my $node = new_node('dispatch', "agentphone.sweep_interval = '1h'\n");
+my $node = new_node('dispatch', "agentphone.sweep_interval = '1h'\nagentphone.poll_interval = '200ms'\n");
 
 ok(wait_until(sub { $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'agentphone worker'") == 1 }),
@@ -133,10 +133,14 @@ sub scans
 		SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables
 		WHERE relid = 'agentphone.calls'::regclass});
 }
+# the calls end and their transcripts are stored; then polling stops
+ok(wait_until(sub { $node->safe_psql('postgres',
+	'SELECT count(*) FROM agentphone.calls WHERE NOT transcript_complete') == 0 }, 60),
+	'every call was followed to its end');
 sleep 2;
 my $s1 = scans();
 sleep 3;
-is(scans(), $s1, 'no query touched agentphone.calls in 3 idle seconds (sweep 1 h)');
+is(scans(), $s1, 'no query touched agentphone.calls in 3 idle seconds (sweep 1 h, no live call)');
 $node->safe_psql('postgres', "ALTER SYSTEM SET agentphone.sweep_interval = '250ms'; SELECT pg_reload_conf()");
 sleep 1;
 $s1 = scans();

@@ -1,0 +1,99 @@
+/*-------------------------------------------------------------------------
+ *
+ * pending.c
+ *		Helpers shared by the worker's dispatch (dispatch.c) and poll
+ *		(poll.c) steps: the owner record of a request in flight, API URLs,
+ *		and running one call's update in its own subtransaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "access/xact.h"
+#include "lib/stringinfo.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "pending.h"
+
+/*
+ * pending_new allocates the owner record of a request.  It lives until the
+ * request's answer has been handled (http_free() does not free it).
+ */
+Pending *
+pending_new(RequestKind kind, Oid extension_oid, int64 id, const char *api_id)
+{
+	Pending    *p = MemoryContextAllocZero(TopMemoryContext, sizeof(Pending));
+
+	p->kind = kind;
+	p->extension_oid = extension_oid;
+	p->id = id;
+	if (api_id)
+		strlcpy(p->api_id, api_id, sizeof(p->api_id));
+	return p;
+}
+
+/*
+ * api_url returns agentphone.api_url (without trailing slashes) followed
+ * by the formatted path.
+ */
+char *
+api_url(const char *fmt,...)
+{
+	StringInfoData buf;
+	const char *base = agentphone_api_url;
+	int			len = strlen(base);
+	va_list		args;
+	int			needed;
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, base, len);
+	for (;;)
+	{
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	return buf.data;
+}
+
+/*
+ * run_in_subtransaction runs fn(arg) in a subtransaction of the current
+ * transaction.  It returns NULL on success; on error the subtransaction is
+ * rolled back, the error swallowed and its message returned, so one call's
+ * bad data cannot undo the work done for the others.
+ */
+char *
+run_in_subtransaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile failure = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		failure = edata->message;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return failure;
+}

@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * pending.h
+ *		What each API request in flight is for, and helpers shared by the
+ *		worker's dispatch and poll steps (pending.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AGENTPHONE_PENDING_H
+#define AGENTPHONE_PENDING_H
+
+typedef enum RequestKind
+{
+	REQ_CREATE,					/* POST /calls for a claimed call */
+	REQ_LIST,					/* GET /calls?status=in-progress page */
+	REQ_GET,					/* GET /calls/{id} of a call that changed */
+	REQ_TRANSCRIPT,				/* GET /calls/{id}/transcript */
+	REQ_GET_TRANSCRIPT			/* GET /calls/{id}, for its transcripts */
+} RequestKind;
+
+/* The owner of one request in flight (lives in TopMemoryContext). */
+typedef struct Pending
+{
+	RequestKind kind;
+	Oid			extension_oid;	/* the agentphone.calls it belongs to */
+	int64		id;				/* agentphone.calls.id, 0 for REQ_LIST */
+	int			attempt;		/* REQ_CREATE: 1 for the first try */
+	int			offset;			/* REQ_LIST: offset of the page */
+	char		api_id[129];	/* REQ_GET, REQ_*TRANSCRIPT: the API's id */
+} Pending;
+
+extern Pending *pending_new(RequestKind kind, Oid extension_oid, int64 id,
+							const char *api_id);
+extern char *api_url(const char *fmt,...) pg_attribute_printf(1, 2);
+extern char *run_in_subtransaction(void (*fn) (void *), void *arg);
+
+#endif							/* AGENTPHONE_PENDING_H */

@@ -1,0 +1,765 @@
+/*-------------------------------------------------------------------------
+ *
+ * poll.c
+ *		Following placed calls until they end, and storing their
+ *		transcripts.
+ *
+ * A poll cycle runs every agentphone.poll_interval while calls are live
+ * (placed, not yet ended with a stored transcript).  It is frugal with
+ * the API:
+ *
+ *	1. poll_load() reads the live calls in a short transaction;
+ *	2. poll_start() asks List Calls for the in-progress calls, 100 a page
+ *	   (GET /calls?status=in-progress&limit=100&offset=N), following
+ *	   hasMore;
+ *	3. poll_on_list() compares: a live call the list still shows
+ *	   in-progress has not changed and costs nothing (its transcript
+ *	   snippet is updated only if it changed); a call missing from the list
+ *	   has changed and is looked up alone (GET /calls/{id}); so is a call
+ *	   in progress for longer than agentphone.max_call_duration, with a
+ *	   per-call backoff, and it is flagged in last_error;
+ *	4. poll_record_one() stores each lookup in the worker's record
+ *	   transaction (no UPDATE when nothing changed); once a call has ended,
+ *	   its transcript is fetched (GET /calls/{id}/transcript, any documented
+ *	   shape, falling back to the "transcripts" of Get Call) and stored with
+ *	   the mark transcript_complete in one subtransaction, so a crash
+ *	   mid-way leaves nothing half written and the retry stores it once.
+ *
+ * With 300 live calls a quiet cycle costs 3 requests.  When no call is
+ * live the worker stops polling, and starts again when it places one.
+ * HTTP answers are handled outside transactions, except for the writes of
+ * step 4, which happen in the worker's record transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "api.h"
+#include "http.h"
+#include "pending.h"
+#include "poll.h"
+
+#define LIST_PAGE 100
+#define MAX_LIST_PAGES 100		/* 10,000 live calls per cycle */
+#define MAX_LOOKUP_BACKOFF_MS (3600 * 1000)
+
+/* A call being followed, as of poll_load(). */
+typedef struct LiveCall
+{
+	int64		id;
+	char	   *api_id;
+	char	   *status;
+	char	   *snippet;
+	bool		ended;			/* ended; only its transcript is missing */
+	bool		due;			/* no backoff pending */
+	bool		overdue;		/* in progress past max_call_duration */
+} LiveCall;
+
+/* A transcript snippet to store. */
+typedef struct SnippetUpdate
+{
+	int64		id;
+	char	   *snippet;
+} SnippetUpdate;
+
+static MemoryContext cycle_cxt = NULL;	/* everything of one cycle */
+static List *live = NIL;		/* LiveCall */
+static List *listed = NIL;		/* char *: API ids listed in progress */
+static List *snippets = NIL;	/* SnippetUpdate */
+static List *followups = NIL;	/* Pending, to start when slots free */
+static int	outstanding = 0;	/* requests of this cycle in flight */
+static bool cycle_active = false;
+static bool maybe_live = true;	/* false once a cycle found none */
+static TimestampTz next_cycle_at = 0;
+static Oid	cycle_extension = InvalidOid;
+static List *statuses_logged = NIL;	/* unknown API statuses seen */
+
+static SPIPlanPtr load_plan = NULL;
+static SPIPlanPtr update_plan = NULL;
+static SPIPlanPtr snippet_plan = NULL;
+static SPIPlanPtr turn_plan = NULL;
+static SPIPlanPtr complete_plan = NULL;
+static SPIPlanPtr backoff_plan = NULL;
+
+/*
+ * poll_note_placed tells the poller that a call was placed, so there is
+ * something to follow.
+ */
+void
+poll_note_placed(void)
+{
+	maybe_live = true;
+}
+
+/*
+ * poll_reset forgets the current cycle, after the extension was dropped or
+ * created again.  Answers still in flight for it are discarded by the
+ * worker, since they belong to another incarnation of the extension.
+ */
+void
+poll_reset(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, followups)
+		pfree(lfirst(lc));
+	if (cycle_cxt)
+		MemoryContextReset(cycle_cxt);
+	live = listed = snippets = followups = NIL;
+	outstanding = 0;
+	cycle_active = false;
+	maybe_live = true;
+	next_cycle_at = 0;
+}
+
+/*
+ * poll_cycle_due says whether a new cycle should start now.
+ */
+bool
+poll_cycle_due(TimestampTz now)
+{
+	return !cycle_active && maybe_live && now >= next_cycle_at;
+}
+
+/*
+ * poll_wait_ms returns how long until the next cycle is due, or -1.
+ */
+long
+poll_wait_ms(TimestampTz now)
+{
+	if (cycle_active || !maybe_live)
+		return -1;
+	return TimestampDifferenceMilliseconds(now, next_cycle_at);
+}
+
+/*
+ * cycle_memory returns the context of the current cycle, creating it.
+ */
+static MemoryContext
+cycle_memory(void)
+{
+	if (cycle_cxt == NULL)
+		cycle_cxt = AllocSetContextCreate(TopMemoryContext, "agentphone poll cycle",
+										  ALLOCSET_DEFAULT_SIZES);
+	return cycle_cxt;
+}
+
+/*
+ * poll_load reads the calls to follow.  Runs inside a transaction.
+ */
+void
+poll_load(void)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(agentphone_max_call_duration_s)};
+	MemoryContext old;
+
+	MemoryContextReset(cycle_memory());
+	live = listed = snippets = followups = NIL;
+	agentphone_saved_plan(&load_plan,
+						  "SELECT id, api_call_id, status, last_transcript_snippet,"
+						  " ended_at IS NOT NULL OR status IN ('completed', 'failed', 'busy', 'no-answer', 'canceled'),"
+						  " coalesce(next_poll_at <= now(), true),"
+						  " started_at < now() - $1 * interval '1 second'"
+						  " FROM agentphone.calls"
+						  " WHERE api_call_id IS NOT NULL AND NOT transcript_complete"
+						  " AND status NOT IN ('queued', 'dispatching', 'error', 'unknown')"
+						  " ORDER BY id",
+						  1, argtypes);
+	if (SPI_execute_plan(load_plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the live calls");
+
+	old = MemoryContextSwitchTo(cycle_cxt);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		LiveCall   *c = palloc0(sizeof(LiveCall));
+		bool		isnull;
+
+		c->id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+		c->api_id = SPI_getvalue(row, desc, 2);
+		c->status = SPI_getvalue(row, desc, 3);
+		c->snippet = SPI_getvalue(row, desc, 4);
+		c->ended = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
+		c->due = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
+		c->overdue = DatumGetBool(SPI_getbinval(row, desc, 7, &isnull)) && !isnull;
+		live = lappend(live, c);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * path_safe says whether an API id can be put in a URL path as it is.
+ */
+static bool
+path_safe(const char *id)
+{
+	return id[0] != '\0' && strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == strlen(id);
+}
+
+/*
+ * queue_followup queues a request about one call; it starts when a slot
+ * is free (start_followups).
+ */
+static void
+queue_followup(RequestKind kind, int64 id, const char *api_id)
+{
+	MemoryContext old;
+
+	if (!path_safe(api_id))
+		return;
+	old = MemoryContextSwitchTo(cycle_memory());
+	followups = lappend(followups, pending_new(kind, cycle_extension, id, api_id));
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * start_request starts the GET that p stands for.
+ */
+static void
+start_request(Pending *p)
+{
+	char	   *url;
+
+	switch (p->kind)
+	{
+		case REQ_LIST:
+			url = api_url("/calls?status=in-progress&limit=%d&offset=%d", LIST_PAGE, p->offset);
+			break;
+		case REQ_TRANSCRIPT:
+			url = api_url("/calls/%s/transcript", p->api_id);
+			break;
+		default:
+			url = api_url("/calls/%s", p->api_id);
+			break;
+	}
+	http_start(url, agentphone_api_key, NULL, agentphone_request_timeout_ms, p);
+	outstanding++;
+	pfree(url);
+}
+
+/*
+ * start_followups starts queued requests while in-flight slots are free.
+ */
+static void
+start_followups(void)
+{
+	while (followups != NIL && http_in_flight() < agentphone_max_in_flight)
+	{
+		start_request(linitial(followups));
+		followups = list_delete_first(followups);
+	}
+}
+
+/*
+ * end_cycle_if_done closes the cycle once nothing of it is left.
+ */
+static void
+end_cycle_if_done(void)
+{
+	if (!cycle_active || outstanding > 0 || followups != NIL || snippets != NIL)
+		return;
+	cycle_active = false;
+	next_cycle_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												agentphone_poll_interval_ms);
+}
+
+/*
+ * poll_start begins a cycle over the calls poll_load() found: one List
+ * Calls page for the calls in progress, a transcript fetch for each ended
+ * call still missing one.  No live call: polling stops until a call is
+ * placed.  Runs outside any transaction.
+ */
+void
+poll_start(Oid extension_oid)
+{
+	ListCell   *lc;
+	bool		need_list = false;
+
+	cycle_extension = extension_oid;
+	if (live == NIL)
+	{
+		maybe_live = false;
+		return;
+	}
+	cycle_active = true;
+	foreach(lc, live)
+	{
+		LiveCall   *c = lfirst(lc);
+
+		if (!c->ended)
+			need_list = true;
+		else if (c->due)
+			queue_followup(REQ_TRANSCRIPT, c->id, c->api_id);
+	}
+	if (need_list)
+		start_request(pending_new(REQ_LIST, extension_oid, 0, NULL));
+	start_followups();
+	end_cycle_if_done();
+}
+
+/*
+ * listed_cmp orders listed calls by API id.
+ */
+static int
+listed_cmp(const void *a, const void *b)
+{
+	return strcmp((*(ApiCall *const *) a)->id, (*(ApiCall *const *) b)->id);
+}
+
+/*
+ * listed_key_cmp compares an API id (the key) with a listed call.
+ */
+static int
+listed_key_cmp(const void *key, const void *elem)
+{
+	return strcmp((const char *) key, (*(ApiCall *const *) elem)->id);
+}
+
+/*
+ * note_snippet queues the store of a changed transcript snippet.
+ */
+static void
+note_snippet(LiveCall *c, const char *snippet)
+{
+	SnippetUpdate *u;
+
+	if (snippet == NULL || (c->snippet != NULL && strcmp(c->snippet, snippet) == 0))
+		return;
+	u = palloc(sizeof(SnippetUpdate));
+	u->id = c->id;
+	u->snippet = pstrdup(snippet);
+	snippets = lappend(snippets, u);
+}
+
+/*
+ * compare_with_list decides, once every page is in, which live calls need
+ * a lookup: those the list no longer shows in progress, and those overdue
+ * whose backoff has passed.  A listed call whose snippet changed gets it
+ * stored; an unchanged one costs nothing.
+ */
+static void
+compare_with_list(void)
+{
+	int			n = list_length(listed);
+	ApiCall   **sorted = palloc(sizeof(ApiCall *) * Max(n, 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, listed)
+		sorted[i++] = lfirst(lc);
+	qsort(sorted, n, sizeof(ApiCall *), listed_cmp);
+
+	foreach(lc, live)
+	{
+		LiveCall   *c = lfirst(lc);
+		ApiCall   **hit;
+
+		if (c->ended)
+			continue;
+		hit = bsearch(c->api_id, sorted, n, sizeof(ApiCall *), listed_key_cmp);
+		if (hit == NULL || strcmp(c->status, CALL_IN_PROGRESS) != 0 || (c->overdue && c->due))
+			queue_followup(REQ_GET, c->id, c->api_id);
+		else
+			note_snippet(c, (*hit)->snippet);
+	}
+	pfree(sorted);
+}
+
+/*
+ * poll_on_list handles one List Calls page: the next page is requested
+ * while hasMore says so; after the last, the calls are compared.  A failed
+ * page ends the listing: the cycle goes on with what it has and the next
+ * cycle tries again.  Runs outside any transaction.
+ */
+void
+poll_on_list(HttpRequest *req)
+{
+	Pending    *p = (Pending *) req->owner;
+	MemoryContext old = MemoryContextSwitchTo(cycle_memory());
+	List	   *page = NIL;
+	bool		has_more = false;
+	const char *problem = NULL;
+
+	outstanding--;
+	if (req->result != CURLE_OK || req->status != 200)
+		problem = req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
+	else
+		problem = api_decode_list(req->body, &page, &has_more);
+
+	if (problem != NULL)
+		ereport(LOG,
+				(errmsg("agentphone worker: could not list the calls in progress: %s", problem),
+				 errdetail("Their status will be checked again in the next poll cycle.")));
+	else
+	{
+		listed = list_concat(listed, page);
+		if (has_more && p->offset / LIST_PAGE + 1 < MAX_LIST_PAGES)
+		{
+			Pending    *next = pending_new(REQ_LIST, p->extension_oid, 0, NULL);
+
+			next->offset = p->offset + LIST_PAGE;
+			start_request(next);
+		}
+		else
+			compare_with_list();
+	}
+	MemoryContextSwitchTo(old);
+	start_followups();
+	end_cycle_if_done();
+}
+
+/*
+ * is_ended says whether an API call is over: it has an end time, or a
+ * status that only ended calls have.
+ */
+static bool
+is_ended(const ApiCall *a)
+{
+	static const char *const ended[] = {"completed", "failed", "busy", "no-answer", "canceled"};
+
+	if (a->ended_at != NULL)
+		return true;
+	for (size_t i = 0; a->status && i < lengthof(ended); i++)
+		if (strcmp(a->status, ended[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * note_status logs, once per worker, an API status agentphone does not
+ * know.  It is stored as it is.
+ */
+static void
+note_status(const char *status)
+{
+	static const char *const known[] = {"in-progress", "ending", "ringing", "completed",
+	"failed", "busy", "no-answer", "canceled"};
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (status == NULL)
+		return;
+	for (size_t i = 0; i < lengthof(known); i++)
+		if (strcmp(status, known[i]) == 0)
+			return;
+	foreach(lc, statuses_logged)
+		if (strcmp(lfirst(lc), status) == 0)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	statuses_logged = lappend(statuses_logged, pstrdup(status));
+	MemoryContextSwitchTo(old);
+	ereport(LOG,
+			(errmsg("agentphone worker: the API reported call status \"%s\", which agentphone does not know", status),
+			 errdetail("It is stored as it is; the call is followed until it has an end time.")));
+}
+
+typedef struct CallUpdate
+{
+	int64		id;
+	ApiCall    *call;			/* what the API said, or NULL */
+	const char *flag;			/* last_error to set, or NULL */
+	int			backoff_ms;		/* next individual lookup, or -1 */
+} CallUpdate;
+
+/*
+ * update_step stores a looked-up call; the WHERE clause skips the UPDATE
+ * when nothing changed.
+ */
+static void
+update_step(void *arg)
+{
+	CallUpdate *u = (CallUpdate *) arg;
+	ApiCall    *a = u->call;
+	Oid			types[9] = {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		v[9];
+	char		n[9];
+	const char *texts[9] = {NULL, a->status, a->ended_at, NULL, NULL, a->recording_url,
+	a->snippet, u->flag, NULL};
+
+	for (int i = 0; i < 9; i++)
+	{
+		n[i] = texts[i] ? ' ' : 'n';
+		v[i] = texts[i] ? CStringGetTextDatum(texts[i]) : (Datum) 0;
+	}
+	v[0] = Int64GetDatum(u->id), n[0] = ' ';
+	v[3] = Int32GetDatum(a->duration_seconds), n[3] = a->duration_seconds >= 0 ? ' ' : 'n';
+	v[4] = BoolGetDatum(a->recording_available == 1), n[4] = a->recording_available >= 0 ? ' ' : 'n';
+	v[8] = Int32GetDatum(u->backoff_ms), n[8] = u->backoff_ms >= 0 ? ' ' : 'n';
+
+	agentphone_saved_plan(&update_plan,
+						  "WITH new AS (SELECT coalesce($2, c.status) AS status,"
+						  "   coalesce($3::timestamptz, c.ended_at) AS ended_at,"
+						  "   coalesce($4, c.duration_seconds) AS duration_seconds,"
+						  "   coalesce($5, c.recording_available) AS recording_available,"
+						  "   coalesce($6, c.recording_url) AS recording_url,"
+						  "   coalesce($7, c.last_transcript_snippet) AS snippet,"
+						  "   coalesce($8, c.last_error) AS last_error,"
+						  "   now() + $9 * interval '1 millisecond' AS next_poll_at"
+						  "   FROM agentphone.calls c WHERE c.id = $1)"
+						  " UPDATE agentphone.calls c SET status = new.status, ended_at = new.ended_at,"
+						  " duration_seconds = new.duration_seconds,"
+						  " recording_available = new.recording_available,"
+						  " recording_url = new.recording_url, last_transcript_snippet = new.snippet,"
+						  " last_error = new.last_error, next_poll_at = new.next_poll_at,"
+						  " updated_at = now()"
+						  " FROM new WHERE c.id = $1 AND (c.status, c.ended_at, c.duration_seconds,"
+						  " c.recording_available, c.recording_url, c.last_transcript_snippet,"
+						  " c.last_error, c.next_poll_at IS NULL)"
+						  " IS DISTINCT FROM (new.status, new.ended_at, new.duration_seconds,"
+						  " new.recording_available, new.recording_url, new.snippet,"
+						  " new.last_error, new.next_poll_at IS NULL)",
+						  9, types);
+	if (SPI_execute_plan(update_plan, v, n, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update a polled call");
+}
+
+typedef struct TranscriptWrite
+{
+	int64		id;
+	List	   *turns;			/* ApiTurn */
+} TranscriptWrite;
+
+/*
+ * transcript_step stores all turns of a call and marks its transcript
+ * complete; a replay stores nothing twice.
+ */
+static void
+transcript_step(void *arg)
+{
+	TranscriptWrite *w = (TranscriptWrite *) arg;
+	Oid			types[5] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			ctypes[1] = {INT8OID};
+	Datum		cv[1] = {Int64GetDatum(w->id)};
+	ListCell   *lc;
+
+	agentphone_saved_plan(&turn_plan,
+						  "INSERT INTO agentphone.transcripts (call_id, seq, role, content, created_at)"
+						  " VALUES ($1, $2, $3, $4, $5::timestamptz) ON CONFLICT DO NOTHING",
+						  5, types);
+	foreach(lc, w->turns)
+	{
+		ApiTurn    *t = lfirst(lc);
+		Datum		v[5] = {Int64GetDatum(w->id), Int32GetDatum(foreach_current_index(lc) + 1),
+			CStringGetTextDatum(t->role), CStringGetTextDatum(t->content),
+		t->created_at ? CStringGetTextDatum(t->created_at) : (Datum) 0};
+		char		n[5] = {' ', ' ', ' ', ' ', t->created_at ? ' ' : 'n'};
+
+		if (SPI_execute_plan(turn_plan, v, n, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store a transcript turn");
+	}
+	agentphone_saved_plan(&complete_plan,
+						  "UPDATE agentphone.calls SET transcript_complete = true,"
+						  " next_poll_at = NULL, updated_at = now() WHERE id = $1",
+						  1, ctypes);
+	if (SPI_execute_plan(complete_plan, cv, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark a transcript complete");
+}
+
+typedef struct Backoff
+{
+	int64		id;
+	const char *why;
+} Backoff;
+
+/*
+ * backoff_step postpones the next lookup of a call after a failed one,
+ * doubling the delay up to an hour, and says why in last_error.
+ */
+static void
+backoff_step(void *arg)
+{
+	Backoff    *b = (Backoff *) arg;
+	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		v[3] = {Int64GetDatum(b->id), CStringGetTextDatum(b->why),
+	Int32GetDatum(agentphone_poll_interval_ms)};
+
+	agentphone_saved_plan(&backoff_plan,
+						  "UPDATE agentphone.calls SET last_error = $2, updated_at = now(),"
+						  " next_poll_at = now() + least(interval '1 hour', greatest($3 * interval '2 millisecond',"
+						  "   2 * (now() - coalesce(next_poll_at, now()))))"
+						  " WHERE id = $1",
+						  3, types);
+	if (SPI_execute_plan(backoff_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not postpone a lookup");
+}
+
+/*
+ * store logs the failure of a step for one call; the call is looked at
+ * again in a later cycle.
+ */
+static void
+store(void (*step) (void *), void *arg, int64 id)
+{
+	char	   *failure = run_in_subtransaction(step, arg);
+
+	if (failure != NULL)
+		ereport(WARNING,
+				(errmsg("agentphone worker: could not store what the API said about call %lld",
+						(long long) id),
+				 errdetail("%s", failure)));
+}
+
+/*
+ * answer_problem returns why a lookup failed, or NULL for a 200.
+ */
+static const char *
+answer_problem(HttpRequest *req)
+{
+	if (req->result == CURLE_OK && req->status == 200)
+		return NULL;
+	return req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
+}
+
+/*
+ * on_call handles Get Call: store what changed; an ended call gets its
+ * transcript fetched; a call still in progress past max_call_duration is
+ * flagged and looked up again later with a growing backoff.
+ */
+static void
+on_call(HttpRequest *req, Pending *p)
+{
+	ApiCall		a;
+	const char *problem = answer_problem(req);
+	CallUpdate	u = {p->id, &a, NULL, -1};
+
+	if (problem == NULL)
+		problem = api_decode_call(req->body, &a);
+	if (problem != NULL)
+	{
+		Backoff		b = {p->id, psprintf("could not look up the call: %s", problem)};
+
+		store(backoff_step, &b, p->id);
+		return;
+	}
+	note_status(a.status);
+	if (is_ended(&a))
+		queue_followup(REQ_TRANSCRIPT, p->id, p->api_id);
+	else if (a.started_at != NULL)
+	{
+		/* still live: flag it when it is overdue */
+		Datum		started = DirectFunctionCall3(timestamptz_in, CStringGetDatum(a.started_at),
+												  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+		if (TimestampDifferenceExceeds(DatumGetTimestampTz(started), GetCurrentTimestamp(),
+									   agentphone_max_call_duration_s * 1000))
+		{
+			u.flag = psprintf("still %s after more than %d seconds; looked up on its own",
+							  a.status ? a.status : "live", agentphone_max_call_duration_s);
+			u.backoff_ms = Min(MAX_LOOKUP_BACKOFF_MS, 2 * agentphone_poll_interval_ms);
+		}
+	}
+	store(update_step, &u, p->id);
+}
+
+/*
+ * on_transcript handles Get Transcript (and, as a fallback, the
+ * transcripts of Get Call).
+ */
+static void
+on_transcript(HttpRequest *req, Pending *p)
+{
+	TranscriptWrite w = {p->id, NIL};
+	const char *problem = answer_problem(req);
+
+	if (problem == NULL)
+	{
+		if (p->kind == REQ_TRANSCRIPT)
+			problem = api_decode_transcript(req->body, &w.turns);
+		else
+		{
+			ApiCall		a;
+
+			problem = api_decode_call(req->body, &a);
+			w.turns = a.turns;
+		}
+	}
+	if (problem == NULL)
+		store(transcript_step, &w, p->id);
+	else if (p->kind == REQ_TRANSCRIPT)
+		queue_followup(REQ_GET_TRANSCRIPT, p->id, p->api_id);
+	else
+	{
+		Backoff		b = {p->id, psprintf("could not fetch the transcript: %s", problem)};
+
+		store(backoff_step, &b, p->id);
+	}
+}
+
+/*
+ * poll_record_one stores the answer to one lookup.  Runs inside the
+ * worker's record transaction.
+ */
+void
+poll_record_one(HttpRequest *req)
+{
+	Pending    *p = (Pending *) req->owner;
+
+	outstanding--;
+	if (p->kind == REQ_GET)
+		on_call(req, p);
+	else
+		on_transcript(req, p);
+}
+
+/*
+ * snippet_step stores one changed transcript snippet.
+ */
+static void
+snippet_step(void *arg)
+{
+	SnippetUpdate *u = (SnippetUpdate *) arg;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		v[2] = {Int64GetDatum(u->id), CStringGetTextDatum(u->snippet)};
+
+	agentphone_saved_plan(&snippet_plan,
+						  "UPDATE agentphone.calls SET last_transcript_snippet = $2, updated_at = now()"
+						  " WHERE id = $1 AND last_transcript_snippet IS DISTINCT FROM $2",
+						  2, types);
+	if (SPI_execute_plan(snippet_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not store a transcript snippet");
+}
+
+/*
+ * poll_record_snippets stores the snippets that changed.  Runs inside the
+ * worker's record transaction.
+ */
+void
+poll_record_snippets(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, snippets)
+	{
+		SnippetUpdate *u = lfirst(lc);
+
+		store(snippet_step, u, u->id);
+	}
+	snippets = NIL;
+}
+
+/*
+ * poll_pending_writes says whether poll_record_snippets has work.
+ */
+bool
+poll_pending_writes(void)
+{
+	return snippets != NIL;
+}
+
+/*
+ * poll_after_record starts the requests the recorded answers called for,
+ * and ends the cycle when nothing is left.  Runs outside any transaction.
+ */
+void
+poll_after_record(void)
+{
+	start_followups();
+	end_cycle_if_done();
+}

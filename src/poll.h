@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * poll.h
+ *		Following placed calls to their end and fetching their transcripts
+ *		(poll.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AGENTPHONE_POLL_H
+#define AGENTPHONE_POLL_H
+
+struct HttpRequest;
+
+extern void poll_note_placed(void);
+extern void poll_reset(void);
+extern bool poll_cycle_due(TimestampTz now);
+extern void poll_load(void);
+extern void poll_start(Oid extension_oid);
+extern void poll_on_list(struct HttpRequest *req);
+extern void poll_record_one(struct HttpRequest *req);
+extern void poll_record_snippets(void);
+extern bool poll_pending_writes(void);
+extern void poll_after_record(void);
+extern long poll_wait_ms(TimestampTz now);
+
+#endif							/* AGENTPHONE_POLL_H */
