@@ -1,0 +1,217 @@
+# 007_follow.pl: placed calls are followed to their end: final status,
+# times, duration and transcript turn for turn, exactly once even when the
+# worker is killed while writing it; a quiet poll cycle over 300 live calls
+# costs a handful of requests; every transition is NOTIFYed; the trigger
+# helper; the README's reporting queries.
+use strict;
+use warnings;
+
+use AgentphoneTest;
+use IPC::Run;
+use JSON::PP;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+start_sim();
+my $node = new_node('follow', q{
+agentphone.poll_interval = '300ms'
+agentphone.max_calls_per_minute = 10000
+agentphone.max_in_flight = 32
+restart_after_crash = on
+});
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+sub turns_of
+{
+	my ($id) = @_;
+	return sql("SELECT string_agg(role || ':' || content, '|' ORDER BY seq) FROM agentphone.transcripts WHERE call_id = $id");
+}
+
+sub wait_complete
+{
+	my ($where, $seconds) = @_;
+	return wait_until(sub {
+		sql("SELECT count(*) FROM agentphone.calls WHERE ($where) AND NOT transcript_complete") == 0 }, $seconds // 30);
+}
+
+# place(SCRIPT): queue a call that the simulator will run with SCRIPT;
+# calls are placed one at a time so that scripts match calls
+my $n = 0;
+sub place
+{
+	my ($script) = @_;
+	sim('POST', '/_sim/script', { scripts => [$script] });
+	my $id = sql(sprintf("SELECT agentphone_call('agt_1', '+1415555%04d')", 1000 + $n++));
+	is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', "call $id placed");
+	return $id;
+}
+
+# --- LISTEN agentphone while three calls live and end
+my ($lin, $lout, $lerr) = ('', '', '');
+my $listener = IPC::Run::start(
+	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c', 'LISTEN agentphone',
+	  '-c', 'SELECT pg_sleep(8)' ],
+	\$lin, \$lout, \$lerr);
+sleep 0.5;
+
+my @turns = map { { role => $_ % 2 ? 'user' : 'agent', content => "turn $_ of the call" } } 0 .. 5;
+my $done = place({ outcome => 'completed', turns => \@turns, turn_interval => 0.05, duration_seconds => 42 });
+my $failed = place({ outcome => 'failed', turns => [ { role => 'agent', content => 'Hello?' } ],
+	turn_interval => 0.05, duration_seconds => 3 });
+my $held = place({ hold => JSON::PP::true, turns => [ { role => 'agent', content => 'Still here.' } ],
+	turn_interval => 0.05 });
+
+ok(wait_complete("id IN ($done, $failed)"), 'the completed and the failed call were followed to their end');
+my $rows = call_rows($node, "id IN ($done, $failed, $held)");
+my %row = map { $_->{id} => $_ } @$rows;
+is($row{$done}{status}, 'completed', 'completed call: status completed');
+is($row{$done}{duration_seconds}, 42, 'completed call: duration from the API');
+ok(defined $row{$done}{ended_at}, 'completed call: ended_at set');
+is($row{$failed}{status}, 'failed', 'failed call: status failed');
+is($row{$failed}{duration_seconds}, 3, 'failed call: duration');
+is(turns_of($done), join('|', map { "$_->{role}:$_->{content}" } @turns),
+	'completed call: every turn stored, in order');
+is(turns_of($failed), 'agent:Hello?', 'failed call: its one turn');
+is($row{$held}{status}, 'in-progress', 'the held call is still in progress');
+ok(!$row{$held}{transcript_complete}, 'and has no transcript yet');
+
+# end the held call (as End Call would) and see it followed
+my $api_id = $row{$held}{api_call_id};
+sim('POST', "/_sim/calls/$api_id/finish", { status => 'completed' });
+ok(wait_complete("id = $held"), 'a call ended meanwhile is followed to its end');
+is(sql("SELECT status FROM agentphone.calls WHERE id = $held"), 'completed', 'ended call: completed');
+is(turns_of($held), 'agent:Still here.', 'ended call: transcript stored');
+
+$listener->finish;
+my @notes = map { decode_json($_) } ($lout =~ /Asynchronous notification "agentphone" with payload "(.*?)" received/g);
+my @seq = map { $_->{status} } grep { $_->{id} == $done } @notes;
+is(join(',', @seq), 'queued,dispatching,in-progress,completed',
+	'LISTEN agentphone: a notification for each transition of a call');
+is((grep { $_->{id} == $done && $_->{status} eq 'completed' } @notes)[0]{call_id},
+	$row{$done}{api_call_id}, "the payload carries the API's call id");
+is(sql("SELECT string_agg(coalesce(from_status, '-') || '>' || to_status, ',' ORDER BY id) FROM agentphone.call_events WHERE call_id = $failed"),
+	'->queued,queued>dispatching,dispatching>in-progress,in-progress>failed',
+	'agentphone.call_events keeps every transition');
+
+# --- transcripts in the other documented shapes
+for my $shape (2, 3)
+{
+	sim('POST', '/_sim/config', { transcript_shape => $shape });
+	my $id = place({ outcome => 'completed', turn_interval => 0.02,
+		turns => [ { role => 'agent', content => 'Hi' }, { role => 'user', content => 'Hello' },
+			{ role => 'agent', content => 'Bye' } ] });
+	ok(wait_complete("id = $id"), "transcript shape $shape: stored");
+	is(turns_of($id), 'agent:Hi|user:Hello|agent:Bye', "transcript shape $shape: turns in order");
+}
+sim('POST', '/_sim/config', { transcript_shape => 1 });
+
+# --- 300 live calls: a quiet cycle costs a handful of requests
+sim('POST', '/_sim/config', { default_script => { hold => JSON::PP::true, turns => [] } });
+my $ids = sql(q{SELECT string_agg(agentphone_call('agt_1', '+1415556' || lpad(i::text, 4, '0'))::text, ',') FROM generate_series(1, 300) i});
+ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($ids) AND status = 'in-progress'") == 300 }, 60),
+	'300 calls are live');
+# let the placements' own updates reach the statistics first
+sleep 2;
+my $upd_sql = "SELECT pg_stat_force_next_flush(); SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = 'agentphone.calls'::regclass";
+my $upd = sql($upd_sql);
+sim('DELETE', '/_sim/requests');
+my $t0 = time();
+sleep 3;
+my $reqs = sim('GET', '/_sim/requests?method=GET');
+my $elapsed = time() - $t0;
+my @lists = grep { $_->{path} eq '/v1/calls' } @$reqs;
+my $singles = grep { $_->{path} ne '/v1/calls' } @$reqs;
+my $cycles = grep { $_->{query}{offset} eq '0' } @lists;
+note(sprintf('%d GET requests in %.1f s of polling 300 live calls: %d cycles, %d list pages, %d single lookups',
+	scalar(@$reqs), $elapsed, $cycles, scalar(@lists), $singles));
+cmp_ok($cycles, '>=', 3, 'several poll cycles ran');
+cmp_ok(scalar(@lists), '<=', 3 * $cycles + 2, 'each cycle read 3 pages of 100, nothing more');
+is(join(',', sort { $a <=> $b } keys %{ { map { $_->{query}{offset} => 1 } @lists } }), '0,100,200',
+	'pages at offsets 0, 100 and 200');
+is($singles, 0, 'no call was looked up on its own: nothing changed');
+is(sql($upd_sql), $upd, 'and no row was updated');
+
+# five of them end: exactly five lookups and five transcripts
+my @five = @{ call_rows($node, "id IN ($ids)") }[0 .. 4];
+sim('DELETE', '/_sim/requests');
+sim('POST', "/_sim/calls/$_->{api_call_id}/finish", { status => 'completed' }) for @five;
+my $five = join(',', map { $_->{id} } @five);
+ok(wait_complete("id IN ($five)"), 'the five ended calls are followed');
+sleep 1;
+$reqs = sim('GET', '/_sim/requests?method=GET');
+my %per;
+$per{ $_->{path} }++ for grep { $_->{path} ne '/v1/calls' } @$reqs;
+is(scalar(keys %per), 10, 'one lookup and one transcript fetch per ended call, nothing else');
+is(scalar(grep { $_ != 1 } values %per), 0, 'each fetched once');
+sim('POST', "/_sim/calls/$_->{api_call_id}/finish", { status => 'completed' })
+  for @{ call_rows($node, "id IN ($ids) AND status = 'in-progress'") };
+ok(wait_complete("id IN ($ids)", 60), 'all 300 calls followed to their end');
+sim('POST', '/_sim/config', { default_script => { hold => JSON::PP::false, turn_interval => 0.05,
+	turns => [ { role => 'agent', content => 'Hello, this is a call from agentphone.' },
+		{ role => 'user', content => 'Hi, thanks for calling.' }, { role => 'agent', content => 'Goodbye.' } ] } });
+
+# --- killed while writing transcripts: each stored exactly once
+sql(q{
+	CREATE FUNCTION slow_turn() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN PERFORM pg_sleep(0.01); RETURN NEW; END $$;
+	CREATE TRIGGER slow BEFORE INSERT ON agentphone.transcripts FOR EACH ROW EXECUTE FUNCTION slow_turn();
+});
+my @long = map { { role => $_ % 2 ? 'user' : 'agent', content => "line $_" } } 1 .. 60;
+sim('POST', '/_sim/script', { scripts => [ map { { outcome => 'completed', turns => \@long, turn_interval => 0.001 } } 1 .. 10 ] });
+my $kids = sql(q{SELECT string_agg(agentphone_call('agt_1', '+1415557' || lpad(i::text, 4, '0'))::text, ',') FROM generate_series(1, 10) i});
+ok(wait_until(sub { sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND wait_event = 'PgSleep'") > 0 }, 30),
+	'the worker is writing transcripts');
+my $pid = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+kill 'KILL', $pid;
+$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND pid <> $pid")
+  or die 'worker did not come back';
+sql('DROP TRIGGER slow ON agentphone.transcripts');
+ok(wait_complete("id IN ($kids)", 60), 'after the crash every transcript is completed');
+is(sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($kids) AND status = 'completed'"), '10',
+	'killed mid-write: the calls reached their final status');
+is(sql("SELECT count(DISTINCT call_id) FILTER (WHERE n = 60) FROM (SELECT call_id, count(*) n FROM agentphone.transcripts WHERE call_id IN ($kids) GROUP BY 1) t"),
+	'10', 'each transcript has its 60 turns exactly once');
+is(sql("SELECT count(*) FROM agentphone.transcripts t WHERE call_id IN ($kids) AND content <> 'line ' || seq"), '0',
+	'in order');
+
+# --- the trigger helper
+sql(q{
+	CREATE TABLE appointments (id serial, patient text, phone text, slot text, vars jsonb, call_id bigint);
+	CREATE TRIGGER confirm BEFORE INSERT ON appointments FOR EACH ROW
+		EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'phone', 'patient,slot', 'call_id');
+});
+my $before = sql('SELECT count(*) FROM agentphone.calls');
+sql(q{INSERT INTO appointments (patient, phone, slot) SELECT 'P' || i, '+1415558' || lpad(i::text, 4, '0'), i || ':00' FROM generate_series(1, 5) i});
+is(sql('SELECT count(*) FROM appointments a JOIN agentphone.calls c ON c.id = a.call_id AND c.to_number = a.phone'), '5',
+	'trigger helper: one call per row, its id stored in the row (BEFORE)');
+is(sql("SELECT c.variables::text FROM appointments a JOIN agentphone.calls c ON c.id = a.call_id WHERE a.patient = 'P2'"),
+	'{"slot": "2:00", "patient": "P2"}', 'trigger helper: variables from the listed columns');
+sql(q{BEGIN; INSERT INTO appointments (patient, phone, slot) VALUES ('X', '+14155589999', '1:00'); ROLLBACK;});
+is(sql('SELECT count(*) FROM agentphone.calls') - $before, 5, 'a rolled-back insert queues nothing');
+sql(q{CREATE TABLE leads (name text, phone text, info jsonb);
+	CREATE TRIGGER dial AFTER INSERT ON leads FOR EACH ROW EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'phone', 'info')});
+sql(q{INSERT INTO leads VALUES ('L', '+14155589998', '{"name": "L", "n": 7}')});
+is(sql("SELECT variables::text FROM agentphone.calls WHERE to_number = '+14155589998'"), '{"n": "7", "name": "L"}',
+	'trigger helper: variables from a jsonb column (AFTER)');
+sql(q{CREATE TABLE bad (phone text);
+	CREATE TRIGGER dial AFTER INSERT ON bad FOR EACH ROW EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'telephone')});
+my ($rc, $out, $err) = $node->psql('postgres', q{INSERT INTO bad VALUES ('+14155589997')}, on_error_stop => 1);
+like($err, qr/column "telephone" of agentphone_dial_trigger\(\) does not exist in table public.bad/,
+	'trigger helper: a bad column name is an error at the first row');
+is(sql("SELECT count(*) FROM agentphone.calls WHERE to_number = '+14155589997'"), '0', 'and nothing is queued');
+
+# --- the README's reporting queries, run as written
+my $readme = slurp_file('README.md');
+my ($section) = $readme =~ /^### Reporting\n(.*?)^## /ms;
+my @queries = $section =~ /```sql\n(.*?)```/gs;
+is(scalar(@queries), 4, 'the README has four reporting queries');
+my @reports = map { sql($_) } @queries;
+like($reports[0], qr/^\d{4}-\d\d-\d\d\|completed\|\d+$/m, 'calls per status per day');
+like($reports[1], qr/^agt_1\|\d+\|\d+(\.\d)?$/m, 'average duration per agent');
+like($reports[2], qr/\|2\|user\|Hi, thanks for calling\.$/m, 'search transcripts for a phrase');
+like($reports[3], qr/\|completed\|\d+$/m, 'calls whose transcript mentions a word');
+
+$node->stop;
+done_testing();
