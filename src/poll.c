@@ -631,6 +631,16 @@ on_call(HttpRequest *req, Pending *p)
 
 	if (problem == NULL)
 		problem = api_decode_call(req->body, &a);
+	if (problem != NULL && req->status == 404)
+	{
+		/* the API does not know the call (any more): stop following it */
+		memset(&a, 0, sizeof(a));
+		a.duration_seconds = a.recording_available = -1;
+		a.status = CALL_UNKNOWN;
+		u.flag = psprintf("the API no longer knows this call (%s); it is not followed any more", problem);
+		store(update_step, &u, p->id);
+		return;
+	}
 	if (problem != NULL)
 	{
 		Backoff		b = {p->id, psprintf("could not look up the call: %s", problem)};

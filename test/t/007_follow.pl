@@ -176,6 +176,15 @@ is(sql("SELECT count(DISTINCT call_id) FILTER (WHERE n = 60) FROM (SELECT call_i
 is(sql("SELECT count(*) FROM agentphone.transcripts t WHERE call_id IN ($kids) AND content <> 'line ' || seq"), '0',
 	'in order');
 
+# --- a call the API forgets is no longer followed
+my $lost = place({ hold => JSON::PP::true, turns => [] });
+sim('POST', '/_sim/reset');
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $lost") eq 'unknown' }, 10),
+	'a call the API answers 404 for becomes unknown');
+is(sql("SELECT last_error FROM agentphone.calls WHERE id = $lost"),
+	'the API no longer knows this call (AgentPhone API answered HTTP 404: Call not found); it is not followed any more',
+	'and says why');
+
 # --- the trigger helper
 sql(q{
 	CREATE TABLE appointments (id serial, patient text, phone text, slot text, vars jsonb, call_id bigint);
