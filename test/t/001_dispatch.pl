@@ -107,7 +107,7 @@ for my $row (@$rows)
 	$ids_ok++
 	  if defined $row->{api_call_id}
 	  && $row->{api_call_id} eq $post->{call_id}
-	  && $row->{status} eq 'in-progress'
+	  && $row->{status} =~ /^(in-progress|completed)$/
 	  && $row->{attempts} == 1;
 }
 is($bodies_ok, 100, 'every body is exactly the documented JSON for its row');

@@ -96,6 +96,9 @@ agentphone.api_url = '$sim_url/v1'
 agentphone.api_key = '$API_KEY'
 agentphone.database_name = 'postgres'
 agentphone.retry_delay = '200ms'
+# tests about following calls set their own; others see placed calls stay
+# in-progress
+agentphone.poll_interval = '1h'
 } . ($extra // ''));
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION agentphone')
