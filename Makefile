@@ -12,6 +12,7 @@ OBJS = \
 	src/http.o \
 	src/pending.o \
 	src/poll.o \
+	src/read.o \
 	src/validate.o \
 	src/worker.o
 DATA = sql/agentphone--1.0.sql

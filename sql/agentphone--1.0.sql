@@ -217,3 +217,45 @@ END $$;
 COMMENT ON FUNCTION agentphone_dial_trigger() IS
 'trigger: queue a call per row; arguments agent_id, number column, [variables: jsonb column or column list], [column for the call id, BEFORE only]';
 REVOKE ALL ON FUNCTION agentphone_dial_trigger() FROM PUBLIC;
+
+-- Read and control functions: they ask the API directly, from the calling
+-- backend, and can be cancelled (statement_timeout, pg_cancel_backend).
+CREATE FUNCTION agentphone_get_call(call_id text) RETURNS jsonb
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_get_call';
+
+CREATE FUNCTION agentphone_list_calls(status text DEFAULT NULL, direction text DEFAULT NULL,
+	search text DEFAULT NULL, max_rows integer DEFAULT 100)
+RETURNS TABLE (call_id text, agent_id text, call_direction text, call_status text,
+	from_number text, to_number text, started_at timestamptz, ended_at timestamptz,
+	duration_seconds integer, transcript_snippet text, recording_available boolean,
+	recording_url text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_list_calls';
+
+CREATE FUNCTION agentphone_list_calls_for_number(number_id text, max_rows integer DEFAULT 100)
+RETURNS TABLE (call_id text, agent_id text, call_direction text, call_status text,
+	from_number text, to_number text, started_at timestamptz, ended_at timestamptz,
+	duration_seconds integer, transcript_snippet text, recording_available boolean,
+	recording_url text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_list_calls_for_number';
+
+CREATE FUNCTION agentphone_call_transcript(call_id text)
+RETURNS TABLE (seq integer, role text, content text, created_at timestamptz)
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_call_transcript';
+
+CREATE FUNCTION agentphone_call_recording(call_id text) RETURNS bytea
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_call_recording';
+
+CREATE FUNCTION agentphone_web_call(agent_id text, metadata jsonb DEFAULT NULL, variables jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_web_call';
+
+CREATE FUNCTION agentphone_end_call(id bigint) RETURNS jsonb
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_end_call';
+
+REVOKE ALL ON FUNCTION agentphone_get_call(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentphone_list_calls(text, text, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentphone_list_calls_for_number(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentphone_call_transcript(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentphone_call_recording(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentphone_web_call(text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentphone_end_call(bigint) FROM PUBLIC;

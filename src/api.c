@@ -251,6 +251,9 @@ read_call(const cJSON *obj, ApiCall *call)
 	if (call->id == NULL)
 		call->id = get_token(obj, "callId", MAX_API_TOKEN);
 	call->status = get_token(obj, "status", MAX_API_TOKEN);
+	call->agent_id = get_token(obj, "agentId", MAX_API_TOKEN);
+	call->direction = get_token(obj, "direction", MAX_API_TOKEN);
+	call->to_number = get_token(obj, "toNumber", MAX_API_TOKEN);
 	call->from_number = get_token(obj, "fromNumber", MAX_API_TOKEN);
 	call->started_at = get_time(obj, "startedAt");
 	call->ended_at = get_time(obj, "endedAt");

@@ -37,6 +37,9 @@ typedef struct ApiCall
 {
 	char	   *id;
 	char	   *status;
+	char	   *agent_id;
+	char	   *direction;
+	char	   *to_number;
 	char	   *from_number;
 	char	   *started_at;		/* ISO-8601, checked for shape */
 	char	   *ended_at;

@@ -20,7 +20,8 @@
  *
  * Safety: redirects are never followed, proxies from the environment are
  * ignored, TLS verification stays on (libcurl's default), only http and
- * https are allowed, bodies are capped at HTTP_MAX_RESPONSE_BYTES, and
+ * https are allowed, bodies are capped (HTTP_MAX_RESPONSE_BYTES unless the
+ * caller sets another cap), and
  * verbose output is never enabled, so the Authorization header is never
  * printed anywhere.  Callbacks never raise PostgreSQL errors: they run
  * inside libcurl and must not longjmp out of it.
@@ -43,6 +44,7 @@ _Static_assert(LIBCURL_VERSION_NUM >= 0x073e00, "agentphone needs libcurl 7.62 o
 static CURLM *multi = NULL;
 static MemoryContext http_context = NULL;
 static int	n_in_flight = 0;
+static dlist_head active = DLIST_STATIC_INIT(active);
 static HttpRequest *done_head = NULL;
 static HttpRequest *done_tail = NULL;
 
@@ -83,7 +85,7 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	size_t		n = size * nmemb;
 	char	   *grown;
 
-	if (req->body_len + n > HTTP_MAX_RESPONSE_BYTES)
+	if (req->body_len + n > req->max_bytes)
 	{
 		req->too_large = true;
 		return 0;
@@ -261,6 +263,7 @@ http_start(const char *url, const char *bearer, const char *json,
 				 errmsg("could not create a libcurl handle")));
 	req->owner = owner;
 	req->retry_after_ms = -1;
+	req->max_bytes = HTTP_MAX_RESPONSE_BYTES;
 	req->easy = e;
 	req->headers = build_headers(bearer);
 
@@ -281,6 +284,7 @@ http_start(const char *url, const char *bearer, const char *json,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not add a request to libcurl")));
 	n_in_flight++;
+	dlist_push_tail(&active, &req->active);
 	return req;
 }
 
@@ -291,6 +295,21 @@ int
 http_in_flight(void)
 {
 	return n_in_flight;
+}
+
+/*
+ * release_handle detaches a request from libcurl.
+ */
+static void
+release_handle(HttpRequest *req)
+{
+	curl_multi_remove_handle(multi, req->easy);
+	curl_easy_cleanup(req->easy);
+	curl_slist_free_all(req->headers);
+	req->easy = NULL;
+	req->headers = NULL;
+	dlist_delete(&req->active);
+	n_in_flight--;
 }
 
 /*
@@ -307,12 +326,7 @@ finish(CURL *e, CURLcode result)
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &req->status);
 	curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent_bytes);
 	req->sent = (sent_bytes > 0);
-	curl_multi_remove_handle(multi, e);
-	curl_easy_cleanup(e);
-	curl_slist_free_all(req->headers);
-	req->easy = NULL;
-	req->headers = NULL;
-	n_in_flight--;
+	release_handle(req);
 
 	if (done_tail)
 		done_tail->next = req;
@@ -447,6 +461,26 @@ const char *
 http_failure_text(const HttpRequest *req)
 {
 	if (req->too_large)
-		return psprintf("the answer was larger than %d bytes", HTTP_MAX_RESPONSE_BYTES);
+		return psprintf("the answer was larger than %zu bytes", req->max_bytes);
 	return psprintf("%s", req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->result));
+}
+
+/*
+ * http_abort_all drops every request, finished or not: a backend does so
+ * when a query is cancelled while it waits (read.c).
+ */
+void
+http_abort_all(void)
+{
+	HttpRequest *req;
+	dlist_mutable_iter iter;
+
+	while ((req = http_next_done()) != NULL)
+		http_free(req);
+	dlist_foreach_modify(iter, &active)
+	{
+		req = dlist_container(HttpRequest, active, iter.cur);
+		release_handle(req);
+		http_free(req);
+	}
 }

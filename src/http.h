@@ -11,7 +11,9 @@
 
 #include <curl/curl.h>
 
-/* Largest response body we read; a longer one fails the request. */
+#include "lib/ilist.h"
+
+/* Largest response body read by default; a longer one fails the request. */
 #define HTTP_MAX_RESPONSE_BYTES (1024 * 1024)
 
 typedef struct HttpRequest
@@ -23,7 +25,8 @@ typedef struct HttpRequest
 	CURLcode	result;			/* CURLE_OK when an HTTP answer arrived */
 	long		status;			/* HTTP status, 0 if none */
 	bool		sent;			/* any byte of the request went out */
-	bool		too_large;		/* body exceeded HTTP_MAX_RESPONSE_BYTES */
+	bool		too_large;		/* body exceeded max_bytes */
+	size_t		max_bytes;		/* cap on the body, HTTP_MAX_RESPONSE_BYTES unless set */
 	int			retry_after_ms; /* from Retry-After, -1 when absent */
 	char	   *body;			/* NUL-terminated response body (malloc) */
 	size_t		body_len;
@@ -35,6 +38,7 @@ typedef struct HttpRequest
 	size_t		request_pos;	/* how much of it curl has read */
 	CURL	   *easy;
 	struct curl_slist *headers;
+	dlist_node	active;			/* in the list of requests not yet done */
 	struct HttpRequest *next;
 } HttpRequest;
 
@@ -45,6 +49,7 @@ extern int	http_in_flight(void);
 extern bool http_wait(long timeout_ms);
 extern HttpRequest *http_next_done(void);
 extern void http_free(HttpRequest *req);
+extern void http_abort_all(void);
 extern const char *http_failure_text(const HttpRequest *req);
 
 #endif							/* AGENTPHONE_HTTP_H */

@@ -1,0 +1,463 @@
+/*-------------------------------------------------------------------------
+ *
+ * read.c
+ *		Read and control functions that ask the API directly, from the
+ *		calling backend: agentphone_get_call(), agentphone_list_calls(),
+ *		agentphone_list_calls_for_number(), agentphone_call_transcript(),
+ *		agentphone_call_recording(), agentphone_web_call() and
+ *		agentphone_end_call().
+ *
+ * Unlike agentphone_call(), these are synchronous: the backend waits for
+ * the answer on its latch, so statement_timeout and pg_cancel_backend()
+ * interrupt the wait (the request is then dropped).  Answers are capped in
+ * size and every unsuccessful one becomes an SQL error saying what the API
+ * said.  No transaction work depends on them, so no call is placed here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "api.h"
+#include "http.h"
+#include "pending.h"
+
+PG_FUNCTION_INFO_V1(agentphone_get_call);
+PG_FUNCTION_INFO_V1(agentphone_list_calls);
+PG_FUNCTION_INFO_V1(agentphone_list_calls_for_number);
+PG_FUNCTION_INFO_V1(agentphone_call_transcript);
+PG_FUNCTION_INFO_V1(agentphone_call_recording);
+PG_FUNCTION_INFO_V1(agentphone_web_call);
+PG_FUNCTION_INFO_V1(agentphone_end_call);
+
+#define LIST_PAGE 100
+#define MAX_LIST_ROWS 100000
+#define MAX_RECORDING_BYTES (64 * 1024 * 1024)
+#define MAX_JSON_BYTES (8 * 1024 * 1024)
+
+/*
+ * require_key raises an error when no API key is configured.
+ */
+static void
+require_key(void)
+{
+	if (agentphone_api_key == NULL || agentphone_api_key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agentphone.api_key is not set"),
+				 errhint("Ask a superuser to set agentphone.api_key and reload the configuration.")));
+}
+
+/*
+ * check_id raises an error unless s can name an API object in a URL path.
+ */
+static char *
+check_id(const char *argname, text *t)
+{
+	char	   *s = text_to_cstring(t);
+
+	if (s[0] == '\0' || strlen(s) > 128 ||
+		strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s \"%s\"", argname, s),
+				 errdetail("AgentPhone ids have 1 to 128 letters, digits, \"_\", \"-\" or \".\"."),
+				 errhint("Use the id as the API returned it, e.g. 'call_123abc'.")));
+	return s;
+}
+
+/*
+ * wait_for performs req, waiting on the latch so that interrupts are
+ * served; a cancel or timeout drops the request and raises the error.
+ */
+static HttpRequest *
+wait_for(HttpRequest *req)
+{
+	HttpRequest *done = NULL;
+
+	PG_TRY();
+	{
+		while ((done = http_next_done()) == NULL)
+		{
+			http_wait(1000);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_CATCH();
+	{
+		http_abort_all();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (done != req)
+		elog(ERROR, "an unexpected HTTP request finished");
+	return done;
+}
+
+/*
+ * fail raises the SQL error for an unsuccessful request; what names the
+ * object asked for, for the 404 message.
+ */
+static void
+fail(HttpRequest *req, const char *what)
+{
+	char	   *text;
+	long		st = req->status;
+	bool		too_large = req->too_large;
+
+	if (too_large || st == 0)
+	{
+		text = pstrdup(http_failure_text(req));
+		http_free(req);
+		ereport(ERROR,
+				(errcode(too_large ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not get an answer from the AgentPhone API: %s", text)));
+	}
+	text = api_error_text(st, req->body);
+	http_free(req);
+	if (st == 404)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("AgentPhone has no %s", what),
+				 errdetail("%s", text)));
+	if (st == 409)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is no longer live", what),
+				 errdetail("%s", text)));
+	ereport(ERROR,
+			(errcode(st == 401 || st == 403 ? ERRCODE_INSUFFICIENT_PRIVILEGE :
+					 st == 422 || st == 400 ? ERRCODE_INVALID_PARAMETER_VALUE :
+					 st == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED :
+					 ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("%s", text),
+			 st == 401 ? errhint("Check agentphone.api_key.") : 0));
+}
+
+/*
+ * request performs one request and returns it when the API answered 2xx
+ * (the caller frees it); otherwise it raises the matching error.
+ */
+static HttpRequest *
+request(const char *url, const char *json, bool auth, size_t max_bytes, const char *what)
+{
+	HttpRequest *req;
+
+	require_key();
+	http_init();
+	req = http_start(url, auth ? agentphone_api_key : NULL, json,
+					 agentphone_request_timeout_ms, NULL);
+	req->max_bytes = max_bytes;
+	req = wait_for(req);
+	if (req->result != CURLE_OK || req->status < 200 || req->status >= 300)
+		fail(req, what);
+	return req;
+}
+
+/*
+ * body_jsonb returns an answer's body as jsonb.
+ */
+static Datum
+body_jsonb(HttpRequest *req)
+{
+	Datum		d = DirectFunctionCall1(jsonb_in, CStringGetDatum(req->body ? req->body : "null"));
+
+	http_free(req);
+	return d;
+}
+
+/*
+ * agentphone_get_call returns the API's call object, transcripts included.
+ */
+Datum
+agentphone_get_call(PG_FUNCTION_ARGS)
+{
+	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
+	HttpRequest *req = request(api_url("/calls/%s", id), NULL, true, MAX_JSON_BYTES,
+							   psprintf("call \"%s\"", id));
+
+	PG_RETURN_DATUM(body_jsonb(req));
+}
+
+/*
+ * time_datum turns an ISO-8601 string (already checked) into timestamptz.
+ */
+static Datum
+time_datum(const char *s, bool *isnull)
+{
+	*isnull = (s == NULL);
+	return s ? DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)) : (Datum) 0;
+}
+
+/*
+ * put_call adds one call summary as a row of the list functions.
+ */
+static void
+put_call(ReturnSetInfo *rsinfo, ApiCall *c)
+{
+	Datum		v[12];
+	bool		n[12];
+	const char *texts[6] = {c->id, c->agent_id, c->direction, c->status, c->from_number, c->to_number};
+
+	for (int i = 0; i < 6; i++)
+	{
+		n[i] = (texts[i] == NULL);
+		v[i] = texts[i] ? CStringGetTextDatum(texts[i]) : (Datum) 0;
+	}
+	v[6] = time_datum(c->started_at, &n[6]);
+	v[7] = time_datum(c->ended_at, &n[7]);
+	n[8] = c->duration_seconds < 0;
+	v[8] = Int32GetDatum(c->duration_seconds);
+	n[9] = (c->snippet == NULL);
+	v[9] = c->snippet ? CStringGetTextDatum(c->snippet) : (Datum) 0;
+	n[10] = c->recording_available < 0;
+	v[10] = BoolGetDatum(c->recording_available == 1);
+	n[11] = (c->recording_url == NULL);
+	v[11] = c->recording_url ? CStringGetTextDatum(c->recording_url) : (Datum) 0;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+}
+
+/*
+ * check_max_rows checks the max_rows argument.
+ */
+static int
+check_max_rows(int max_rows)
+{
+	if (max_rows < 0 || max_rows > MAX_LIST_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows must be between 0 and %d", MAX_LIST_ROWS)));
+	return max_rows;
+}
+
+/*
+ * list_pages reads pages of base_url (which has a "?") until max_rows
+ * calls or the last page, and returns them as rows.
+ */
+static void
+list_pages(FunctionCallInfo fcinfo, const char *base_url, int max_rows, const char *what)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			rows = 0;
+	bool		has_more = true;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int offset = 0; has_more && rows < max_rows; offset += LIST_PAGE)
+	{
+		HttpRequest *req = request(psprintf("%slimit=%d&offset=%d", base_url,
+											Min(LIST_PAGE, max_rows - rows), offset),
+								   NULL, true, MAX_JSON_BYTES, what);
+		List	   *page;
+		ListCell   *lc;
+		const char *problem = api_decode_list(req->body, &page, &has_more);
+
+		http_free(req);
+		if (problem)
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("could not read the AgentPhone API's list of calls: %s", problem)));
+		foreach(lc, page)
+		{
+			if (rows++ < max_rows)
+				put_call(rsinfo, lfirst(lc));
+		}
+		if (list_length(page) == 0)
+			break;
+	}
+}
+
+/*
+ * add_param appends "name=value&" to buf, URL-escaped, when value is set.
+ */
+static void
+add_param(StringInfo buf, const char *name, FunctionCallInfo fcinfo, int argno)
+{
+	char	   *value;
+	char	   *escaped;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	escaped = curl_easy_escape(NULL, value, 0);
+	if (escaped == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	appendStringInfo(buf, "%s=%s&", name, escaped);
+	curl_free(escaped);
+}
+
+/*
+ * agentphone_list_calls lists the account's calls, newest first, following
+ * the API's pagination up to max_rows.
+ */
+Datum
+agentphone_list_calls(PG_FUNCTION_ARGS)
+{
+	StringInfoData url;
+	int			max_rows = check_max_rows(PG_ARGISNULL(3) ? 100 : PG_GETARG_INT32(3));
+
+	initStringInfo(&url);
+	appendStringInfoString(&url, api_url("/calls?"));
+	add_param(&url, "status", fcinfo, 0);
+	add_param(&url, "direction", fcinfo, 1);
+	add_param(&url, "search", fcinfo, 2);
+	list_pages(fcinfo, url.data, max_rows, "list of calls");
+	return (Datum) 0;
+}
+
+/*
+ * agentphone_list_calls_for_number lists the calls of one AgentPhone
+ * number.
+ */
+Datum
+agentphone_list_calls_for_number(PG_FUNCTION_ARGS)
+{
+	char	   *id = check_id("number_id", PG_GETARG_TEXT_PP(0));
+	int			max_rows = check_max_rows(PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1));
+
+	list_pages(fcinfo, api_url("/numbers/%s/calls?", id), max_rows,
+			   psprintf("number \"%s\"", id));
+	return (Datum) 0;
+}
+
+/*
+ * agentphone_call_transcript returns a call's transcript, turn by turn.
+ */
+Datum
+agentphone_call_transcript(PG_FUNCTION_ARGS)
+{
+	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HttpRequest *req;
+	List	   *turns;
+	ListCell   *lc;
+	const char *problem;
+
+	InitMaterializedSRF(fcinfo, 0);
+	req = request(api_url("/calls/%s/transcript", id), NULL, true, MAX_JSON_BYTES,
+				  psprintf("call \"%s\"", id));
+	problem = api_decode_transcript(req->body, &turns);
+	http_free(req);
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("could not read the transcript of call \"%s\": %s", id, problem)));
+	foreach(lc, turns)
+	{
+		ApiTurn    *t = lfirst(lc);
+		Datum		v[4];
+		bool		n[4] = {false, false, false, false};
+
+		v[0] = Int32GetDatum(foreach_current_index(lc) + 1);
+		v[1] = CStringGetTextDatum(t->role);
+		v[2] = CStringGetTextDatum(t->content);
+		v[3] = time_datum(t->created_at, &n[3]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * agentphone_call_recording returns a call's recording (audio/wav).  The
+ * API serves it without authentication; no key is sent.
+ */
+Datum
+agentphone_call_recording(PG_FUNCTION_ARGS)
+{
+	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
+	HttpRequest *req = request(api_url("/calls/%s/recording", id), NULL, false,
+							   MAX_RECORDING_BYTES, psprintf("recording of call \"%s\"", id));
+	bytea	   *result = (bytea *) palloc(VARHDRSZ + req->body_len);
+
+	SET_VARSIZE(result, VARHDRSZ + req->body_len);
+	if (req->body_len > 0)
+		memcpy(VARDATA(result), req->body, req->body_len);
+	http_free(req);
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * agentphone_web_call creates a browser call for an agent and returns the
+ * API's answer ({accessToken, callId}).
+ */
+Datum
+agentphone_web_call(PG_FUNCTION_ARGS)
+{
+	char	   *agent = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *metadata = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Jsonb	   *variables = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	StringInfoData body;
+	HttpRequest *req;
+
+	agentphone_check_text("agent_id", agent, MAX_ID_LEN, true, false);
+	if (metadata && !JB_ROOT_IS_OBJECT(metadata))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metadata must be a JSON object")));
+	variables = agentphone_normalize_variables(variables);
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"agentId\": ");
+	escape_json(&body, agent);
+	if (metadata)
+		appendStringInfo(&body, ", \"metadata\": %s",
+						 JsonbToCString(NULL, &metadata->root, VARSIZE(metadata)));
+	if (variables)
+		appendStringInfo(&body, ", \"variables\": %s",
+						 JsonbToCString(NULL, &variables->root, VARSIZE(variables)));
+	appendStringInfoChar(&body, '}');
+
+	req = request(api_url("/calls/web"), body.data, true, MAX_JSON_BYTES,
+				  psprintf("agent \"%s\"", agent));
+	PG_RETURN_DATUM(body_jsonb(req));
+}
+
+/*
+ * agentphone_end_call ends a live call placed through agentphone (by our
+ * id) and returns the API's answer.  The worker follows the call to its
+ * end as usual.
+ */
+Datum
+agentphone_end_call(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	Oid			types[1] = {INT8OID};
+	Datum		v[1] = {Int64GetDatum(id)};
+	char	   *api_id = NULL;
+	HttpRequest *req;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT api_call_id FROM agentphone.calls WHERE id = $1",
+							  1, types, v, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read call %lld", (long long) id);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("call %lld does not exist", (long long) id),
+				 errhint("Pass the id that agentphone_call() returned.")));
+	api_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (api_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("call %lld has not been placed", (long long) id),
+				 errhint("A queued call can be canceled with agentphone_cancel().")));
+	api_id = MemoryContextStrdup(TopTransactionContext, api_id);
+	SPI_finish();
+	if (strspn(api_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(api_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("call %lld has an API id that cannot be used in a URL", (long long) id)));
+
+	req = request(api_url("/calls/%s/end", api_id), "", true, MAX_JSON_BYTES,
+				  psprintf("call %lld (\"%s\")", (long long) id, api_id));
+	PG_RETURN_DATUM(body_jsonb(req));
+}

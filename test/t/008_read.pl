@@ -1,0 +1,100 @@
+# 008_read.pl: the read and control functions return what the API (the
+# simulator) holds, follow pagination past 100 rows, turn a 404 into a
+# clear error naming the call, and give way to statement_timeout.
+use strict;
+use warnings;
+
+use AgentphoneTest;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+start_sim();
+my $node = new_node('read', "agentphone.poll_interval = '300ms'\n");
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+sub sql_error
+{
+	my ($query) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$query");
+	return $err;
+}
+
+# --- lists, with pagination past 100 rows
+my $created = sim('POST', '/_sim/create_calls',
+	{ count => 250, status => 'completed', toNumber => '+1415550{i}', fromNumberId => 'num_1' });
+sim('POST', '/_sim/create_calls',
+	{ count => 150, status => 'failed', toNumber => '+1415551{i}', fromNumberId => 'num_2' });
+is(sql('SELECT count(*) FROM agentphone_list_calls(max_rows => 1000)'), '400',
+	'agentphone_list_calls follows the pages past 100 rows');
+is(sql('SELECT count(DISTINCT call_id) FROM agentphone_list_calls(max_rows => 1000)'), '400', 'no row twice');
+is(sql("SELECT count(*) FROM agentphone_list_calls(status => 'completed', max_rows => 1000)"), '250',
+	'status filter');
+is(sql("SELECT count(*) FROM agentphone_list_calls(search => '+14155511', max_rows => 1000)"),
+	scalar(grep { /^1/ } 0 .. 149), 'search filter');
+is(sql('SELECT count(*) FROM agentphone_list_calls(max_rows => 120)'), '120', 'max_rows caps the rows');
+is(sql('SELECT count(*) FROM agentphone_list_calls()'), '100', 'max_rows defaults to 100');
+is(sql("SELECT call_status || ' ' || to_number || ' ' || duration_seconds FROM agentphone_list_calls(status => 'completed', max_rows => 1) "),
+	'completed +1415550249 30', 'typed columns hold what the simulator holds (newest first)');
+is(sql("SELECT count(*) FROM agentphone_list_calls_for_number('num_2', 1000)"), '150',
+	'agentphone_list_calls_for_number, past 100 rows');
+like(sql_error("SELECT * FROM agentphone_list_calls_for_number('num_nope')"),
+	qr/ERROR:  P0002: AgentPhone has no number "num_nope"\nDETAIL:  AgentPhone API answered HTTP 404: Phone number not found \(PHONE_NUMBER_NOT_FOUND\)/,
+	'an unknown number: a clear error (no_data_found)');
+
+# --- one call, its transcript and recording
+sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', turn_interval => 0.02,
+	turns => [ { role => 'agent', content => 'Hello there' }, { role => 'user', content => 'Hi' } ] } ] });
+my $id = sql("SELECT agentphone_call('agt_1', '+14155550700')");
+sql("SELECT agentphone_wait($id, '20 s')");
+ok(wait_until(sub { sql("SELECT transcript_complete FROM agentphone.calls WHERE id = $id") eq 't' }, 20),
+	'the call ended');
+my $api = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $id");
+is(sql("SELECT agentphone_get_call('$api') ->> 'status'"), 'completed', 'agentphone_get_call: status');
+is(sql("SELECT agentphone_get_call('$api') ->> 'toNumber'"), '+14155550700', 'agentphone_get_call: the call');
+is(sql("SELECT string_agg(seq || ' ' || role || ' ' || content, '|' ORDER BY seq) FROM agentphone_call_transcript('$api')"),
+	'1 agent Hello there|2 user Hi', 'agentphone_call_transcript: the turns in order');
+is(sql("SELECT substr(agentphone_call_recording('$api'), 1, 4) = 'RIFF'::bytea, length(agentphone_call_recording('$api')) > 44"),
+	't|t', 'agentphone_call_recording: WAV bytes');
+like(sql_error("SELECT agentphone_get_call('call_doesnotexist')"),
+	qr/ERROR:  P0002: AgentPhone has no call "call_doesnotexist"\nDETAIL:  AgentPhone API answered HTTP 404: Call not found/,
+	'a 404 is a clear error naming the call id');
+like(sql_error("SELECT agentphone_get_call('call/../x')"), qr/ERROR:  22023: invalid call_id "call\/..\/x"/,
+	'an id that could escape the URL path is refused');
+
+# --- web call
+my $web = decode_json(sql(q{SELECT agentphone_web_call('agt_1', '{"source": "test"}', '{"n": 1}')}));
+ok($web->{accessToken}, 'agentphone_web_call returns an access token');
+my ($post) = grep { $_->{path} eq '/v1/calls/web' } @{ sim('GET', '/_sim/requests?method=POST') };
+is(JSON::PP->new->canonical->encode($post->{body}),
+	'{"agentId":"agt_1","metadata":{"source":"test"},"variables":{"n":"1"}}',
+	'the web call body: agentId, metadata, variables as strings');
+
+# --- end a live call
+sim('POST', '/_sim/script', { scripts => [ { hold => JSON::PP::true, turns => [] } ] });
+my $live = sql("SELECT agentphone_call('agt_1', '+14155550701')");
+is(sql("SELECT agentphone_wait($live, '20 s')"), 'in-progress', 'a held call is live');
+is(sql("SELECT agentphone_end_call($live) ->> 'status'"), 'ending', 'agentphone_end_call: the API ends it');
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $live") eq 'completed' }, 20),
+	'the worker follows it to completed');
+like(sql_error("SELECT agentphone_end_call($live)"),
+	qr/ERROR:  55000: call $live \("call_\w+"\) is no longer live\nDETAIL:  AgentPhone API answered HTTP 409/,
+	'ending it again: the call is no longer live (409)');
+like(sql_error('SELECT agentphone_end_call(0)'), qr/call 0 does not exist/, 'an unknown id');
+
+# --- statement_timeout interrupts a slow answer
+sim('POST', '/_sim/faults', { faults => [ { method => 'GET', path => '/v1/calls/*', kind => 'delay', seconds => 5 } ] });
+my $t0 = time();
+like(sql_error("SET statement_timeout = '300ms'; SELECT agentphone_get_call('$api')"),
+	qr/canceling statement due to statement timeout/, 'statement_timeout cancels a slow request');
+cmp_ok(time() - $t0, '<', 3, 'at once, not after the answer');
+is(sql("SELECT agentphone_get_call('$api') ->> 'id'"), $api, 'the session works afterwards');
+
+# --- no key, no request
+$node->safe_psql('postgres', "ALTER SYSTEM SET agentphone.api_key = ''; SELECT pg_reload_conf()");
+sleep 0.5;
+like(sql_error("SELECT agentphone_get_call('$api')"), qr/agentphone.api_key is not set/, 'no key: a clear error');
+
+$node->stop;
+done_testing();
