@@ -259,3 +259,8 @@ REVOKE ALL ON FUNCTION agentphone_call_transcript(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_call_recording(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_web_call(text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_end_call(bigint) FROM PUBLIC;
+
+CREATE FUNCTION agentphone_stream_transcript(call_id text, timeout interval DEFAULT '60 seconds')
+RETURNS TABLE (seq integer, role text, content text, created_at timestamptz)
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_stream_transcript';
+REVOKE ALL ON FUNCTION agentphone_stream_transcript(text, interval) FROM PUBLIC;

@@ -379,6 +379,87 @@ api_decode_transcript(const char *body, List **turns)
 }
 
 /*
+ * api_sse_next consumes the next complete server-sent event of buf[*pos ..
+ * len), if there is one: *event gets its name ("message" if none) and
+ * *data its data lines joined by newlines.  Comments (": heartbeat") are
+ * skipped.  Returns false when no complete event is buffered yet.
+ */
+bool
+api_sse_next(const char *buf, size_t len, size_t *pos, char **event, char **data)
+{
+	for (;;)
+	{
+		const char *start = buf + *pos;
+		const char *end = NULL;
+		size_t		sep = 0;
+		StringInfoData d;
+		const char *line;
+
+		for (const char *p = start; p < buf + len && end == NULL; p++)
+		{
+			if (p + 1 < buf + len && p[0] == '\n' && p[1] == '\n')
+				end = p, sep = 2;
+			else if (p + 3 < buf + len && strncmp(p, "\r\n\r\n", 4) == 0)
+				end = p, sep = 4;
+		}
+		if (end == NULL)
+			return false;
+		*pos = (end - buf) + sep;
+		*event = NULL;
+		initStringInfo(&d);
+		for (line = start; line < end;)
+		{
+			const char *eol = memchr(line, '\n', end - line);
+			int			n = (eol ? eol : end) - line;
+
+			if (n > 0 && line[n - 1] == '\r')
+				n--;
+			if (n >= 6 && strncmp(line, "event:", 6) == 0)
+				*event = pnstrdup(line + 6 + (n > 6 && line[6] == ' '), n - 6 - (n > 6 && line[6] == ' '));
+			else if (n >= 5 && strncmp(line, "data:", 5) == 0)
+			{
+				if (d.len > 0)
+					appendStringInfoChar(&d, '\n');
+				appendBinaryStringInfo(&d, line + 5 + (n > 5 && line[5] == ' '),
+									   n - 5 - (n > 5 && line[5] == ' '));
+			}
+			line = eol ? eol + 1 : end;
+		}
+		if (*event == NULL && d.len == 0)
+			continue;			/* a comment or an empty event */
+		if (*event == NULL)
+			*event = pstrdup("message");
+		*data = d.data;
+		return true;
+	}
+}
+
+/*
+ * api_decode_turn reads one SSE "turn" event's data, {role, content,
+ * createdAt}; it returns NULL when it is not a usable turn.
+ */
+ApiTurn *
+api_decode_turn(const char *data)
+{
+	cJSON	   *root = cJSON_Parse(data);
+	cJSON	   *array;
+	List	   *turns = NIL;
+
+	if (!cJSON_IsObject(root))
+	{
+		cJSON_Delete(root);
+		return NULL;
+	}
+	/* reuse the array reader on a one-element array */
+	array = cJSON_CreateArray();
+	cJSON_AddItemReferenceToArray(array, root);
+	append_turns(&turns, array);
+	cJSON_Delete(array);
+	cJSON_Delete(root);
+	return turns ? linitial(turns) : NULL;
+}
+
+/*
  * append_clean appends s to buf, turning control characters into spaces
  * and stopping at MAX_API_MESSAGE bytes.
  */

@@ -55,5 +55,8 @@ extern const char *api_decode_call(const char *body, ApiCall *call);
 extern const char *api_decode_list(const char *body, List **calls, bool *has_more);
 extern const char *api_decode_transcript(const char *body, List **turns);
 extern char *api_error_text(long http_status, const char *body);
+extern bool api_sse_next(const char *buf, size_t len, size_t *pos,
+						 char **event, char **data);
+extern ApiTurn *api_decode_turn(const char *data);
 
 #endif							/* AGENTPHONE_API_H */

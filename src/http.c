@@ -180,12 +180,14 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
  * built in a scratch buffer that is wiped once curl has its own copy.
  */
 static struct curl_slist *
-build_headers(const char *bearer)
+build_headers(const char *bearer, const char *accept)
 {
 	struct curl_slist *h = NULL;
+	char		line[64];
 
+	snprintf(line, sizeof(line), "Accept: %s", accept);
 	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, line);
 	h = curl_slist_append(h, "Expect:");
 	if (bearer != NULL && bearer[0] != '\0')
 	{
@@ -254,6 +256,17 @@ HttpRequest *
 http_start(const char *url, const char *bearer, const char *json,
 		   long timeout_ms, void *owner)
 {
+	return http_start_accept(url, bearer, json, timeout_ms, owner, "application/json");
+}
+
+/*
+ * http_start_accept is http_start() with another Accept header (the
+ * transcript stream asks for text/event-stream).
+ */
+HttpRequest *
+http_start_accept(const char *url, const char *bearer, const char *json,
+				  long timeout_ms, void *owner, const char *accept)
+{
 	HttpRequest *req = MemoryContextAllocZero(http_context, sizeof(HttpRequest));
 	CURL	   *e = curl_easy_init();
 
@@ -265,7 +278,7 @@ http_start(const char *url, const char *bearer, const char *json,
 	req->retry_after_ms = -1;
 	req->max_bytes = HTTP_MAX_RESPONSE_BYTES;
 	req->easy = e;
-	req->headers = build_headers(bearer);
+	req->headers = build_headers(bearer, accept);
 
 	set_safe_options(e, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_URL, url);

@@ -45,6 +45,9 @@ typedef struct HttpRequest
 extern void http_init(void);
 extern HttpRequest *http_start(const char *url, const char *bearer,
 							   const char *json, long timeout_ms, void *owner);
+extern HttpRequest *http_start_accept(const char *url, const char *bearer,
+									  const char *json, long timeout_ms,
+									  void *owner, const char *accept);
 extern int	http_in_flight(void);
 extern bool http_wait(long timeout_ms);
 extern HttpRequest *http_next_done(void);

@@ -38,6 +38,7 @@ PG_FUNCTION_INFO_V1(agentphone_call_transcript);
 PG_FUNCTION_INFO_V1(agentphone_call_recording);
 PG_FUNCTION_INFO_V1(agentphone_web_call);
 PG_FUNCTION_INFO_V1(agentphone_end_call);
+PG_FUNCTION_INFO_V1(agentphone_stream_transcript);
 
 #define LIST_PAGE 100
 #define MAX_LIST_ROWS 100000
@@ -460,4 +461,120 @@ agentphone_end_call(PG_FUNCTION_ARGS)
 	req = request(api_url("/calls/%s/end", api_id), "", true, MAX_JSON_BYTES,
 				  psprintf("call %lld (\"%s\")", (long long) id, api_id));
 	PG_RETURN_DATUM(body_jsonb(req));
+}
+
+/*
+ * put_turn adds one streamed turn as a row.
+ */
+static void
+put_turn(ReturnSetInfo *rsinfo, int seq, ApiTurn *t)
+{
+	Datum		v[4];
+	bool		n[4] = {false, false, false, false};
+
+	v[0] = Int32GetDatum(seq);
+	v[1] = CStringGetTextDatum(t->role);
+	v[2] = CStringGetTextDatum(t->content);
+	v[3] = time_datum(t->created_at, &n[3]);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+}
+
+/*
+ * stream_turns reads events from the stream req until "ended", the end of
+ * the stream or the deadline, adding each turn as a row.  Returns true
+ * when the call ended.
+ */
+static bool
+stream_turns(HttpRequest *req, ReturnSetInfo *rsinfo, TimestampTz deadline)
+{
+	size_t		pos = 0;
+	int			seq = 0;
+	bool		ended = false;
+	bool		finished = false;
+
+	while (!ended)
+	{
+		char	   *event;
+		char	   *data;
+		long		left;
+
+		while (!ended && req->body &&
+			   api_sse_next(req->body, req->body_len, &pos, &event, &data))
+		{
+			ApiTurn    *t = strcmp(event, "turn") == 0 ? api_decode_turn(data) : NULL;
+
+			if (t)
+				put_turn(rsinfo, ++seq, t);
+			ended = strcmp(event, "ended") == 0;
+		}
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (ended || finished || left <= 0)
+			break;
+		http_wait(Min(left, 1000));
+		CHECK_FOR_INTERRUPTS();
+		finished = (req->easy == NULL);	/* the server closed the stream */
+	}
+	return ended;
+}
+
+/*
+ * agentphone_stream_transcript follows a call's live transcript stream
+ * (server-sent events) and returns its turns as rows, once the call has
+ * ended or the timeout has passed.  A finished call's stream replays its
+ * turns and ends at once.
+ */
+Datum
+agentphone_stream_transcript(PG_FUNCTION_ARGS)
+{
+	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
+	Interval   *iv = PG_GETARG_INTERVAL_P(1);
+	int64		timeout_ms = (iv->time + (int64) iv->day * USECS_PER_DAY +
+							  (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY) / 1000;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HttpRequest *req;
+
+	if (timeout_ms < 0 || timeout_ms > 24 * 3600 * 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be between 0 and 24 hours")));
+	require_key();
+	InitMaterializedSRF(fcinfo, 0);
+	http_init();
+	req = http_start_accept(api_url("/calls/%s/transcript/stream", id), agentphone_api_key,
+							NULL, timeout_ms + 5000, NULL, "text/event-stream");
+	req->max_bytes = MAX_JSON_BYTES;
+	PG_TRY();
+	{
+		/* wait for the status line, so that a 404 is an error */
+		while (req->easy != NULL && req->status == 0)
+		{
+			http_wait(100);
+			CHECK_FOR_INTERRUPTS();
+			if (req->easy != NULL)
+				curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->status);
+		}
+	}
+	PG_CATCH();
+	{
+		http_abort_all();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (req->status != 200)
+	{
+		req = wait_for(req);	/* the whole error body */
+		fail(req, psprintf("call \"%s\"", id));
+	}
+	PG_TRY();
+	{
+		stream_turns(req, rsinfo, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms));
+	}
+	PG_CATCH();
+	{
+		http_abort_all();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	http_abort_all();
+	return (Datum) 0;
 }

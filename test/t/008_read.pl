@@ -63,6 +63,32 @@ like(sql_error("SELECT agentphone_get_call('call_doesnotexist')"),
 like(sql_error("SELECT agentphone_get_call('call/../x')"), qr/ERROR:  22023: invalid call_id "call\/..\/x"/,
 	'an id that could escape the URL path is refused');
 
+# --- the transcript stream: a finished call replays at once; a live one
+# streams until it ends
+is(sql("SELECT string_agg(seq || ' ' || role || ' ' || content, '|' ORDER BY seq) FROM agentphone_stream_transcript('$api')"),
+	'1 agent Hello there|2 user Hi', 'agentphone_stream_transcript: a finished call replays its turns');
+sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', turn_interval => 0.3,
+	turns => [ map { { role => $_ % 2 ? 'user' : 'agent', content => "live $_" } } 1 .. 4 ] } ] });
+my $streamed = sql("SELECT agentphone_call('agt_1', '+14155550703')");
+sql("SELECT agentphone_wait($streamed, '20 s')");
+my $sapi = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $streamed");
+my $t1 = time();
+is(sql("SELECT string_agg(content, '|' ORDER BY seq) FROM agentphone_stream_transcript('$sapi', '20 s')"),
+	'live 1|live 2|live 3|live 4', 'a live call streams every turn until it ends');
+cmp_ok(time() - $t1, '<', 10, 'and returns when the call ends, not at the timeout');
+sim('POST', '/_sim/script', { scripts => [ { hold => JSON::PP::true, turns => [ { role => 'agent', content => 'on hold' } ], turn_interval => 0.05 } ] });
+my $holding = sql("SELECT agentphone_call('agt_1', '+14155550704')");
+sql("SELECT agentphone_wait($holding, '20 s')");
+my $hapi = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $holding");
+sleep 0.3;
+$t1 = time();
+is(sql("SELECT string_agg(content, '|') FROM agentphone_stream_transcript('$hapi', '1 s')"), 'on hold',
+	'a call that does not end: the turns so far, after the timeout');
+cmp_ok(time() - $t1, '<', 4, 'the timeout is honoured');
+like(sql_error("SELECT * FROM agentphone_stream_transcript('call_nope')"),
+	qr/ERROR:  P0002: AgentPhone has no call "call_nope"/, 'stream of an unknown call: a clear error');
+sim('POST', "/_sim/calls/$hapi/finish", { status => 'completed' });
+
 # --- web call
 my $web = decode_json(sql(q{SELECT agentphone_web_call('agt_1', '{"source": "test"}', '{"n": 1}')}));
 ok($web->{accessToken}, 'agentphone_web_call returns an access token');
