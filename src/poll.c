@@ -118,6 +118,17 @@ poll_reset(void)
 }
 
 /*
+ * poll_postpone puts the next cycle off by one poll interval (after a
+ * cycle could not even start).
+ */
+void
+poll_postpone(void)
+{
+	next_cycle_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												agentphone_poll_interval_ms);
+}
+
+/*
  * poll_cycle_due says whether a new cycle should start now.
  */
 bool
@@ -266,8 +277,7 @@ end_cycle_if_done(void)
 	if (!cycle_active || outstanding > 0 || followups != NIL || snippets != NIL)
 		return;
 	cycle_active = false;
-	next_cycle_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												agentphone_poll_interval_ms);
+	poll_postpone();
 }
 
 /*

@@ -13,6 +13,7 @@ struct HttpRequest;
 
 extern void poll_note_placed(void);
 extern void poll_reset(void);
+extern void poll_postpone(void);
 extern bool poll_cycle_due(TimestampTz now);
 extern void poll_load(void);
 extern void poll_start(Oid extension_oid);

@@ -247,7 +247,10 @@ static void
 start_poll_cycle(void)
 {
 	if (!run_in_transaction("agentphone: reading live calls", poll_load_step, NULL))
+	{
+		poll_postpone();
 		return;
+	}
 	if (extension_ready)
 		poll_start(extension_oid);
 }
