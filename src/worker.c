@@ -58,6 +58,7 @@ static bool orphans_recovered = false;
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
 static bool key_warned = false;
+static TimestampTz next_trim_at = 0;	/* reset when settings are reloaded */
 
 typedef struct ClaimArgs
 {
@@ -142,14 +143,13 @@ check_extension(void)
 
 /*
  * trim_events deletes events older than agentphone.event_retention, a
- * small batch at a time, at most once a minute while there is nothing
- * left to trim.
+ * small batch at a time; while there is nothing left to trim, it looks
+ * again after a minute (or after the retention, if shorter).
  */
 static void
 trim_events(void)
 {
 	static SPIPlanPtr plan = NULL;
-	static TimestampTz next_trim_at = 0;
 	Oid			types[1] = {INT4OID};
 	Datum		v[1] = {Int32GetDatum(agentphone_event_retention_s)};
 	TimestampTz now = GetCurrentTimestamp();
@@ -165,7 +165,7 @@ trim_events(void)
 	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not trim agentphone.call_events");
 	next_trim_at = (SPI_processed == TRIM_BATCH) ? now :
-		TimestampTzPlusMilliseconds(now, 60 * 1000);
+		TimestampTzPlusMilliseconds(now, Min(60 * 1000, (int64) agentphone_event_retention_s * 1000));
 }
 
 /*
@@ -424,6 +424,7 @@ agentphone_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			next_trim_at = 0;	/* agentphone.event_retention may have changed */
 		}
 
 		now = GetCurrentTimestamp();

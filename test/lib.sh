@@ -124,3 +124,19 @@ throwaway_setup() {
 	start_sim "$scratch"
 	start_cluster "$scratch"
 }
+
+# scratch_sql ARGS...: psql (unaligned, tuples only) against the throwaway
+# cluster in $scratch
+scratch_sql() {
+	(cd "$scratch" && as_pg psql -X -q -At -d postgres -h "$scratch" -p "$PGPORT" -v ON_ERROR_STOP=1 "$@")
+}
+
+# wait_queue_drained: wait (up to a minute) until no call is queued or
+# being dispatched
+wait_queue_drained() {
+	for _ in $(seq 600); do
+		[ "$(scratch_sql -c "SELECT count(*) FROM agentphone.calls WHERE status IN ('queued', 'dispatching')")" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -31,7 +31,6 @@ chmod 755 "$scratch/postgres-vg"
 start_sim "$scratch"
 POSTGRES_WRAPPER="$scratch/postgres-vg" start_cluster "$scratch"
 
-sql() { (cd "$scratch" && as_pg psql -X -q -At -d postgres -h "$scratch" -p "$PGPORT" -v ON_ERROR_STOP=1 "$@"); }
 fault() {
 	$PY - "$SIM_PORT" "$1" <<'PY'
 import json, sys, urllib.request
@@ -41,7 +40,7 @@ PY
 }
 
 say "workload under valgrind: $calls calls with faults"
-sql -c "CREATE EXTENSION agentphone"
+scratch_sql -c "CREATE EXTENSION agentphone"
 for f in '{"kind":"status","status":422,"body":{"detail":[{"loc":["body","toNumber"],"msg":"bad"}]}}' \
 	'{"kind":"status","status":429,"headers":{"Retry-After":"1"}}' \
 	'{"kind":"status","status":500}' '{"kind":"drop"}' '{"kind":"malformed","status":200}' \
@@ -49,17 +48,13 @@ for f in '{"kind":"status","status":422,"body":{"detail":[{"loc":["body","toNumb
 	'{"kind":"body","status":404,"body":{"error":{"message":"gone","code":"NOT_FOUND"}}}'; do
 	fault "$f"
 done
-sql -c "SELECT count(agentphone_call('agt_1', '+1415555' || lpad(i::text, 4, '0'),
+scratch_sql -c "SELECT count(agentphone_call('agt_1', '+1415555' || lpad(i::text, 4, '0'),
 	jsonb_build_object('i', i, 'vip', i % 2 = 0, 'note', NULL), initial_greeting => 'Hi',
 	options => jsonb_build_object('modelTier', 'turbo'))) FROM generate_series(1, $calls) i"
-sql -c "SELECT agentphone_cancel(agentphone_call('agt_1', '+14155550999'))" >/dev/null
-for _ in $(seq 600); do
-	left=$(sql -c "SELECT count(*) FROM agentphone.calls WHERE status IN ('queued', 'dispatching')")
-	[ "$left" = 0 ] && break
-	sleep 0.5
-done
-sql -c "SELECT status, count(*) FROM agentphone.calls GROUP BY 1 ORDER BY 1"
-sql -c "DROP EXTENSION agentphone"
+scratch_sql -c "SELECT agentphone_cancel(agentphone_call('agt_1', '+14155550999'))" >/dev/null
+wait_queue_drained
+scratch_sql -c "SELECT status, count(*) FROM agentphone.calls GROUP BY 1 ORDER BY 1"
+scratch_sql -c "DROP EXTENSION agentphone"
 as_pg pg_ctl -D "$scratch/data" -m fast -w -t 300 stop >/dev/null
 
 # An error is ours when one of its three innermost frames is in our sources

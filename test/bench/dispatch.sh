@@ -27,14 +27,13 @@ agentphone.max_calls_per_minute = 100000
 agentphone.max_in_flight = 16
 CONF
 as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
-psql_() { (cd "$scratch" && as_pg psql -X -q -At -d postgres -h "$scratch" -p "$PGPORT" "$@"); }
 sim_reset() { $PY -c "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:$SIM_PORT/_sim/reset', data=b'', method='POST'))"; }
-psql_ -c "CREATE EXTENSION agentphone"
+scratch_sql -c "CREATE EXTENSION agentphone"
 
 # latency ROWS_SQL: percentiles of POST time minus created_at for the calls
 # whose numbers start with +1415556
 latency() {
-	psql_ -c "COPY (SELECT to_number, extract(epoch FROM created_at) FROM agentphone.calls WHERE to_number LIKE '+1415556%') TO STDOUT" >"$scratch/created.tsv"
+	scratch_sql -c "COPY (SELECT to_number, extract(epoch FROM created_at) FROM agentphone.calls WHERE to_number LIKE '+1415556%') TO STDOUT" >"$scratch/created.tsv"
 	$PY - "$SIM_PORT" "$scratch/created.tsv" <<'PY'
 import json, sys, urllib.request
 posts = json.load(urllib.request.urlopen("http://127.0.0.1:%s/_sim/requests?method=POST" % sys.argv[1]))
@@ -47,29 +46,25 @@ PY
 
 say "latency: 100 single-call transactions, woken at COMMIT"
 sim_reset
-for i in $(seq 100); do echo "SELECT agentphone_call('agt_1', '+1415556$(printf %04d $i)');"; echo "SELECT pg_sleep(0.02);"; done | psql_ >/dev/null
+for i in $(seq 100); do echo "SELECT agentphone_call('agt_1', '+1415556$(printf %04d $i)');"; echo "SELECT pg_sleep(0.02);"; done | scratch_sql >/dev/null
 sleep 1
 read -r w50 w90 w99 wn < <(latency)
-psql_ -c "TRUNCATE agentphone.calls"
+scratch_sql -c "TRUNCATE agentphone.calls CASCADE"
 
 say "latency: 20 calls committed with COMMIT PREPARED, found by the 1 s sweep"
 sim_reset
 for i in $(seq 20); do
 	echo "BEGIN; SELECT agentphone_call('agt_1', '+1415556$(printf %04d $i)'); PREPARE TRANSACTION 'p$i'; COMMIT PREPARED 'p$i'; SELECT pg_sleep(0.137);"
-done | psql_ >/dev/null
+done | scratch_sql >/dev/null
 sleep 1.5
 read -r s50 s90 s99 sn < <(latency)
-psql_ -c "TRUNCATE agentphone.calls"
+scratch_sql -c "TRUNCATE agentphone.calls CASCADE"
 
 say "throughput: $calls calls committed at once"
 sim_reset
-t=$(psql_ -c "SELECT extract(epoch FROM clock_timestamp())")
-psql_ -c "SELECT count(agentphone_call('agt_1', '+1415557' || lpad(i::text, 4, '0'))) FROM generate_series(1, $calls) i" >/dev/null
-for _ in $(seq 600); do
-	left=$(psql_ -c "SELECT count(*) FROM agentphone.calls WHERE status IN ('queued', 'dispatching')")
-	[ "$left" = 0 ] && break
-	sleep 0.1
-done
+t=$(scratch_sql -c "SELECT extract(epoch FROM clock_timestamp())")
+scratch_sql -c "SELECT count(agentphone_call('agt_1', '+1415557' || lpad(i::text, 4, '0'))) FROM generate_series(1, $calls) i" >/dev/null
+wait_queue_drained
 ext=$($PY - "$SIM_PORT" "$t" <<'PY'
 import json, sys, urllib.request
 posts = json.load(urllib.request.urlopen("http://127.0.0.1:%s/_sim/requests?method=POST" % sys.argv[1]))
@@ -77,7 +72,7 @@ ok = [p for p in posts if p["status"] == 200]
 print("%.1f %d" % (len(ok) / (max(p["time"] for p in ok) - float(sys.argv[2])), len(ok)))
 PY
 )
-placed=$(psql_ -c "SELECT count(*) FROM agentphone.calls WHERE status = 'in-progress'")
+placed=$(scratch_sql -c "SELECT count(*) FROM agentphone.calls WHERE status IN ('in-progress', 'completed')")
 
 say "baseline: a Python client POSTing $calls calls over 16 keep-alive connections"
 sim_reset

@@ -222,5 +222,20 @@ like($reports[1], qr/^agt_1\|\d+\|\d+(\.\d)?$/m, 'average duration per agent');
 like($reports[2], qr/\|2\|user\|Hi, thanks for calling\.$/m, 'search transcripts for a phrase');
 like($reports[3], qr/\|completed\|\d+$/m, 'calls whose transcript mentions a word');
 
+# --- event retention trims events only, in batches
+my $calls_before = sql('SELECT count(*) FROM agentphone.calls');
+my $complete = sql('SELECT string_agg(id::text, \',\') FROM agentphone.calls WHERE transcript_complete');
+my $turns_sql = "SELECT count(*) FROM agentphone.transcripts WHERE call_id IN ($complete)";
+my $turns_before = sql($turns_sql);
+cmp_ok(sql('SELECT count(*) FROM agentphone.call_events'), '>', 1000, 'more than one batch of events');
+sql(q{ALTER SYSTEM SET agentphone.event_retention = '2s'; ALTER SYSTEM SET agentphone.sweep_interval = '200ms'; SELECT pg_reload_conf()});
+sleep 2;
+sql("SELECT agentphone_call('agt_1', '+14155589990')");
+ok(wait_until(sub { sql(q{SELECT count(*) FROM agentphone.call_events WHERE at < now() - interval '3 seconds'}) == 0 }, 30),
+	'events older than agentphone.event_retention are deleted');
+cmp_ok(sql('SELECT count(*) FROM agentphone.call_events'), '>', 0, 'recent events are kept');
+is(sql('SELECT count(*) FROM agentphone.calls'), $calls_before + 1, 'calls are kept');
+is(sql($turns_sql), $turns_before, 'transcripts are kept');
+
 $node->stop;
 done_testing();
