@@ -86,17 +86,22 @@ CREATE INDEX call_events_at_idx ON agentphone.call_events (at);
 REVOKE ALL ON agentphone.call_events FROM PUBLIC;
 COMMENT ON TABLE agentphone.call_events IS 'every status transition: call, from, to, when, and last_error at that moment';
 
--- record_transition logs a status change and announces it with
--- NOTIFY agentphone, '{"id": ..., "call_id": ..., "status": ...}', sent when
--- the transaction that made the change commits.
+-- record_transition logs a status change and, for a change of an existing
+-- call, announces it with NOTIFY agentphone, '{"id": ..., "call_id": ...,
+-- "status": ...}', sent when the transaction that made the change commits.
+-- Queuing a call sends no NOTIFY, so agentphone_call() can be used in a
+-- transaction that is then PREPAREd (PREPARE refuses transactions that
+-- notified).
 CREATE FUNCTION agentphone.record_transition() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	INSERT INTO agentphone.call_events (call_id, from_status, to_status, detail)
 	VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status, NEW.last_error);
-	PERFORM pg_catalog.pg_notify('agentphone',
-		pg_catalog.json_build_object('id', NEW.id, 'call_id', NEW.api_call_id,
-									 'status', NEW.status)::text);
+	IF TG_OP = 'UPDATE' THEN
+		PERFORM pg_catalog.pg_notify('agentphone',
+			pg_catalog.json_build_object('id', NEW.id, 'call_id', NEW.api_call_id,
+										 'status', NEW.status)::text);
+	END IF;
 	RETURN NULL;
 END $$;
 REVOKE ALL ON FUNCTION agentphone.record_transition() FROM PUBLIC;

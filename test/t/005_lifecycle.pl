@@ -12,7 +12,8 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 start_sim();
-my $node = new_node('lifecycle', "agentphone.sweep_interval = '200ms'\n", no_extension => 1);
+my $node = new_node('lifecycle', "agentphone.sweep_interval = '200ms'\nmax_prepared_transactions = 5\n",
+	no_extension => 1);
 
 sub worker_pid
 {
@@ -65,6 +66,20 @@ is($node->safe_psql('postgres', "SELECT agentphone_wait($id, '20 s')"), 'in-prog
 is(worker_pid(), $pid, 'still the same worker');
 unlike(slurp_file($node->logfile), qr/ERROR|FATAL|terminated by signal/,
 	'no error in the whole sequence');
+
+# --- a call queued in a prepared transaction is placed after COMMIT
+# PREPARED (found by the sweep, since nobody wakes the worker)
+$node->safe_psql('postgres', q{
+	BEGIN;
+	SELECT agentphone_call('agt_1', '+14155550505');
+	PREPARE TRANSACTION 'dial';
+});
+is($node->safe_psql('postgres', "SELECT count(*) FROM agentphone.calls WHERE to_number = '+14155550505'"),
+	'0', 'a prepared call is not visible before COMMIT PREPARED');
+$node->safe_psql('postgres', "COMMIT PREPARED 'dial'");
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT status FROM agentphone.calls WHERE to_number = '+14155550505'") eq 'in-progress' }, 10),
+	'and is placed after it');
 
 # --- another database has no worker: queueing there is refused
 $node->safe_psql('postgres', 'CREATE DATABASE other');
