@@ -13,6 +13,7 @@ OBJS = \
 	src/pending.o \
 	src/poll.o \
 	src/read.o \
+	src/reconcile.o \
 	src/validate.o \
 	src/worker.o
 DATA = sql/agentphone--1.0.sql

@@ -34,6 +34,7 @@
 #define CALL_CANCELED		"canceled"
 #define CALL_ERROR			"error"
 #define CALL_UNKNOWN		"unknown"
+#define CALL_RECONCILING	"reconciling"
 #define CALL_IN_PROGRESS	"in-progress"
 
 /* Documented input limits (characters); see README "Input limits". */
@@ -59,6 +60,14 @@ extern int	agentphone_retry_base_ms;
 extern int	agentphone_poll_interval_ms;
 extern int	agentphone_max_call_duration_s;
 extern int	agentphone_event_retention_s;
+extern int	agentphone_reconcile_delay_ms;
+
+typedef enum OnUnknown
+{
+	ON_UNKNOWN_FAIL,
+	ON_UNKNOWN_REDIAL
+} OnUnknown;
+extern int	agentphone_on_unknown;
 
 extern void agentphone_define_settings(void);
 
@@ -86,6 +95,9 @@ extern void agentphone_check_text(const char *argname, const char *value,
 extern void agentphone_check_e164(const char *argname, const char *number);
 extern Jsonb *agentphone_normalize_variables(Jsonb *variables);
 extern void agentphone_check_options(Jsonb *options);
+
+/* ----- SQL-callable functions (functions.c) ----- */
+extern int64 agentphone_interval_ms(Interval *iv);
 
 /* ----- background worker (worker.c) ----- */
 extern PGDLLEXPORT void agentphone_worker_main(Datum main_arg);

@@ -16,16 +16,16 @@
  *
  * A call found "dispatching" when the worker starts was claimed by a worker
  * that died before recording the answer: it may or may not have been
- * dialed, so it becomes "unknown" rather than being sent again
- * (at-most-once; see README "Guarantees").
+ * dialed, so it is never simply sent again; it becomes "reconciling" and
+ * reconcile.c asks the API what happened (see README "Guarantees").
  *
  * How an answer is classified:
  *	 2xx with a call id				placed: the API's status and call id
- *	 2xx without a readable id		unknown (the call may exist)
+ *	 2xx without a readable id		reconciling (the call may exist)
  *	 408, 409, 429, 5xx				retry after Retry-After or backoff
  *	 other statuses					error, with the API's message
  *	 no connection, nothing sent	retry
- *	 failure after sending			unknown (a retry could dial twice)
+ *	 failure after sending			reconciling (a retry could dial twice)
  * Retries stop after agentphone.max_attempts: the call becomes "error".
  *
  *-------------------------------------------------------------------------
@@ -45,6 +45,7 @@
 #include "http.h"
 #include "pending.h"
 #include "poll.h"
+#include "reconcile.h"
 
 /* Longest backoff between two attempts. */
 #define MAX_BACKOFF_MS (5 * 60 * 1000)
@@ -134,16 +135,16 @@ note_sent(TimestampTz now)
 }
 
 /*
- * dispatch_recover_orphans turns calls left "dispatching" by a previous
- * worker into "unknown".  Only one worker exists, so at its start every
+ * dispatch_recover_orphans hands calls left "dispatching" by a previous
+ * worker to reconciliation.  Only one worker exists, so at its start every
  * such call is an orphan.
  */
 void
 dispatch_recover_orphans(void)
 {
-	int			ret = SPI_execute("UPDATE agentphone.calls SET status = 'unknown',"
+	int			ret = SPI_execute("UPDATE agentphone.calls SET status = 'reconciling',"
 								  " last_error = 'the worker stopped while placing this call;"
-								  " the call may or may not have been dialed, so it was not sent again',"
+								  " asking the API whether it was placed',"
 								  " next_attempt_at = NULL, updated_at = now()"
 								  " WHERE status = 'dispatching'", false, 0);
 
@@ -151,8 +152,8 @@ dispatch_recover_orphans(void)
 		elog(ERROR, "could not recover interrupted calls");
 	if (SPI_processed > 0)
 		ereport(LOG,
-				(errmsg_plural("agentphone: %llu interrupted call marked unknown",
-							   "agentphone: %llu interrupted calls marked unknown",
+				(errmsg_plural("agentphone: %llu interrupted call to be reconciled with the API",
+							   "agentphone: %llu interrupted calls to be reconciled with the API",
 							   SPI_processed, (unsigned long long) SPI_processed),
 				 errdetail("The worker stopped after claiming them and before recording the API's answer.")));
 }
@@ -313,7 +314,7 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt)
 		o->kind = problem ? OUTCOME_UNKNOWN : OUTCOME_PLACED;
 		if (problem)
 			o->message = psprintf("the API accepted the request (HTTP %ld) but %s;"
-								  " the call may have been placed, so it was not sent again",
+								  " asking the API whether it was placed",
 								  st, problem);
 	}
 	else if (st == 408 || st == 409 || st == 429 || (st >= 500 && st < 600))
@@ -346,7 +347,7 @@ classify(HttpRequest *req, int attempt)
 	{
 		o.kind = OUTCOME_UNKNOWN;
 		o.message = psprintf("the request was sent but no answer arrived (%s);"
-							 " the call may have been placed, so it was not sent again",
+							 " asking the API whether it was placed",
 							 http_failure_text(req));
 	}
 	return o;
@@ -384,7 +385,7 @@ store_outcome(int64 id, const Outcome *o)
 	}
 	else
 	{
-		static const char *const kinds[] = {NULL, CALL_QUEUED, CALL_ERROR, CALL_UNKNOWN};
+		static const char *const kinds[] = {NULL, CALL_QUEUED, CALL_ERROR, CALL_RECONCILING};
 		Oid			types[4] = {INT8OID, TEXTOID, INT4OID, TEXTOID};
 		Datum		v[4] = {Int64GetDatum(id), CStringGetTextDatum(kinds[o->kind]),
 		Int32GetDatum(o->delay_ms), CStringGetTextDatum(o->message)};
@@ -430,7 +431,7 @@ try_store(int64 id, const Outcome *o)
 /*
  * dispatch_record_one stores the outcome of one finished POST /calls.  An
  * outcome that cannot be stored (say, a malformed start time, or a call id the table
- * already holds) still ends the call, as "unknown" if the API may have
+ * already holds) still ends the call, as "reconciling" if the API may have
  * placed it and "error" otherwise, so that no call stays "dispatching".
  * Returns the retry delay, or -1.
  */
@@ -456,9 +457,13 @@ dispatch_record_one(HttpRequest *req)
 			ereport(WARNING,
 					(errmsg("agentphone: call %lld could not be updated: %s",
 							(long long) f->id, failure)));
+		else if (fallback.kind == OUTCOME_UNKNOWN)
+			reconcile_note();
 		return -1;
 	}
 	if (o.kind == OUTCOME_PLACED)
 		poll_note_placed();
+	if (o.kind == OUTCOME_UNKNOWN)
+		reconcile_note();
 	return o.kind == OUTCOME_RETRY ? o.delay_ms : -1;
 }

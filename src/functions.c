@@ -161,10 +161,11 @@ agentphone_cancel(PG_FUNCTION_ARGS)
 }
 
 /*
- * interval_ms converts a timeout to milliseconds, refusing negative ones.
+ * agentphone_interval_ms converts a timeout to milliseconds, refusing
+ * negative ones.
  */
-static int64
-interval_ms(Interval *iv)
+int64
+agentphone_interval_ms(Interval *iv)
 {
 	int64		us = iv->time + (int64) iv->day * USECS_PER_DAY +
 		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
@@ -210,8 +211,8 @@ fetch_status(int64 id)
 }
 
 /*
- * agentphone_wait waits until the call has left "queued" and
- * "dispatching", or until the timeout passes, and returns its status.
+ * agentphone_wait waits until the call has left "queued", "dispatching"
+ * and "reconciling", or until the timeout passes, and returns its status.
  * It sleeps on its latch, so it is cancellable and exits on postmaster
  * death.
  */
@@ -219,7 +220,7 @@ Datum
 agentphone_wait(PG_FUNCTION_ARGS)
 {
 	int64		id = PG_GETARG_INT64(0);
-	int64		timeout_ms = interval_ms(PG_GETARG_INTERVAL_P(1));
+	int64		timeout_ms = agentphone_interval_ms(PG_GETARG_INTERVAL_P(1));
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	MemoryContext callcxt = CurrentMemoryContext;
 	char	   *status;
@@ -237,7 +238,8 @@ agentphone_wait(PG_FUNCTION_ARGS)
 		long		left;
 
 		status = fetch_status(id);
-		if (strcmp(status, CALL_QUEUED) != 0 && strcmp(status, CALL_DISPATCHING) != 0)
+		if (strcmp(status, CALL_QUEUED) != 0 && strcmp(status, CALL_DISPATCHING) != 0 &&
+			strcmp(status, CALL_RECONCILING) != 0)
 			break;
 		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (left <= 0)

@@ -29,6 +29,14 @@ int			agentphone_retry_base_ms = 1000;
 int			agentphone_poll_interval_ms = 5000;
 int			agentphone_max_call_duration_s = 3600;
 int			agentphone_event_retention_s = 30 * 24 * 3600;
+int			agentphone_reconcile_delay_ms = 30000;
+int			agentphone_on_unknown = ON_UNKNOWN_FAIL;
+
+static const struct config_enum_entry on_unknown_options[] = {
+	{"fail", ON_UNKNOWN_FAIL, false},
+	{"redial", ON_UNKNOWN_REDIAL, false},
+	{NULL, 0, false}
+};
 
 /*
  * check_api_url accepts only an absolute http(s) URL.  Plain http is meant
@@ -167,6 +175,21 @@ agentphone_define_settings(void)
 							30 * 24 * 3600, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("agentphone.reconcile_delay",
+							"How long after its claim a call of unknown outcome is looked for at the API.",
+							"Time for a slow API to finish creating a call whose answer was lost.",
+							&agentphone_reconcile_delay_ms,
+							30000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("agentphone.on_unknown",
+							 "What to do with a call of unknown outcome that the API does not show.",
+							 "fail: status unknown, never sent again; redial: queue it again (a person may be called twice).",
+							 &agentphone_on_unknown,
+							 ON_UNKNOWN_FAIL, on_unknown_options,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("agentphone");
 }

@@ -34,6 +34,21 @@ pending_new(RequestKind kind, Oid extension_oid, int64 id, const char *api_id)
 }
 
 /*
+ * api_id_is_safe says whether an API id (a call or number id) can be put
+ * in a URL path as it is: 1 to 128 letters, digits, "_", "-" or ".", and
+ * not "." or ".." alone.
+ */
+bool
+api_id_is_safe(const char *id)
+{
+	size_t		len = strlen(id);
+
+	return len > 0 && len <= 128 && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 &&
+		strspn(id, "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == len;
+}
+
+/*
  * api_url returns agentphone.api_url (without trailing slashes) followed
  * by the formatted path.
  */

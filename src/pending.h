@@ -15,7 +15,8 @@ typedef enum RequestKind
 	REQ_LIST,					/* GET /calls?status=in-progress page */
 	REQ_GET,					/* GET /calls/{id} of a call that changed */
 	REQ_TRANSCRIPT,				/* GET /calls/{id}/transcript */
-	REQ_GET_TRANSCRIPT			/* GET /calls/{id}, for its transcripts */
+	REQ_GET_TRANSCRIPT,			/* GET /calls/{id}, for its transcripts */
+	REQ_RECONCILE				/* GET /calls?search=<number> */
 } RequestKind;
 
 /* The owner of one request in flight (lives in TopMemoryContext). */
@@ -31,6 +32,7 @@ typedef struct Pending
 
 extern Pending *pending_new(RequestKind kind, Oid extension_oid, int64 id,
 							const char *api_id);
+extern bool api_id_is_safe(const char *id);
 extern char *api_url(const char *fmt,...) pg_attribute_printf(1, 2);
 extern char *run_in_subtransaction(void (*fn) (void *), void *arg);
 

@@ -206,15 +206,6 @@ poll_load(void)
 }
 
 /*
- * path_safe says whether an API id can be put in a URL path as it is.
- */
-static bool
-path_safe(const char *id)
-{
-	return id[0] != '\0' && strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == strlen(id);
-}
-
-/*
  * queue_followup queues a request about one call; it starts when a slot
  * is free (start_followups).
  */
@@ -223,7 +214,7 @@ queue_followup(RequestKind kind, int64 id, const char *api_id)
 {
 	MemoryContext old;
 
-	if (!path_safe(api_id))
+	if (!api_id_is_safe(api_id))
 		return;
 	old = MemoryContextSwitchTo(cycle_memory());
 	followups = lappend(followups, pending_new(kind, cycle_extension, id, api_id));

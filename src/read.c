@@ -66,8 +66,7 @@ check_id(const char *argname, text *t)
 {
 	char	   *s = text_to_cstring(t);
 
-	if (s[0] == '\0' || strlen(s) > 128 ||
-		strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(s))
+	if (!api_id_is_safe(s))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %s \"%s\"", argname, s),
@@ -453,7 +452,7 @@ agentphone_end_call(PG_FUNCTION_ARGS)
 				 errhint("A queued call can be canceled with agentphone_cancel().")));
 	api_id = MemoryContextStrdup(TopTransactionContext, api_id);
 	SPI_finish();
-	if (strspn(api_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(api_id))
+	if (!api_id_is_safe(api_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("call %lld has an API id that cannot be used in a URL", (long long) id)));
@@ -527,16 +526,14 @@ Datum
 agentphone_stream_transcript(PG_FUNCTION_ARGS)
 {
 	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
-	Interval   *iv = PG_GETARG_INTERVAL_P(1);
-	int64		timeout_ms = (iv->time + (int64) iv->day * USECS_PER_DAY +
-							  (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY) / 1000;
+	int64		timeout_ms = agentphone_interval_ms(PG_GETARG_INTERVAL_P(1));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HttpRequest *req;
 
-	if (timeout_ms < 0 || timeout_ms > 24 * 3600 * 1000)
+	if (timeout_ms > 24 * 3600 * 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout must be between 0 and 24 hours")));
+				 errmsg("timeout must not exceed 24 hours")));
 	require_key();
 	InitMaterializedSRF(fcinfo, 0);
 	http_init();

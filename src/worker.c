@@ -42,6 +42,7 @@
 #include "http.h"
 #include "pending.h"
 #include "poll.h"
+#include "reconcile.h"
 
 /* Events deleted per transaction by the retention trim. */
 #define TRIM_BATCH 1000
@@ -72,6 +73,7 @@ typedef struct RecordArgs
 {
 	List	   *done;
 	long		soonest_retry_ms;
+	bool		requeued;		/* a reconciled call was queued again */
 } RecordArgs;
 
 /*
@@ -130,7 +132,11 @@ check_extension(void)
 						: "agentphone worker: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
 						agentphone_database_name)));
 	if (oid != extension_oid)
-		poll_reset();			/* a cycle of a dropped extension never ends */
+	{
+		/* a cycle of a dropped extension would never end */
+		poll_reset();
+		reconcile_reset();
+	}
 	extension_ready = ready;
 	extension_oid = oid;
 	extension_checked = true;
@@ -203,6 +209,8 @@ record_answers(RecordArgs *a)
 
 		if (!extension_ready || p->extension_oid != extension_oid)
 			stale++;
+		else if (p->kind == REQ_RECONCILE)
+			a->requeued |= reconcile_record_one(req);
 		else if (p->kind != REQ_CREATE)
 			poll_record_one(req);
 		else if ((delay = dispatch_record_one(req)) >= 0 &&
@@ -238,6 +246,30 @@ poll_load_step(void *arg)
 	check_extension();
 	if (extension_ready)
 		poll_load();
+}
+
+/*
+ * reconcile_load_step is the body of the transaction that starts a
+ * reconcile cycle.
+ */
+static void
+reconcile_load_step(void *arg)
+{
+	(void) arg;
+	check_extension();
+	if (extension_ready)
+		reconcile_load();
+}
+
+/*
+ * start_reconcile_cycle asks the API about calls of unknown outcome.
+ */
+static void
+start_reconcile_cycle(void)
+{
+	if (run_in_transaction("agentphone: reading calls to reconcile", reconcile_load_step, NULL) &&
+		extension_ready)
+		reconcile_start(extension_oid);
 }
 
 /*
@@ -323,7 +355,7 @@ claim_and_send(TimestampTz now)
 static void
 record_finished(TimestampTz now)
 {
-	RecordArgs	a = {NIL, -1};
+	RecordArgs	a = {NIL, -1, false};
 	HttpRequest *req;
 	ListCell   *lc;
 
@@ -357,7 +389,7 @@ record_finished(TimestampTz now)
 	poll_after_record();
 	if (a.soonest_retry_ms >= 0)
 		claim_due_at(now, a.soonest_retry_ms);
-	if (more_due && a.done != NIL)
+	if ((more_due && a.done != NIL) || a.requeued)
 		next_claim_at = now;
 }
 
@@ -370,9 +402,12 @@ next_wait_ms(TimestampTz now)
 {
 	long		wait = TimestampDifferenceMilliseconds(now, next_claim_at);
 	long		poll = poll_wait_ms(now);
+	long		reconcile = reconcile_wait_ms(now);
 
 	if (poll >= 0 && poll < wait)
 		wait = poll;
+	if (reconcile >= 0 && reconcile < wait)
+		wait = reconcile;
 	return Max(wait, 0);
 }
 
@@ -432,6 +467,8 @@ agentphone_worker_main(Datum main_arg)
 			claim_and_send(now);
 		if (extension_ready && poll_cycle_due(now))
 			start_poll_cycle();
+		if (extension_ready && reconcile_due(now))
+			start_reconcile_cycle();
 		record_finished(GetCurrentTimestamp());
 
 		report_idle();

@@ -12,7 +12,7 @@ use Time::HiRes qw(time sleep);
 
 start_sim();
 my $node = new_node('answers',
-	"agentphone.request_timeout = '1500ms'\nagentphone.max_attempts = 3\n");
+	"agentphone.request_timeout = '1500ms'\nagentphone.max_attempts = 3\nagentphone.reconcile_delay = '4s'\n");
 
 my $n = 0;
 
@@ -102,19 +102,21 @@ like(row($id)->{last_error},
 	'last_error names the attempts and the last failure');
 is(scalar(@{ posts_to($to) }), 3, 'exactly max_attempts POSTs');
 
-# --- outcome unknown: never resent
+# --- outcome unknown: never resent; the API is asked whether the call
+# exists (after agentphone.reconcile_delay), and a match is adopted
 ($id, $to) = place({ kind => 'drop' });
-is(wait_status($id), 'unknown', 'connection closed after the request: unknown');
-like(row($id)->{last_error}, qr/the request was sent but no answer arrived .*not sent again/,
-	'unknown: last_error explains');
+is(wait_status($id), 'unknown', 'connection closed after the request, no call at the API: unknown');
+like(row($id)->{last_error},
+	qr/^the request was sent but no answer arrived .*; asking the API whether it was placed; the API shows no call to \Q$to\E by agt_1 since then, so it was not sent again \(agentphone.on_unknown = fail\)$/,
+	'unknown: last_error explains what happened and what was checked');
 
 my ($id2, $to2) = place({ kind => 'malformed', status => 200 });
-is(wait_status($id2), 'unknown', 'malformed 200: unknown');
-like(row($id2)->{last_error}, qr/accepted the request \(HTTP 200\) but the answer was not valid JSON/,
-	'malformed 200: last_error explains');
+like(wait_status($id2), qr/^(in-progress|completed)$/, 'malformed 200, but the API created the call: adopted with its status');
+is(row($id2)->{api_call_id}, posts_to($to2)->[0]{call_id}, "the adopted call is the one the API created");
+is(row($id2)->{last_error}, undef, 'adopted: no error left');
 
 my ($id3, $to3) = place({ kind => 'body', status => 200, body => { status => 'in-progress' } });
-is(wait_status($id3), 'unknown', '200 without a call id: unknown');
+is(wait_status($id3), 'unknown', '200 without a call id and no call at the API: unknown');
 like(row($id3)->{last_error}, qr/the answer had no call id/, 'no call id: last_error explains');
 
 my ($id4, $to4) = place({ kind => 'huge', status => 200, size => 3 * 1024 * 1024 });
@@ -122,13 +124,24 @@ is(wait_status($id4), 'unknown', 'an oversized 200: unknown');
 like(row($id4)->{last_error}, qr/too large/, 'oversized: last_error explains');
 
 my ($id5, $to5) = place({ kind => 'delay', seconds => 3 });
-is(wait_status($id5), 'unknown', 'no answer within request_timeout: unknown');
-like(row($id5)->{last_error}, qr/no answer arrived \(.*[Tt]imeout|timed out/,
-	'timeout: last_error says so');
+like(wait_status($id5), qr/^(in-progress|completed)$/, 'no answer within request_timeout, but the call was created: adopted');
+is(row($id5)->{api_call_id}, posts_to($to5)->[0]{call_id}, 'the late call is the one adopted');
 
-sleep 2;
-is(scalar(@{ posts_to($_) }), 1, "unknown call to $_ was POSTed once, never resent")
-  for ($to, $to2, $to3, $to4, $to5);
+my ($id6, $to6) = place({ kind => 'drop_after' });
+like(wait_status($id6), qr/^(in-progress|completed)$/, 'connection dropped after the call was created: adopted');
+
+sleep 1;
+is(scalar(@{ posts_to($_) }), 1, "call to $_ of unknown outcome was POSTed once, never resent")
+  for ($to, $to2, $to3, $to4, $to5, $to6);
+
+# --- agentphone.on_unknown = redial: a call the API does not show is queued again
+$node->safe_psql('postgres', "ALTER SYSTEM SET agentphone.on_unknown = 'redial'; SELECT pg_reload_conf()");
+sleep 0.3;
+my ($id7, $to7) = place({ kind => 'drop' });
+is(wait_status($id7), 'in-progress', 'on_unknown = redial: placed by a second POST');
+is(scalar(@{ posts_to($to7) }), 2, 'two POSTs, the first one created nothing');
+is(scalar(grep { $_->{call_id} } @{ posts_to($to7) }), 1, 'one call at the API');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET agentphone.on_unknown; SELECT pg_reload_conf()");
 
 # --- the API cannot be reached: nothing was sent, so it is retried
 $node->safe_psql('postgres', q{
@@ -173,9 +186,9 @@ my $ids = $node->safe_psql('postgres', q{
 	FROM generate_series(1, 6) i});
 for my $i (split /,/, $ids) { wait_status($i); }
 my %count;
-$count{ $_->{status} }++ for @{ call_rows($node, "id IN ($ids)") };
-is_deeply(\%count, { 'in-progress' => 4, error => 1, unknown => 1 },
-	'in one batch a refused and a garbled answer touch only their own calls');
+$count{ $_->{status} =~ s/^completed$/in-progress/r }++ for @{ call_rows($node, "id IN ($ids)") };
+is_deeply(\%count, { 'in-progress' => 5, error => 1 },
+	'in one batch a refused and a garbled answer touch only their own calls (the garbled one adopted)');
 
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM agentphone.calls WHERE status IN ('queued', 'dispatching')"), '0',

@@ -1,0 +1,339 @@
+/*-------------------------------------------------------------------------
+ *
+ * reconcile.c
+ *		Finding out whether a call of unknown outcome was placed, instead of
+ *		blindly sending it again.
+ *
+ * The API has no idempotency key, so a call whose POST may have reached
+ * the API without its answer reaching us ("reconciling": the worker died
+ * after the claim, the connection failed after sending, or a 2xx answer
+ * was unreadable) is never simply resent.  Once agentphone.reconcile_delay
+ * has passed since its claim (time for a slow API to finish creating it),
+ * the worker asks List Calls for calls to the same number
+ * (GET /calls?search=<number>) and looks for one of the same agent, to the
+ * same number, started no earlier than a minute before the claim, that no
+ * other row holds yet:
+ *	 - found: the call is adopted (its API id and status stored) and
+ *	   followed like any placed call;
+ *	 - not found: agentphone.on_unknown decides: "fail" (the default) makes
+ *	   it "unknown" with the reason, "redial" queues it again.
+ * A failed search is tried again at the next cycle.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "api.h"
+#include "http.h"
+#include "pending.h"
+#include "poll.h"
+#include "reconcile.h"
+
+/* How far before the claim a matching call may have started (clock skew). */
+#define START_SLACK_US (60 * USECS_PER_SEC)
+#define MAX_PER_CYCLE 100
+
+/* A call to reconcile, as loaded. */
+typedef struct Unsure
+{
+	int64		id;
+	char	   *agent_id;
+	char	   *to_number;
+	TimestampTz claimed_at;
+	char	   *why;			/* last_error when it became unsure */
+} Unsure;
+
+static MemoryContext cycle_cxt = NULL;
+static List *unsure = NIL;
+static int	outstanding = 0;
+static bool active = false;
+static bool maybe_pending = true;	/* false once a cycle found none */
+static TimestampTz next_at = 0;
+
+static SPIPlanPtr load_plan = NULL;
+static SPIPlanPtr adopt_plan = NULL;
+static SPIPlanPtr resolve_plan = NULL;
+
+/*
+ * reconcile_note says that a call may need reconciling.
+ */
+void
+reconcile_note(void)
+{
+	maybe_pending = true;
+}
+
+/*
+ * reconcile_reset forgets the current cycle (the extension was dropped or
+ * created again; answers in flight for it are discarded by the worker).
+ */
+void
+reconcile_reset(void)
+{
+	if (cycle_cxt)
+		MemoryContextReset(cycle_cxt);
+	unsure = NIL;
+	outstanding = 0;
+	active = false;
+	maybe_pending = true;
+	next_at = 0;
+}
+
+/*
+ * reconcile_due says whether a cycle should start now.
+ */
+bool
+reconcile_due(TimestampTz now)
+{
+	return !active && maybe_pending && now >= next_at;
+}
+
+/*
+ * reconcile_wait_ms returns how long until a cycle is due, or -1.
+ */
+long
+reconcile_wait_ms(TimestampTz now)
+{
+	if (active || !maybe_pending)
+		return -1;
+	return TimestampDifferenceMilliseconds(now, next_at);
+}
+
+/*
+ * reconcile_load reads the calls whose reconcile_delay has passed; it
+ * sets the next cycle for the earliest one still waiting.  Runs inside a
+ * transaction.
+ */
+void
+reconcile_load(void)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		v[1] = {Int32GetDatum(agentphone_reconcile_delay_ms)};
+	MemoryContext old;
+
+	if (cycle_cxt == NULL)
+		cycle_cxt = AllocSetContextCreate(TopMemoryContext, "agentphone reconcile",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(cycle_cxt);
+	unsure = NIL;
+	/* set first, so that a failing transaction cannot loop */
+	next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										  Min(agentphone_poll_interval_ms,
+											  agentphone_reconcile_delay_ms));
+	agentphone_saved_plan(&load_plan,
+						  "SELECT id, agent_id, to_number, dispatched_at, last_error,"
+						  " dispatched_at > now() - $1 * interval '1 millisecond'"
+						  " FROM agentphone.calls WHERE status = 'reconciling'"
+						  " ORDER BY dispatched_at, id",
+						  1, types);
+	if (SPI_execute_plan(load_plan, v, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the calls to reconcile");
+
+	old = MemoryContextSwitchTo(cycle_cxt);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Unsure	   *u;
+
+		if (DatumGetBool(SPI_getbinval(row, desc, 6, &isnull)))
+			continue;			/* its reconcile_delay has not passed */
+		if (list_length(unsure) >= MAX_PER_CYCLE)
+			break;
+		u = palloc0(sizeof(Unsure));
+		u->id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+		u->agent_id = SPI_getvalue(row, desc, 2);
+		u->to_number = SPI_getvalue(row, desc, 3);
+		u->claimed_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
+		u->why = SPI_getvalue(row, desc, 5);
+		unsure = lappend(unsure, u);
+	}
+	MemoryContextSwitchTo(old);
+	maybe_pending = (SPI_processed > 0);
+}
+
+/*
+ * reconcile_start sends one search per loaded call.  Runs outside any
+ * transaction.
+ */
+void
+reconcile_start(Oid extension_oid)
+{
+	ListCell   *lc;
+
+	foreach(lc, unsure)
+	{
+		Unsure	   *u = lfirst(lc);
+		char	   *escaped = curl_easy_escape(NULL, u->to_number, 0);
+		char	   *url;
+
+		if (escaped == NULL)
+			continue;
+		url = api_url("/calls?search=%s&limit=100", escaped);
+		curl_free(escaped);
+		http_start(url, agentphone_api_key, NULL, agentphone_request_timeout_ms,
+				   pending_new(REQ_RECONCILE, extension_oid, u->id, NULL));
+		outstanding++;
+		pfree(url);
+	}
+	active = (outstanding > 0);
+}
+
+/*
+ * matches says whether a listed call can be the one u's POST created.
+ */
+static bool
+matches(const Unsure *u, const ApiCall *c)
+{
+	TimestampTz started;
+
+	if (c->to_number == NULL || strcmp(c->to_number, u->to_number) != 0)
+		return false;
+	if (c->agent_id != NULL && strcmp(c->agent_id, u->agent_id) != 0)
+		return false;
+	if (c->direction != NULL && strcmp(c->direction, "outbound") != 0)
+		return false;
+	if (c->started_at == NULL)
+		return false;
+	started = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													  CStringGetDatum(c->started_at),
+													  ObjectIdGetDatum(InvalidOid),
+													  Int32GetDatum(-1)));
+	return started >= u->claimed_at - START_SLACK_US;
+}
+
+/*
+ * adopt stores c as u's call unless another row holds it already; it
+ * returns whether it did.
+ */
+static bool
+adopt(const Unsure *u, const ApiCall *c)
+{
+	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		v[5] = {Int64GetDatum(u->id), CStringGetTextDatum(c->id),
+		CStringGetTextDatum(c->status ? c->status : CALL_IN_PROGRESS),
+		c->from_number ? CStringGetTextDatum(c->from_number) : (Datum) 0,
+	CStringGetTextDatum(c->started_at)};
+	char		n[5] = {' ', ' ', ' ', c->from_number ? ' ' : 'n', ' '};
+
+	agentphone_saved_plan(&adopt_plan,
+						  "UPDATE agentphone.calls SET api_call_id = $2, status = $3,"
+						  " from_number = $4, started_at = $5::timestamptz,"
+						  " last_error = NULL, next_attempt_at = NULL, updated_at = now()"
+						  " WHERE id = $1 AND status = 'reconciling'"
+						  " AND NOT EXISTS (SELECT 1 FROM agentphone.calls o WHERE o.api_call_id = $2)",
+						  5, types);
+	if (SPI_execute_plan(adopt_plan, v, n, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not adopt a reconciled call");
+	return SPI_processed == 1;
+}
+
+/*
+ * resolve ends reconciliation without a match, as agentphone.on_unknown
+ * says: "unknown", or queued again.
+ */
+static void
+resolve(const Unsure *u)
+{
+	bool		redial = (agentphone_on_unknown == ON_UNKNOWN_REDIAL);
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		v[3] = {Int64GetDatum(u->id),
+		CStringGetTextDatum(redial ? CALL_QUEUED : CALL_UNKNOWN),
+		CStringGetTextDatum(psprintf("%s; the API shows no call to %s by %s since then, so %s",
+									 u->why ? u->why : "outcome unknown",
+									 u->to_number, u->agent_id,
+									 redial ? "it was queued again (agentphone.on_unknown = redial)"
+									 : "it was not sent again (agentphone.on_unknown = fail)"))};
+
+	agentphone_saved_plan(&resolve_plan,
+						  "UPDATE agentphone.calls SET status = $2, last_error = $3,"
+						  " next_attempt_at = CASE WHEN $2 = 'queued' THEN now() END,"
+						  " updated_at = now()"
+						  " WHERE id = $1 AND status = 'reconciling'",
+						  3, types);
+	if (SPI_execute_plan(resolve_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not resolve a reconciled call");
+}
+
+typedef struct ReconcileArgs
+{
+	const Unsure *u;
+	List	   *listed;
+	bool		requeued;
+} ReconcileArgs;
+
+/*
+ * reconcile_step adopts the first matching call, or resolves u.
+ */
+static void
+reconcile_step(void *arg)
+{
+	ReconcileArgs *a = (ReconcileArgs *) arg;
+	ListCell   *lc;
+
+	foreach(lc, a->listed)
+	{
+		ApiCall    *c = lfirst(lc);
+
+		if (matches(a->u, c) && adopt(a->u, c))
+		{
+			ereport(LOG,
+					(errmsg("agentphone worker: call %lld was placed after all; adopted API call %s",
+							(long long) a->u->id, c->id)));
+			poll_note_placed();
+			return;
+		}
+	}
+	resolve(a->u);
+	a->requeued = (agentphone_on_unknown == ON_UNKNOWN_REDIAL);
+}
+
+/*
+ * reconcile_record_one handles the search for one call.  Runs inside the
+ * worker's record transaction; returns true when the call was queued
+ * again.
+ */
+bool
+reconcile_record_one(HttpRequest *req)
+{
+	Pending    *p = (Pending *) req->owner;
+	ReconcileArgs a = {NULL, NIL, false};
+	ListCell   *lc;
+	bool		has_more;
+	const char *problem = NULL;
+	char	   *failure;
+
+	outstanding--;
+	if (outstanding <= 0)
+		active = false;
+	foreach(lc, unsure)
+		if (((Unsure *) lfirst(lc))->id == p->id)
+		a.u = lfirst(lc);
+	if (a.u == NULL)
+		return false;
+	if (req->result != CURLE_OK || req->status != 200)
+		problem = req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
+	else
+		problem = api_decode_list(req->body, &a.listed, &has_more);
+	if (problem != NULL)
+	{
+		ereport(LOG,
+				(errmsg("agentphone worker: could not ask the API about call %lld: %s",
+						(long long) p->id, problem),
+				 errdetail("It stays \"reconciling\" and is asked about again.")));
+		maybe_pending = true;
+		return false;
+	}
+	failure = run_in_subtransaction(reconcile_step, &a);
+	if (failure != NULL)
+		ereport(WARNING,
+				(errmsg("agentphone worker: could not reconcile call %lld", (long long) p->id),
+				 errdetail("%s", failure)));
+	return a.requeued;
+}
