@@ -269,3 +269,14 @@ CREATE FUNCTION agentphone_stream_transcript(call_id text, timeout interval DEFA
 RETURNS TABLE (seq integer, role text, content text, created_at timestamptz)
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_stream_transcript';
 REVOKE ALL ON FUNCTION agentphone_stream_transcript(text, interval) FROM PUBLIC;
+
+-- The worker's health: running or not, counters since the server started,
+-- its last failure.
+CREATE FUNCTION agentphone_worker_status(
+	OUT running boolean, OUT pid integer, OUT started_at timestamptz,
+	OUT last_loop timestamptz, OUT queue_depth bigint, OUT in_flight integer,
+	OUT dispatched bigint, OUT retried bigint, OUT failed bigint,
+	OUT reconciled bigint, OUT last_error text)
+RETURNS record
+LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_worker_status';
+REVOKE ALL ON FUNCTION agentphone_worker_status() FROM PUBLIC;

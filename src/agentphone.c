@@ -73,9 +73,8 @@ agentphone_shmem_startup(void)
 										sizeof(AgentphoneShared), &found);
 	if (!found)
 	{
+		memset(agentphone_shared, 0, sizeof(AgentphoneShared));
 		SpinLockInit(&agentphone_shared->mutex);
-		agentphone_shared->worker_pid = 0;
-		agentphone_shared->worker_latch = NULL;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -126,8 +125,49 @@ agentphone_publish_worker(Latch *latch)
 	SpinLockAcquire(&agentphone_shared->mutex);
 	agentphone_shared->worker_pid = MyProcPid;
 	agentphone_shared->worker_latch = latch;
+	agentphone_shared->started_at = GetCurrentTimestamp();
 	SpinLockRelease(&agentphone_shared->mutex);
 	before_shmem_exit(unpublish_worker, (Datum) 0);
+}
+
+/*
+ * agentphone_count adds n to a worker counter.
+ */
+void
+agentphone_count(AgentphoneCounter c, int n)
+{
+	if (agentphone_shared == NULL)
+		return;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	agentphone_shared->counters[c] += n;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * agentphone_note_error remembers the worker's last failure.
+ */
+void
+agentphone_note_error(const char *message)
+{
+	if (agentphone_shared == NULL)
+		return;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	strlcpy(agentphone_shared->last_error, message, sizeof(agentphone_shared->last_error));
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * agentphone_note_loop records that the worker's loop ran.
+ */
+void
+agentphone_note_loop(int in_flight)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	SpinLockAcquire(&agentphone_shared->mutex);
+	agentphone_shared->last_loop = now;
+	agentphone_shared->in_flight = in_flight;
+	SpinLockRelease(&agentphone_shared->mutex);
 }
 
 /*

@@ -68,21 +68,40 @@ typedef enum OnUnknown
 	ON_UNKNOWN_REDIAL
 } OnUnknown;
 extern int	agentphone_on_unknown;
+extern bool agentphone_enabled;
 
 extern void agentphone_define_settings(void);
 
 /* ----- shared state and wake-up (agentphone.c) ----- */
+/* Counters the worker keeps for agentphone_worker_status(). */
+typedef enum AgentphoneCounter
+{
+	COUNT_DISPATCHED,			/* POSTs sent */
+	COUNT_RETRIED,				/* attempts that will be retried */
+	COUNT_FAILED,				/* calls ended in "error" */
+	COUNT_RECONCILED,			/* calls of unknown outcome resolved */
+	NUM_COUNTERS
+} AgentphoneCounter;
+
 typedef struct AgentphoneShared
 {
 	slock_t		mutex;
 	pid_t		worker_pid;		/* 0 when no worker is running */
 	Latch	   *worker_latch;	/* the running worker's latch, or NULL */
+	TimestampTz started_at;		/* when the worker started */
+	TimestampTz last_loop;		/* when its loop last ran */
+	int			in_flight;		/* requests in flight then */
+	uint64		counters[NUM_COUNTERS];
+	char		last_error[256];	/* the last failure, "" if none */
 } AgentphoneShared;
 
 extern AgentphoneShared *agentphone_shared;
 extern void agentphone_wake_worker(void);
 extern void agentphone_wake_at_commit(void);
 extern void agentphone_publish_worker(Latch *latch);
+extern void agentphone_count(AgentphoneCounter c, int n);
+extern void agentphone_note_error(const char *message);
+extern void agentphone_note_loop(int in_flight);
 
 struct _SPI_plan;
 extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,

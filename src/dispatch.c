@@ -260,6 +260,7 @@ dispatch_send(List *claimed, Oid extension_oid)
 		note_sent(now);
 		pfree(body);
 	}
+	agentphone_count(COUNT_DISPATCHED, list_length(claimed));
 	pfree(url);
 }
 
@@ -465,5 +466,12 @@ dispatch_record_one(HttpRequest *req)
 		poll_note_placed();
 	if (o.kind == OUTCOME_UNKNOWN)
 		reconcile_note();
+	if (o.kind == OUTCOME_RETRY)
+		agentphone_count(COUNT_RETRIED, 1);
+	if (o.kind == OUTCOME_ERROR)
+	{
+		agentphone_count(COUNT_FAILED, 1);
+		agentphone_note_error(psprintf("call %lld: %s", (long long) f->id, o.message));
+	}
 	return o.kind == OUTCOME_RETRY ? o.delay_ms : -1;
 }

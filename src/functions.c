@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * functions.c
- *		The SQL-callable functions: agentphone_call(), agentphone_cancel()
- *		and agentphone_wait().
+ *		The SQL-callable functions that work on the queue: agentphone_call(),
+ *		agentphone_cancel(), agentphone_wait() and agentphone_worker_status().
  *
  * agentphone_call() never touches the network: it validates its arguments,
  * inserts a "queued" row in the caller's transaction and asks for the
@@ -18,6 +18,7 @@
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
@@ -26,6 +27,7 @@
 PG_FUNCTION_INFO_V1(agentphone_call);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
 PG_FUNCTION_INFO_V1(agentphone_wait);
+PG_FUNCTION_INFO_V1(agentphone_worker_status);
 
 /* How often agentphone_wait() looks at the call again. */
 #define WAIT_POLL_MS 20
@@ -253,4 +255,61 @@ agentphone_wait(PG_FUNCTION_ARGS)
 	status = MemoryContextStrdup(callcxt, status);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(status));
+}
+
+/*
+ * queue_depth counts the calls waiting to be placed.
+ */
+static int64
+queue_depth(void)
+{
+	bool		isnull;
+	int64		n;
+
+	SPI_connect();
+	if (SPI_execute("SELECT count(*) FROM agentphone.calls WHERE status = 'queued'", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the queued calls");
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return n;
+}
+
+/*
+ * agentphone_worker_status reports the worker's health: whether it runs,
+ * its pid, when it started and last looped, the queue depth, requests in
+ * flight, its counters since the server started, and its last failure.
+ */
+Datum
+agentphone_worker_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		v[11];
+	bool		n[11] = {0};
+	AgentphoneShared snap;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (agentphone_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agentphone is not loaded through shared_preload_libraries"),
+				 errhint("Add agentphone to shared_preload_libraries and restart the server.")));
+	SpinLockAcquire(&agentphone_shared->mutex);
+	memcpy(&snap, agentphone_shared, sizeof(snap));
+	SpinLockRelease(&agentphone_shared->mutex);
+
+	v[0] = BoolGetDatum(snap.worker_pid != 0);
+	v[1] = Int32GetDatum(snap.worker_pid);
+	n[1] = (snap.worker_pid == 0);
+	v[2] = TimestampTzGetDatum(snap.started_at);
+	n[2] = (snap.started_at == 0);
+	v[3] = TimestampTzGetDatum(snap.last_loop);
+	n[3] = (snap.last_loop == 0);
+	v[4] = Int64GetDatum(queue_depth());
+	v[5] = Int32GetDatum(snap.worker_pid ? snap.in_flight : 0);
+	for (int i = 0; i < NUM_COUNTERS; i++)
+		v[6 + i] = Int64GetDatum((int64) snap.counters[i]);
+	v[10] = CStringGetTextDatum(snap.last_error);
+	n[10] = (snap.last_error[0] == '\0');
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
 }

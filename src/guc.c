@@ -31,6 +31,7 @@ int			agentphone_max_call_duration_s = 3600;
 int			agentphone_event_retention_s = 30 * 24 * 3600;
 int			agentphone_reconcile_delay_ms = 30000;
 int			agentphone_on_unknown = ON_UNKNOWN_FAIL;
+bool		agentphone_enabled = true;
 
 static const struct config_enum_entry on_unknown_options[] = {
 	{"fail", ON_UNKNOWN_FAIL, false},
@@ -188,6 +189,14 @@ agentphone_define_settings(void)
 							 "fail: status unknown, never sent again; redial: queue it again (a person may be called twice).",
 							 &agentphone_on_unknown,
 							 ON_UNKNOWN_FAIL, on_unknown_options,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("agentphone.enabled",
+							 "Whether the worker places calls.",
+							 "Off pauses dispatch: calls stay queued, nothing is lost or failed; calls already placed are still followed.",
+							 &agentphone_enabled,
+							 true,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
 

@@ -331,7 +331,9 @@ reconcile_record_one(HttpRequest *req)
 		return false;
 	}
 	failure = run_in_subtransaction(reconcile_step, &a);
-	if (failure != NULL)
+	if (failure == NULL)
+		agentphone_count(COUNT_RECONCILED, 1);
+	else
 		ereport(WARNING,
 				(errmsg("agentphone worker: could not reconcile call %lld", (long long) p->id),
 				 errdetail("%s", failure)));

@@ -102,8 +102,12 @@ run_in_transaction(const char *activity, TxnStep step, void *arg)
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		MemoryContextSwitchTo(cxt);
 		HOLD_INTERRUPTS();
+		edata = CopyErrorData();
+		agentphone_note_error(edata->message);
 		EmitErrorReport();
 		AbortCurrentTransaction();
 		FlushErrorState();
@@ -323,6 +327,8 @@ claim_and_send(TimestampTz now)
 		return;
 	}
 	key_warned = false;
+	if (!agentphone_enabled)
+		return;					/* paused: calls stay queued */
 	if (budget <= 0)
 	{
 		next_claim_at = free_at;
@@ -472,6 +478,7 @@ agentphone_worker_main(Datum main_arg)
 		record_finished(GetCurrentTimestamp());
 
 		report_idle();
+		agentphone_note_loop(http_in_flight());
 		woken = http_wait(next_wait_ms(GetCurrentTimestamp()));
 	}
 }
