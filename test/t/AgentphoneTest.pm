@@ -83,12 +83,12 @@ sub sim_posts
 
 # new_node(NAME, EXTRA_CONF, %opts): a started cluster preloaded with
 # agentphone and pointed at the simulator; CREATE EXTENSION unless
-# opts{no_extension}
+# opts{no_extension}; opts{allows_streaming} for a primary with standbys
 sub new_node
 {
 	my ($name, $extra, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(allows_streaming => $opts{allows_streaming} ? 1 : 0);
 	$node->append_conf(
 		'postgresql.conf', qq{
 shared_preload_libraries = 'agentphone'
