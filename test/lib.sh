@@ -16,10 +16,14 @@ PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-
 # say: progress line on stderr
 say() { echo "== $*" >&2; }
 
-# as_pg: run a command as the postgres OS user (or as ourselves if we are it)
+# as_pg: run a command as the postgres OS user (or as ourselves if we are it),
+# from /tmp unless we already are in a scratch directory (the checkout may be
+# where postgres cannot enter)
 as_pg() {
+	local wd=$PWD
+	case "$wd" in /tmp/*) ;; *) wd=/tmp ;; esac
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- env PATH="$PG_BIN:/usr/bin:/bin" "$@"
+		(cd "$wd" && runuser -u postgres -- env PATH="$PG_BIN:/usr/bin:/bin" "$@")
 	else
 		env PATH="$PG_BIN:/usr/bin:/bin" "$@"
 	fi
