@@ -2,8 +2,9 @@
  *
  * pending.c
  *		Helpers shared by the worker's dispatch (dispatch.c) and poll
- *		(poll.c) steps: the owner record of a request in flight, API URLs,
- *		and running one call's update in its own subtransaction.
+ *		(poll.c, reconcile.c) steps: the owner record of a request in
+ *		flight, the timing of periodic cycles, API URLs, and running one
+ *		call's update in its own subtransaction.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +32,27 @@ pending_new(RequestKind kind, Oid extension_oid, int64 id, const char *api_id)
 	if (api_id)
 		strlcpy(p->api_id, api_id, sizeof(p->api_id));
 	return p;
+}
+
+/*
+ * cycle_due says whether a new cycle should start now.
+ */
+bool
+cycle_due(const Cycle *c, TimestampTz now)
+{
+	return !c->active && c->wanted && now >= c->next_at;
+}
+
+/*
+ * cycle_wait_ms returns how long until a new cycle is due, or -1 when none
+ * is to come.
+ */
+long
+cycle_wait_ms(const Cycle *c, TimestampTz now)
+{
+	if (c->active || !c->wanted)
+		return -1;
+	return TimestampDifferenceMilliseconds(now, c->next_at);
 }
 
 /*

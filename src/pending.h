@@ -30,6 +30,16 @@ typedef struct Pending
 	char		api_id[129];	/* REQ_GET, REQ_*TRANSCRIPT: the API's id */
 } Pending;
 
+/* When a periodic piece of work (a poll or reconcile cycle) runs next. */
+typedef struct Cycle
+{
+	bool		active;			/* a cycle is in progress */
+	bool		wanted;			/* there may be work for one */
+	TimestampTz next_at;		/* not before this */
+} Cycle;
+
+extern bool cycle_due(const Cycle *c, TimestampTz now);
+extern long cycle_wait_ms(const Cycle *c, TimestampTz now);
 extern Pending *pending_new(RequestKind kind, Oid extension_oid, int64 id,
 							const char *api_id);
 extern bool api_id_is_safe(const char *id);

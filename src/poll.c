@@ -73,9 +73,7 @@ static List *listed = NIL;		/* char *: API ids listed in progress */
 static List *snippets = NIL;	/* SnippetUpdate */
 static List *followups = NIL;	/* Pending, to start when slots free */
 static int	outstanding = 0;	/* requests of this cycle in flight */
-static bool cycle_active = false;
-static bool maybe_live = true;	/* false once a cycle found none */
-static TimestampTz next_cycle_at = 0;
+Cycle		poll_cycle = {false, true, 0};	/* wanted: false once none is live */
 static Oid	cycle_extension = InvalidOid;
 static List *statuses_logged = NIL;	/* unknown API statuses seen */
 
@@ -93,7 +91,7 @@ static SPIPlanPtr backoff_plan = NULL;
 void
 poll_note_placed(void)
 {
-	maybe_live = true;
+	poll_cycle.wanted = true;
 }
 
 /*
@@ -112,9 +110,9 @@ poll_reset(void)
 		MemoryContextReset(cycle_cxt);
 	live = listed = snippets = followups = NIL;
 	outstanding = 0;
-	cycle_active = false;
-	maybe_live = true;
-	next_cycle_at = 0;
+	poll_cycle.active = false;
+	poll_cycle.wanted = true;
+	poll_cycle.next_at = 0;
 }
 
 /*
@@ -124,28 +122,8 @@ poll_reset(void)
 void
 poll_postpone(void)
 {
-	next_cycle_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	poll_cycle.next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												agentphone_poll_interval_ms);
-}
-
-/*
- * poll_cycle_due says whether a new cycle should start now.
- */
-bool
-poll_cycle_due(TimestampTz now)
-{
-	return !cycle_active && maybe_live && now >= next_cycle_at;
-}
-
-/*
- * poll_wait_ms returns how long until the next cycle is due, or -1.
- */
-long
-poll_wait_ms(TimestampTz now)
-{
-	if (cycle_active || !maybe_live)
-		return -1;
-	return TimestampDifferenceMilliseconds(now, next_cycle_at);
 }
 
 /*
@@ -265,9 +243,9 @@ start_followups(void)
 static void
 end_cycle_if_done(void)
 {
-	if (!cycle_active || outstanding > 0 || followups != NIL || snippets != NIL)
+	if (!poll_cycle.active || outstanding > 0 || followups != NIL || snippets != NIL)
 		return;
-	cycle_active = false;
+	poll_cycle.active = false;
 	poll_postpone();
 }
 
@@ -286,10 +264,10 @@ poll_start(Oid extension_oid)
 	cycle_extension = extension_oid;
 	if (live == NIL)
 	{
-		maybe_live = false;
+		poll_cycle.wanted = false;
 		return;
 	}
-	cycle_active = true;
+	poll_cycle.active = true;
 	foreach(lc, live)
 	{
 		LiveCall   *c = lfirst(lc);

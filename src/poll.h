@@ -10,11 +10,13 @@
 #define AGENTPHONE_POLL_H
 
 struct HttpRequest;
+struct Cycle;
+
+extern struct Cycle poll_cycle;
 
 extern void poll_note_placed(void);
 extern void poll_reset(void);
 extern void poll_postpone(void);
-extern bool poll_cycle_due(TimestampTz now);
 extern void poll_load(void);
 extern void poll_start(Oid extension_oid);
 extern void poll_on_list(struct HttpRequest *req);
@@ -22,6 +24,5 @@ extern void poll_record_one(struct HttpRequest *req);
 extern void poll_record_snippets(void);
 extern bool poll_pending_writes(void);
 extern void poll_after_record(void);
-extern long poll_wait_ms(TimestampTz now);
 
 #endif							/* AGENTPHONE_POLL_H */

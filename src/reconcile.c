@@ -51,9 +51,7 @@ typedef struct Unsure
 static MemoryContext cycle_cxt = NULL;
 static List *unsure = NIL;
 static int	outstanding = 0;
-static bool active = false;
-static bool maybe_pending = true;	/* false once a cycle found none */
-static TimestampTz next_at = 0;
+Cycle		reconcile_cycle = {false, true, 0};	/* wanted: false once none is left */
 
 static SPIPlanPtr load_plan = NULL;
 static SPIPlanPtr adopt_plan = NULL;
@@ -65,7 +63,7 @@ static SPIPlanPtr resolve_plan = NULL;
 void
 reconcile_note(void)
 {
-	maybe_pending = true;
+	reconcile_cycle.wanted = true;
 }
 
 /*
@@ -79,29 +77,9 @@ reconcile_reset(void)
 		MemoryContextReset(cycle_cxt);
 	unsure = NIL;
 	outstanding = 0;
-	active = false;
-	maybe_pending = true;
-	next_at = 0;
-}
-
-/*
- * reconcile_due says whether a cycle should start now.
- */
-bool
-reconcile_due(TimestampTz now)
-{
-	return !active && maybe_pending && now >= next_at;
-}
-
-/*
- * reconcile_wait_ms returns how long until a cycle is due, or -1.
- */
-long
-reconcile_wait_ms(TimestampTz now)
-{
-	if (active || !maybe_pending)
-		return -1;
-	return TimestampDifferenceMilliseconds(now, next_at);
+	reconcile_cycle.active = false;
+	reconcile_cycle.wanted = true;
+	reconcile_cycle.next_at = 0;
 }
 
 /*
@@ -122,7 +100,7 @@ reconcile_load(void)
 	MemoryContextReset(cycle_cxt);
 	unsure = NIL;
 	/* set first, so that a failing transaction cannot loop */
-	next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	reconcile_cycle.next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										  Min(agentphone_poll_interval_ms,
 											  agentphone_reconcile_delay_ms));
 	agentphone_saved_plan(&load_plan,
@@ -155,7 +133,7 @@ reconcile_load(void)
 		unsure = lappend(unsure, u);
 	}
 	MemoryContextSwitchTo(old);
-	maybe_pending = (SPI_processed > 0);
+	reconcile_cycle.wanted = (SPI_processed > 0);
 }
 
 /*
@@ -182,7 +160,7 @@ reconcile_start(Oid extension_oid)
 		outstanding++;
 		pfree(url);
 	}
-	active = (outstanding > 0);
+	reconcile_cycle.active = (outstanding > 0);
 }
 
 /*
@@ -311,7 +289,7 @@ reconcile_record_one(HttpRequest *req)
 
 	outstanding--;
 	if (outstanding <= 0)
-		active = false;
+		reconcile_cycle.active = false;
 	foreach(lc, unsure)
 		if (((Unsure *) lfirst(lc))->id == p->id)
 		a.u = lfirst(lc);
@@ -327,7 +305,7 @@ reconcile_record_one(HttpRequest *req)
 				(errmsg("agentphone worker: could not ask the API about call %lld: %s",
 						(long long) p->id, problem),
 				 errdetail("It stays \"reconciling\" and is asked about again.")));
-		maybe_pending = true;
+		reconcile_cycle.wanted = true;
 		return false;
 	}
 	failure = run_in_subtransaction(reconcile_step, &a);

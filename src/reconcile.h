@@ -10,11 +10,12 @@
 #define AGENTPHONE_RECONCILE_H
 
 struct HttpRequest;
+struct Cycle;
+
+extern struct Cycle reconcile_cycle;
 
 extern void reconcile_note(void);
 extern void reconcile_reset(void);
-extern bool reconcile_due(TimestampTz now);
-extern long reconcile_wait_ms(TimestampTz now);
 extern void reconcile_load(void);
 extern void reconcile_start(Oid extension_oid);
 extern bool reconcile_record_one(struct HttpRequest *req);

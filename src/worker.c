@@ -407,8 +407,8 @@ static long
 next_wait_ms(TimestampTz now)
 {
 	long		wait = TimestampDifferenceMilliseconds(now, next_claim_at);
-	long		poll = poll_wait_ms(now);
-	long		reconcile = reconcile_wait_ms(now);
+	long		poll = cycle_wait_ms(&poll_cycle, now);
+	long		reconcile = cycle_wait_ms(&reconcile_cycle, now);
 
 	if (poll >= 0 && poll < wait)
 		wait = poll;
@@ -471,9 +471,9 @@ agentphone_worker_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 		if (woken || now >= next_claim_at)
 			claim_and_send(now);
-		if (extension_ready && poll_cycle_due(now))
+		if (extension_ready && cycle_due(&poll_cycle, now))
 			start_poll_cycle();
-		if (extension_ready && reconcile_due(now))
+		if (extension_ready && cycle_due(&reconcile_cycle, now))
 			start_reconcile_cycle();
 		record_finished(GetCurrentTimestamp());
 
