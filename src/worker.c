@@ -53,8 +53,10 @@ typedef void (*TxnStep) (void *arg);
 
 /* State of the loop. */
 static Oid	extension_oid = InvalidOid;	/* as of the last check */
-static bool extension_ready = false;
 static bool extension_checked = false;	/* checked at least once */
+
+/* The extension exists in the worker's database, as of the last check. */
+#define extension_ready() OidIsValid(extension_oid)
 static bool orphans_recovered = false;
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
@@ -130,7 +132,7 @@ check_extension(void)
 	Oid			oid = get_extension_oid("agentphone", true);
 	bool		ready = OidIsValid(oid);
 
-	if (ready != extension_ready || !extension_checked)
+	if (ready != extension_ready() || !extension_checked)
 		ereport(LOG,
 				(errmsg(ready ? "agentphone worker: extension found in database \"%s\", placing calls"
 						: "agentphone worker: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
@@ -141,7 +143,6 @@ check_extension(void)
 		poll_reset();
 		reconcile_reset();
 	}
-	extension_ready = ready;
 	extension_oid = oid;
 	extension_checked = true;
 	if (ready && !orphans_recovered)
@@ -187,7 +188,7 @@ claim_step(void *arg)
 	ClaimArgs  *a = (ClaimArgs *) arg;
 
 	check_extension();
-	if (!extension_ready)
+	if (!extension_ready())
 		return;
 	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
 	trim_events();
@@ -211,7 +212,7 @@ record_answers(RecordArgs *a)
 		Pending    *p = (Pending *) req->owner;
 		int			delay;
 
-		if (!extension_ready || p->extension_oid != extension_oid)
+		if (!extension_ready() || p->extension_oid != extension_oid)
 			stale++;
 		else if (p->kind == REQ_RECONCILE)
 			a->requeued |= reconcile_record_one(req);
@@ -236,7 +237,7 @@ record_step(void *arg)
 {
 	check_extension();
 	record_answers((RecordArgs *) arg);
-	if (extension_ready)
+	if (extension_ready())
 		poll_record_snippets();
 }
 
@@ -248,7 +249,7 @@ poll_load_step(void *arg)
 {
 	(void) arg;
 	check_extension();
-	if (extension_ready)
+	if (extension_ready())
 		poll_load();
 }
 
@@ -261,7 +262,7 @@ reconcile_load_step(void *arg)
 {
 	(void) arg;
 	check_extension();
-	if (extension_ready)
+	if (extension_ready())
 		reconcile_load();
 }
 
@@ -272,7 +273,7 @@ static void
 start_reconcile_cycle(void)
 {
 	if (run_in_transaction("agentphone: reading calls to reconcile", reconcile_load_step, NULL) &&
-		extension_ready)
+		extension_ready())
 		reconcile_start(extension_oid);
 }
 
@@ -287,7 +288,7 @@ start_poll_cycle(void)
 		poll_postpone();
 		return;
 	}
-	if (extension_ready)
+	if (extension_ready())
 		poll_start(extension_oid);
 }
 
@@ -471,9 +472,9 @@ agentphone_worker_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 		if (woken || now >= next_claim_at)
 			claim_and_send(now);
-		if (extension_ready && cycle_due(&poll_cycle, now))
+		if (extension_ready() && cycle_due(&poll_cycle, now))
 			start_poll_cycle();
-		if (extension_ready && cycle_due(&reconcile_cycle, now))
+		if (extension_ready() && cycle_due(&reconcile_cycle, now))
 			start_reconcile_cycle();
 		record_finished(GetCurrentTimestamp());
 
