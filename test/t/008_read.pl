@@ -109,6 +109,20 @@ like(sql_error("SELECT agentphone_end_call($live)"),
 	'ending it again: the call is no longer live (409)');
 like(sql_error('SELECT agentphone_end_call(0)'), qr/call 0 does not exist/, 'an unknown id');
 
+# --- a call in progress past agentphone.max_call_duration is looked up on
+# its own and flagged
+sql("ALTER SYSTEM SET agentphone.max_call_duration = '1s'; SELECT pg_reload_conf()");
+sim('POST', '/_sim/script', { scripts => [ { hold => JSON::PP::true, turns => [] } ] });
+my $long = sql("SELECT agentphone_call('agt_1', '+14155550705')");
+sql("SELECT agentphone_wait($long, '20 s')");
+ok(wait_until(sub { sql("SELECT coalesce(last_error, '') FROM agentphone.calls WHERE id = $long") =~ /^still in-progress after more than 1 seconds; looked up on its own$/ }, 20),
+	'an overdue call is flagged in last_error');
+is(sql("SELECT status, next_poll_at IS NOT NULL FROM agentphone.calls WHERE id = $long"), 'in-progress|t',
+	'it stays in progress, with a time for its next lookup');
+my $lapi = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $long");
+sim('POST', "/_sim/calls/$lapi/finish", { status => 'completed' });
+sql("ALTER SYSTEM RESET agentphone.max_call_duration; SELECT pg_reload_conf()");
+
 # --- statement_timeout interrupts a slow answer
 sim('POST', '/_sim/faults', { faults => [ { method => 'GET', path => '/v1/calls/*', kind => 'delay', seconds => 5 } ] });
 my $t0 = time();
