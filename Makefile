@@ -6,6 +6,7 @@ MODULE_big = agentphone
 OBJS = \
 	src/agentphone.o \
 	src/api.o \
+	src/dbguard.o \
 	src/dispatch.o \
 	src/functions.o \
 	src/guc.o \

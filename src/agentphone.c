@@ -425,6 +425,7 @@ _PG_init(void)
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = agentphone_shmem_startup;
+	agentphone_install_dbguard();
 
 	register_worker();
 }

@@ -83,6 +83,14 @@ typedef enum AgentphoneCounter
 	NUM_COUNTERS
 } AgentphoneCounter;
 
+/* What is becoming of the worker's database (dbguard.c). */
+typedef enum AgentphoneDbState
+{
+	DB_PRESENT = 0,				/* it exists; the worker may connect */
+	DB_GOING,					/* a command needs it to itself */
+	DB_GONE						/* dropped or renamed away */
+} AgentphoneDbState;
+
 typedef struct AgentphoneShared
 {
 	slock_t		mutex;
@@ -93,6 +101,8 @@ typedef struct AgentphoneShared
 	int			in_flight;		/* requests in flight then */
 	uint64		counters[NUM_COUNTERS];
 	char		last_error[256];	/* the last failure, "" if none */
+	AgentphoneDbState db_state;	/* what is becoming of its database */
+	TimestampTz db_state_since;	/* since when */
 } AgentphoneShared;
 
 extern AgentphoneShared *agentphone_shared;
@@ -107,6 +117,11 @@ struct _SPI_plan;
 extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,
 											   const char *query,
 											   int nargs, Oid *argtypes);
+
+/* ----- the worker and database-level commands (dbguard.c) ----- */
+extern void agentphone_install_dbguard(void);
+extern void agentphone_wait_for_database(void);
+extern void agentphone_database_released(void);
 
 /* ----- validation (validate.c) ----- */
 extern void agentphone_check_text(const char *argname, const char *value,

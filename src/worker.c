@@ -19,7 +19,7 @@
  * checks, at each sweep, whether it has; it logs that once and never
  * raises errors meanwhile.  After DROP EXTENSION it goes back to waiting.
  * It holds no lock between transactions, so it never blocks DROP
- * EXTENSION.
+ * EXTENSION; DROP DATABASE and the like make it leave (dbguard.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -445,9 +445,10 @@ agentphone_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	agentphone_publish_worker(MyLatch);
+	agentphone_wait_for_database();
 	BackgroundWorkerInitializeConnection(agentphone_database_name, NULL, 0);
 	pgstat_report_appname("agentphone worker");
-	agentphone_publish_worker(MyLatch);
 	http_init();
 	ereport(LOG,
 			(errmsg("agentphone worker started in database \"%s\"",
@@ -462,6 +463,7 @@ agentphone_worker_main(Datum main_arg)
 		MemoryContextReset(loopcxt);
 		MemoryContextSwitchTo(loopcxt);
 		CHECK_FOR_INTERRUPTS();
+		agentphone_database_released();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

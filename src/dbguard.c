@@ -1,0 +1,293 @@
+/*-------------------------------------------------------------------------
+ *
+ * dbguard.c
+ *		Keeping the worker out of the way of DROP DATABASE and the other
+ *		commands that need its database to themselves.
+ *
+ * The worker stays connected to agentphone.database_name.  DROP DATABASE,
+ * ALTER DATABASE ... RENAME, ALTER DATABASE ... SET TABLESPACE and CREATE
+ * DATABASE ... TEMPLATE refuse to run while any session is connected to
+ * that database, and before PostgreSQL 18 they do not ask background
+ * workers to leave.  So a utility hook, run in the backend that issues such
+ * a command, marks the database "going" in shared memory and wakes the
+ * worker, which drops its requests and exits; the command then finds the
+ * database free (it waits up to 5 seconds for other sessions to leave).
+ *
+ * When the command commits, the state says what became of the database:
+ * still there (the command failed, or it only moved or copied it), or gone
+ * (dropped or renamed away) until a CREATE DATABASE or a rename gives the
+ * name back.  The restarted worker waits, unconnected and quiet, while the
+ * database is going or gone.
+ *
+ * Requests the worker dropped leave their calls "dispatching"; if the
+ * database lives on, those calls are reconciled with the API like any
+ * interrupted dispatch (reconcile.c), never blindly resent.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include "access/xact.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "tcop/utility.h"
+#include "utils/wait_event.h"
+
+/* A "going" mark older than this is stale (its backend died mid-way). */
+#define GOING_STALE_MS 60000
+/* How often the waiting worker looks again without being woken. */
+#define WAIT_RECHECK_MS 1000
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/*
+ * The state to publish when this backend's transaction commits: a worker
+ * woken before then would not yet see a created or renamed database.
+ */
+static bool state_at_commit_pending = false;
+static AgentphoneDbState state_at_commit;
+static bool needed_it_at_commit;
+
+/*
+ * set_db_state publishes what is becoming of the worker's database and
+ * wakes the worker so it acts on it.
+ */
+static void
+set_db_state(AgentphoneDbState state)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	agentphone_shared->db_state = state;
+	agentphone_shared->db_state_since = GetCurrentTimestamp();
+	SpinLockRelease(&agentphone_shared->mutex);
+	agentphone_wake_worker();
+}
+
+/*
+ * has_option tells whether a CREATE/ALTER DATABASE option list holds
+ * option "name"; with "value" given, whether it holds it with that value.
+ */
+static bool
+has_option(List *options, const char *name, const char *value)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, name) != 0 || def->arg == NULL)
+			continue;
+		if (value == NULL || strcmp(defGetString(def), value) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * classify tells how a utility statement touches the worker's database:
+ * *needs_it is true when it needs the database to itself, and *after is the
+ * database's state once it has succeeded.  Returns false when it does not
+ * touch the database at all.
+ */
+static bool
+classify(Node *stmt, bool *needs_it, AgentphoneDbState *after)
+{
+	const char *ours = agentphone_database_name;
+
+	*needs_it = true;
+	*after = DB_PRESENT;
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+			*after = DB_GONE;
+			return strcmp(((DropdbStmt *) stmt)->dbname, ours) == 0;
+		case T_AlterDatabaseStmt:
+			return strcmp(((AlterDatabaseStmt *) stmt)->dbname, ours) == 0 &&
+				has_option(((AlterDatabaseStmt *) stmt)->options, "tablespace", NULL);
+		case T_CreatedbStmt:
+			{
+				CreatedbStmt *c = (CreatedbStmt *) stmt;
+
+				if (strcmp(c->dbname, ours) == 0)
+				{
+					/* our name comes (back) into existence */
+					*needs_it = false;
+					return true;
+				}
+				return has_option(c->options, "template", ours);
+			}
+		case T_RenameStmt:
+			{
+				RenameStmt *r = (RenameStmt *) stmt;
+
+				if (r->renameType != OBJECT_DATABASE)
+					return false;
+				if (strcmp(r->newname, ours) == 0)
+				{
+					*needs_it = false;
+					return true;
+				}
+				*after = DB_GONE;
+				return strcmp(r->subname, ours) == 0;
+			}
+		default:
+			return false;
+	}
+}
+
+/*
+ * run_utility runs the statement as PostgreSQL would; when it needed the
+ * worker's database and fails, the database is still there and the worker
+ * may come back.
+ */
+static void
+run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			ProcessUtilityContext context, ParamListInfo params,
+			QueryEnvironment *queryEnv, DestReceiver *dest,
+			QueryCompletion *qc, bool needed_it)
+{
+	PG_TRY();
+	{
+		if (prev_process_utility)
+			prev_process_utility(pstmt, queryString, readOnlyTree, context,
+								 params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		if (needed_it)
+			set_db_state(DB_PRESENT);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * agentphone_process_utility runs a utility statement, clearing the worker
+ * out of the way first when the statement needs its database to itself.
+ */
+static void
+agentphone_process_utility(PlannedStmt *pstmt, const char *queryString,
+						   bool readOnlyTree, ProcessUtilityContext context,
+						   ParamListInfo params, QueryEnvironment *queryEnv,
+						   DestReceiver *dest, QueryCompletion *qc)
+{
+	bool		needs_it = false;
+	AgentphoneDbState after;
+	bool		touches = agentphone_shared != NULL &&
+		classify(pstmt->utilityStmt, &needs_it, &after);
+
+	if (touches && needs_it)
+		set_db_state(DB_GOING);
+	run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+				dest, qc, touches && needs_it);
+	if (touches)
+	{
+		state_at_commit_pending = true;
+		state_at_commit = after;
+		needed_it_at_commit = needs_it;
+	}
+}
+
+/*
+ * dbguard_xact_callback publishes the database's new state at COMMIT; at
+ * ABORT a database the command needed is still there.
+ */
+static void
+dbguard_xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	if (!state_at_commit_pending)
+		return;
+	if (event == XACT_EVENT_COMMIT)
+		set_db_state(state_at_commit);
+	else if (event == XACT_EVENT_ABORT && needed_it_at_commit)
+		set_db_state(DB_PRESENT);
+	else
+		return;
+	state_at_commit_pending = false;
+}
+
+/*
+ * db_state_blocks tells whether the worker must stay away from its
+ * database now.
+ */
+static bool
+db_state_blocks(void)
+{
+	AgentphoneDbState state;
+	TimestampTz since;
+
+	SpinLockAcquire(&agentphone_shared->mutex);
+	state = agentphone_shared->db_state;
+	since = agentphone_shared->db_state_since;
+	SpinLockRelease(&agentphone_shared->mutex);
+	if (state == DB_GOING)
+		return !TimestampDifferenceExceeds(since, GetCurrentTimestamp(),
+										   GOING_STALE_MS);
+	return state == DB_GONE;
+}
+
+/*
+ * agentphone_database_released is called at the top of the worker's loop:
+ * when a command needs the database, the worker drops its requests and
+ * exits; the postmaster restarts it, and it waits in
+ * agentphone_wait_for_database.
+ */
+void
+agentphone_database_released(void)
+{
+	if (!db_state_blocks())
+		return;
+	ereport(LOG,
+			(errmsg("agentphone worker is leaving database \"%s\" for a command that needs it to itself",
+					agentphone_database_name),
+			 errdetail("Calls whose requests were in flight will be reconciled with the API if the database remains.")));
+	proc_exit(1);
+}
+
+/*
+ * agentphone_wait_for_database keeps the starting worker unconnected while
+ * its database is being dropped, renamed or copied, or is gone.
+ */
+void
+agentphone_wait_for_database(void)
+{
+	bool		said = false;
+
+	while (db_state_blocks())
+	{
+		if (!said)
+		{
+			ereport(LOG,
+					(errmsg("agentphone worker waits for database \"%s\"",
+							agentphone_database_name),
+					 errdetail("The database is being dropped, renamed or copied, or was dropped or renamed."),
+					 errhint("It connects again once a database of that name exists (CREATE DATABASE or ALTER DATABASE ... RENAME).")));
+			agentphone_note_error("waiting for its database to exist again");
+			said = true;
+		}
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 WAIT_RECHECK_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * agentphone_install_dbguard installs the utility hook (from _PG_init, in
+ * every backend of a server that preloads agentphone).
+ */
+void
+agentphone_install_dbguard(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = agentphone_process_utility;
+	RegisterXactCallback(dbguard_xact_callback, NULL);
+}
