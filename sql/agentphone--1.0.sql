@@ -56,6 +56,31 @@ COMMENT ON COLUMN agentphone.calls.status IS 'queued, dispatching, in-progress, 
 COMMENT ON COLUMN agentphone.calls.api_call_id IS 'AgentPhone''s id of the placed call (call_...)';
 COMMENT ON COLUMN agentphone.calls.last_error IS 'why the call is in error, unknown or waiting for a retry, in words';
 
+-- The worker's claim, as one statement: up to max_calls due queued calls
+-- become "dispatching", oldest first.  FOR UPDATE SKIP LOCKED: concurrent
+-- claimers never take the same call and never wait for one another, and a
+-- call locked by a user's transaction is left for a later claim.  The
+-- worker runs it in a transaction of its own and commits before any network
+-- I/O; the isolation specs in test/isolation run the very same function.
+CREATE FUNCTION agentphone.claim_calls(max_calls integer)
+RETURNS SETOF agentphone.calls
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE agentphone.calls c
+	   SET status = 'dispatching', attempts = c.attempts + 1,
+		   dispatched_at = pg_catalog.now(), updated_at = pg_catalog.now()
+	 WHERE c.id IN (SELECT q.id FROM agentphone.calls q
+					 WHERE q.status = 'queued' AND q.next_attempt_at <= pg_catalog.now()
+					 ORDER BY q.next_attempt_at, q.id
+					 LIMIT max_calls
+					 FOR UPDATE SKIP LOCKED)
+	RETURNING c.*
+$$;
+REVOKE ALL ON FUNCTION agentphone.claim_calls(integer) FROM PUBLIC;
+COMMENT ON FUNCTION agentphone.claim_calls(integer) IS
+'internal: the worker''s claim of due calls; calling it by hand takes calls away from the worker';
+
 -- What was said, turn by turn, once a call has ended.  Written by the
 -- worker in one transaction per call, idempotently.
 CREATE TABLE agentphone.transcripts (

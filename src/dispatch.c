@@ -72,6 +72,9 @@ static int	window_size = 0;
 static int	window_head = 0;	/* index of the oldest entry */
 static int	window_count = 0;
 
+/* How soon to look again at due calls that another transaction locks. */
+#define LOCKED_RETRY_MS 200
+
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr placed_plan = NULL;
@@ -209,15 +212,11 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 	Datum		d;
 
 	agentphone_saved_plan(&claim_plan,
-			   "UPDATE agentphone.calls c SET status = 'dispatching',"
-			   " attempts = c.attempts + 1, dispatched_at = now(), updated_at = now()"
-			   " WHERE c.id IN (SELECT id FROM agentphone.calls"
-			   "   WHERE status = 'queued' AND next_attempt_at <= now()"
-			   "   ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-			   " RETURNING c.id, c.attempts, c.agent_id, c.to_number, c.variables,"
-			   " c.from_number_id, c.initial_greeting, c.voice, c.system_prompt, c.options",
+			   "SELECT id, attempts, agent_id, to_number, variables, from_number_id,"
+			   " initial_greeting, voice, system_prompt, options"
+			   " FROM agentphone.claim_calls($1)",
 			   1, argtypes);
-	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not claim calls");
 
 	old = MemoryContextSwitchTo(cxt);
@@ -233,6 +232,14 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 		elog(ERROR, "could not find the next due call");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	*next_due_ms = isnull ? -1 : (long) Max(DatumGetInt64(d), 0);
+
+	/*
+	 * Due calls left behind by a claim that was not full are locked by
+	 * another transaction (SKIP LOCKED): look again shortly, not at once,
+	 * or the worker would spin for as long as the lock is held.
+	 */
+	if (*next_due_ms == 0 && list_length(claimed) < max)
+		*next_due_ms = LOCKED_RETRY_MS;
 	return claimed;
 }
 

@@ -311,7 +311,7 @@ claim_due_at(TimestampTz now, long ms)
 static void
 claim_and_send(TimestampTz now)
 {
-	ClaimArgs	a = {0};
+	ClaimArgs	a = {0, NULL, NIL, -1};	/* next_due_ms: none unless a claim ran */
 	TimestampTz free_at = 0;
 	int			budget = dispatch_budget(now, &free_at);
 	int			slots = agentphone_max_in_flight - http_in_flight();
@@ -401,16 +401,22 @@ record_finished(TimestampTz now)
 }
 
 /*
- * next_wait_ms is how long the loop may sleep: until the next claim or
- * poll cycle is due.
+ * next_wait_ms is how long the loop may sleep: until the next claim, or
+ * the next poll or reconcile cycle (which run only once the extension
+ * exists).
  */
 static long
 next_wait_ms(TimestampTz now)
 {
 	long		wait = TimestampDifferenceMilliseconds(now, next_claim_at);
-	long		poll = cycle_wait_ms(&poll_cycle, now);
-	long		reconcile = cycle_wait_ms(&reconcile_cycle, now);
+	long		poll = -1;
+	long		reconcile = -1;
 
+	if (extension_ready())
+	{
+		poll = cycle_wait_ms(&poll_cycle, now);
+		reconcile = cycle_wait_ms(&reconcile_cycle, now);
+	}
 	if (poll >= 0 && poll < wait)
 		wait = poll;
 	if (reconcile >= 0 && reconcile < wait)

@@ -11,9 +11,11 @@
 #   1. the simulator's own self-test (test/sim_selftest.py);
 #   2. the pg_regress suite (sql/, expected/) against a throwaway cluster
 #      preloaded with agentphone and pointed at the simulator;
-#   3. the TAP tests (test/t/*.pl), each starting its own cluster and
+#   3. the isolation specs (test/isolation) on that cluster, its worker
+#      paused;
+#   4. the TAP tests (test/t/*.pl), each starting its own cluster and
 #      simulator;
-#   4. a workload with every server process under valgrind
+#   5. a workload with every server process under valgrind
 #      (test/valgrind.sh): any error in agentphone's code fails it.
 # It stops everything it started and ends with "N passed, N failed".
 set -u
@@ -54,10 +56,29 @@ count "$(echo "$out" | grep -cE '\.\.\. +ok')" "$(echo "$out" | grep -cE '\.\.\.
 if echo "$out" | grep -qE '\.\.\. +FAILED'; then
 	cat "$scratch/regression.diffs" >&2 2>/dev/null
 fi
+
+# 3. isolation specs (test/isolation) on the same cluster, restarted with
+# the worker paused: the specs' sessions play the worker's claim themselves
+say "isolation specs"
+as_pg psql -X -q -d postgres -c "ALTER SYSTEM SET agentphone.enabled = off" &&
+	as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
+specs=$(cd "$scratch/test/isolation/specs" && ls *.spec | sed 's/\.spec$//')
+out=$(cd "$scratch" && as_pg /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/isolation/pg_isolation_regress \
+	--inputdir=test/isolation --outputdir=output_iso --bindir=$PG_BIN \
+	--use-existing --dbname=postgres --host="$scratch" --port=$PGPORT $specs 2>&1)
+echo "$out" | grep -E '\.\.\. ' >&2
+count "$(echo "$out" | grep -cE '\.\.\. +ok')" "$(echo "$out" | grep -cE '\.\.\. +FAILED')"
+if ! echo "$out" | grep -qE '\.\.\. +ok'; then
+	count 0 1
+	echo "$out" | tail -n 20 >&2
+fi
+if echo "$out" | grep -qE '\.\.\. +FAILED'; then
+	cat "$scratch/output_iso/regression.diffs" >&2 2>/dev/null
+fi
 stop_all "$scratch"
 fi
 
-# 3. TAP tests, one file at a time so that a file that dies still counts
+# 4. TAP tests, one file at a time so that a file that dies still counts
 say "TAP tests"
 for t in "$scratch"/test/t/*.pl; do
 	name=$(basename "$t")
@@ -82,7 +103,7 @@ for t in "$scratch"/test/t/*.pl; do
 	count "$ok" "$notok"
 done
 
-# 4. the worker under valgrind (one test: no error in agentphone's code)
+# 5. the worker under valgrind (one test: no error in agentphone's code)
 if [ -z "$only" ]; then
 	say "valgrind"
 	if bash test/valgrind.sh 100 >"$scratch/valgrind.out" 2>&1; then

@@ -7,12 +7,14 @@ use warnings;
 use AgentphoneTest;
 use JSON::PP;
 use Test::More;
+use IPC::Run;
 use Time::HiRes qw(time sleep);
 
 start_sim();
 # A sweep of one hour: any call placed promptly was found through the
 # commit's wake-up, not by the sweep.
-my $node = new_node('dispatch', "agentphone.sweep_interval = '1h'\nagentphone.poll_interval = '200ms'\n");
+my $node = new_node('dispatch',
+	"agentphone.sweep_interval = '1h'\nagentphone.poll_interval = '200ms'\nmax_prepared_transactions = 2\n");
 
 ok(wait_until(sub { $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'agentphone worker'") == 1 }),
@@ -124,6 +126,37 @@ is($canon->encode($sample), $canon->encode({
 like($node->safe_psql('postgres',
 	"SELECT query FROM pg_stat_activity WHERE backend_type = 'agentphone worker'"),
 	qr/^agentphone: /, 'pg_stat_activity shows what the worker is doing');
+
+# --- a queued call that a user's transaction holds locked is skipped, not
+# waited for and not spun on; it goes out soon after the lock is released,
+# though nothing wakes the worker then and the sweep is an hour away.  It
+# is queued through a prepared transaction, which wakes nobody.
+$node->safe_psql('postgres', q{
+	BEGIN;
+	SELECT agentphone_call('agt_1', '+14155550190');
+	PREPARE TRANSACTION 'unseen';
+	COMMIT PREPARED 'unseen';
+});
+my ($lin, $lout) = ("BEGIN;\nSELECT id FROM agentphone.calls WHERE to_number = '+14155550190' FOR UPDATE;\n"
+	  . "SELECT pg_sleep(2);\nCOMMIT;\n", '');
+my $locker = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-f', '-' ],
+	'<', \$lin, '>', \$lout, '2>', \$lout);
+ok(wait_until(sub { $locker->pump_nb; $lout =~ /^\d+$/m }, 10), 'a user transaction locks a queued call');
+my $posts_before = @{ sim_posts() };
+my $cpu = worker_cpu_seconds($node);
+my $other = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550191')");
+is($node->safe_psql('postgres', "SELECT agentphone_wait($other, '5 s')"), 'in-progress',
+	'the worker, woken by another call, places that one');
+is($node->safe_psql('postgres', "SELECT status FROM agentphone.calls WHERE to_number = '+14155550190'"),
+	'queued', 'and skips the locked call without waiting for the lock');
+$locker->finish;
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT status FROM agentphone.calls WHERE to_number = '+14155550190'") eq 'in-progress' }, 5),
+	'the locked call is placed soon after the lock goes');
+my $used = worker_cpu_seconds($node) - $cpu;
+note("worker CPU while a queued call was locked for 2 s: $used s");
+cmp_ok($used, '<', 0.5, 'the worker did not spin while the call was locked');
+is(scalar(@{ sim_posts() }) - $posts_before, 2, 'one POST each');
 
 # --- an idle worker runs no queries but the sweep
 sub scans

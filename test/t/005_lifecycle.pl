@@ -23,7 +23,11 @@ sub worker_pid
 
 ok(wait_until(sub { worker_pid() ne '' }), 'the worker runs before CREATE EXTENSION');
 my $pid = worker_pid();
+my $cpu = worker_cpu_seconds($node);
 sleep 2;    # ten sweeps
+my $used = worker_cpu_seconds($node) - $cpu;
+note("the waiting worker used $used s of CPU in 2 s");
+cmp_ok($used, '<', 0.3, 'the waiting worker is idle between its sweeps, not spinning');
 my $log = slurp_file($node->logfile);
 my @waiting = ($log =~ /extension not installed in database "postgres", waiting for CREATE EXTENSION agentphone/g);
 is(scalar(@waiting), 1, 'it says once that it waits for CREATE EXTENSION');

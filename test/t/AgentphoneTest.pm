@@ -18,7 +18,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(start_sim sim sim_posts new_node wait_until call_rows
-  $API_KEY);
+  worker_cpu_seconds $API_KEY);
 
 # A key long and distinctive enough to grep for in the server log.
 our $API_KEY = 'sk_test_7Hq2ZpLx9WvR4mKd';
@@ -118,6 +118,20 @@ sub wait_until
 		sleep 0.05;
 	}
 	return $code->();
+}
+
+# worker_cpu_seconds(NODE): CPU time the agentphone worker has used so far
+# (user + system, from /proc), to tell a waiting worker from a spinning one
+sub worker_cpu_seconds
+{
+	my ($node) = @_;
+	my $pid = $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+	open my $fh, '<', "/proc/$pid/stat" or die "no worker process: $!";
+	my $stat = <$fh>;
+	$stat =~ s/^.*\) //;    # fields after the command name
+	my @f = split / /, $stat;
+	return ($f[11] + $f[12]) / 100;    # utime, stime in clock ticks
 }
 
 # call_rows(NODE, WHERE): the matching calls as a list of hashes
