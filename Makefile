@@ -15,6 +15,7 @@ OBJS = \
 	src/poll.o \
 	src/read.o \
 	src/reconcile.o \
+	src/secret.o \
 	src/validate.o \
 	src/worker.o
 DATA = sql/agentphone--1.0.sql

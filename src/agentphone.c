@@ -361,16 +361,21 @@ redact_assignments(char *s)
 static void
 agentphone_emit_log(ErrorData *edata)
 {
-	const char *key = agentphone_api_key;
-	size_t		keylen = key ? strlen(key) : 0;
+	const char *keys[2];
+	int			nkeys = agentphone_known_keys(keys);
 
 	edata->message = redact_assignments(edata->message);
 	edata->internalquery = redact_assignments(edata->internalquery);
 	if (debug_query_string && strcasestr(debug_query_string, "api_key") != NULL &&
 		redact_assignments((char *) debug_query_string) != debug_query_string)
 		edata->hide_stmt = true;
-	if (keylen >= MIN_REDACT_LEN)
+	for (int i = 0; i < nkeys; i++)
 	{
+		const char *key = keys[i];
+		size_t		keylen = strlen(key);
+
+		if (keylen < MIN_REDACT_LEN)
+			continue;
 		edata->message = redact(edata->message, key, keylen);
 		edata->detail = redact(edata->detail, key, keylen);
 		edata->detail_log = redact(edata->detail_log, key, keylen);

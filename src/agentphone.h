@@ -50,6 +50,9 @@
 /* ----- settings (guc.c) ----- */
 extern char *agentphone_api_url;
 extern char *agentphone_api_key;
+extern char *agentphone_api_key_file;
+extern bool agentphone_allow_insecure_http;
+extern char *agentphone_http_proxy;
 extern char *agentphone_database_name;
 extern int	agentphone_max_in_flight;
 extern int	agentphone_request_timeout_ms;
@@ -122,6 +125,12 @@ extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,
 extern void agentphone_install_dbguard(void);
 extern void agentphone_wait_for_database(void);
 extern void agentphone_database_released(void);
+
+/* ----- the API key and URL policy (secret.c) ----- */
+extern const char *agentphone_api_key_value(void);
+extern const char *agentphone_key_problem(void);
+extern int	agentphone_known_keys(const char *keys[2]);
+extern const char *agentphone_url_problem(void);
 
 /* ----- validation (validate.c) ----- */
 extern void agentphone_check_text(const char *argname, const char *value,

@@ -262,7 +262,7 @@ dispatch_send(List *claimed, Oid extension_oid)
 		char	   *body = api_encode_create_call(&c->req);
 
 		f->attempt = c->attempt;
-		http_start(url, agentphone_api_key, body,
+		http_start(url, agentphone_api_key_value(), body,
 				   agentphone_request_timeout_ms, f);
 		note_sent(now);
 		pfree(body);

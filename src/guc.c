@@ -19,6 +19,9 @@
 
 char	   *agentphone_api_url = NULL;
 char	   *agentphone_api_key = NULL;
+char	   *agentphone_api_key_file = NULL;
+bool		agentphone_allow_insecure_http = false;
+char	   *agentphone_http_proxy = NULL;
 char	   *agentphone_database_name = NULL;
 int			agentphone_max_in_flight = 16;
 int			agentphone_request_timeout_ms = 10000;
@@ -105,6 +108,27 @@ agentphone_define_settings(void)
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   check_api_key, NULL, NULL);
+	DefineCustomStringVariable("agentphone.api_key_file",
+							   "File holding the AgentPhone API key; preferred to agentphone.api_key, and used instead of it when set.",
+							   "The file must be readable by the server's OS user only (chmod 600). It is read again when it changes.",
+							   &agentphone_api_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("agentphone.allow_insecure_http",
+							 "Allows an http:// API URL (for a local test API only).",
+							 "Off: requests go over https only, with TLS verification.",
+							 &agentphone_allow_insecure_http,
+							 false,
+							 PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							 NULL, NULL, NULL);
+	DefineCustomStringVariable("agentphone.http_proxy",
+							   "Proxy for API requests (empty: none; proxy environment variables are ignored).",
+							   NULL,
+							   &agentphone_http_proxy,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 	DefineCustomStringVariable("agentphone.database_name",
 							   "Database in which the agentphone worker places calls.",
 							   NULL,

@@ -28,7 +28,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
+#include "agentphone.h"
 
 #include <sys/select.h>
 
@@ -210,13 +210,21 @@ build_headers(const char *bearer, const char *accept)
 static void
 set_safe_options(CURL *e, long timeout_ms)
 {
+	bool		http_ok = agentphone_allow_insecure_http;
+
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_VERBOSE, 0L);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* a proxy only when configured: never from the environment */
+	curl_easy_setopt(e, CURLOPT_PROXY,
+					 agentphone_http_proxy ? agentphone_http_proxy : "");
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, http_ok ? "http,https" : "https");
 #else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+					 (long) (http_ok ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, Min(timeout_ms, 5000L));

@@ -219,7 +219,7 @@ start_request(Pending *p)
 			url = api_url("/calls/%s", p->api_id);
 			break;
 	}
-	http_start(url, agentphone_api_key, NULL, agentphone_request_timeout_ms, p);
+	http_start(url, agentphone_api_key_value(), NULL, agentphone_request_timeout_ms, p);
 	outstanding++;
 	pfree(url);
 }

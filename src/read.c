@@ -46,16 +46,24 @@ PG_FUNCTION_INFO_V1(agentphone_stream_transcript);
 #define MAX_JSON_BYTES (8 * 1024 * 1024)
 
 /*
- * require_key raises an error when no API key is configured.
+ * require_key raises an error when no API key is configured or the API
+ * URL may not be used.
  */
 static void
 require_key(void)
 {
-	if (agentphone_api_key == NULL || agentphone_api_key[0] == '\0')
+	const char *problem = agentphone_url_problem();
+
+	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("agentphone.api_key is not set"),
-				 errhint("Ask a superuser to set agentphone.api_key and reload the configuration.")));
+				 errmsg("%s", problem),
+				 errhint("Ask a superuser to correct the setting and reload the configuration.")));
+	if (agentphone_api_key_value() == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no AgentPhone API key: %s", agentphone_key_problem()),
+				 errhint("Ask a superuser to set agentphone.api_key_file (preferred) or agentphone.api_key and reload the configuration.")));
 }
 
 /*
@@ -154,7 +162,7 @@ request(const char *url, const char *json, bool auth, size_t max_bytes, const ch
 
 	require_key();
 	http_init();
-	req = http_start(url, auth ? agentphone_api_key : NULL, json,
+	req = http_start(url, auth ? agentphone_api_key_value() : NULL, json,
 					 agentphone_request_timeout_ms, NULL);
 	req->max_bytes = max_bytes;
 	req = wait_for(req);
@@ -537,7 +545,7 @@ agentphone_stream_transcript(PG_FUNCTION_ARGS)
 	require_key();
 	InitMaterializedSRF(fcinfo, 0);
 	http_init();
-	req = http_start_accept(api_url("/calls/%s/transcript/stream", id), agentphone_api_key,
+	req = http_start_accept(api_url("/calls/%s/transcript/stream", id), agentphone_api_key_value(),
 							NULL, timeout_ms + 5000, NULL, "text/event-stream");
 	req->max_bytes = MAX_JSON_BYTES;
 	PG_TRY();

@@ -155,7 +155,7 @@ reconcile_start(Oid extension_oid)
 			continue;
 		url = api_url("/calls?search=%s&limit=100", escaped);
 		curl_free(escaped);
-		http_start(url, agentphone_api_key, NULL, agentphone_request_timeout_ms,
+		http_start(url, agentphone_api_key_value(), NULL, agentphone_request_timeout_ms,
 				   pending_new(REQ_RECONCILE, extension_oid, u->id, NULL));
 		outstanding++;
 		pfree(url);

@@ -305,6 +305,31 @@ claim_due_at(TimestampTz now, long ms)
 }
 
 /*
+ * api_usable says whether the API URL and key allow requests; the first
+ * time they do not, it says why in a warning (once, until they do again).
+ */
+static bool
+api_usable(void)
+{
+	const char *problem = agentphone_url_problem();
+
+	if (problem == NULL && agentphone_api_key_value() == NULL)
+		problem = psprintf("no API key: %s", agentphone_key_problem());
+	if (problem == NULL)
+	{
+		key_warned = false;
+		return true;
+	}
+	if (!key_warned)
+		ereport(WARNING,
+				(errmsg("agentphone: queued calls are not placed: %s", problem),
+				 errhint("Correct the setting and reload the configuration.")));
+	key_warned = true;
+	agentphone_note_error(problem);
+	return false;
+}
+
+/*
  * claim_and_send claims as many due calls as the in-flight limit and the
  * per-minute window allow, commits, then sends them.
  */
@@ -318,16 +343,8 @@ claim_and_send(TimestampTz now)
 
 	next_claim_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
 	more_due = false;
-	if (agentphone_api_key == NULL || agentphone_api_key[0] == '\0')
-	{
-		if (!key_warned)
-			ereport(WARNING,
-					(errmsg("agentphone.api_key is not set; queued calls are not placed"),
-					 errhint("Set agentphone.api_key and reload the configuration.")));
-		key_warned = true;
+	if (!api_usable())
 		return;
-	}
-	key_warned = false;
 	if (!agentphone_enabled)
 		return;					/* paused: calls stay queued */
 	if (budget <= 0)
@@ -480,9 +497,9 @@ agentphone_worker_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 		if (woken || now >= next_claim_at)
 			claim_and_send(now);
-		if (extension_ready() && cycle_due(&poll_cycle, now))
+		if (extension_ready() && !key_warned && cycle_due(&poll_cycle, now))
 			start_poll_cycle();
-		if (extension_ready() && cycle_due(&reconcile_cycle, now))
+		if (extension_ready() && !key_warned && cycle_due(&reconcile_cycle, now))
 			start_reconcile_cycle();
 		record_finished(GetCurrentTimestamp());
 

@@ -8,7 +8,10 @@
 # root).
 
 PG_MAJOR=15
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# AGENTPHONE_PG_BIN, when set, is another bin directory of PostgreSQL 15 to
+# test against, into whose installation the caller has already installed its
+# own build of agentphone (test/sanitize.sh): build_install then does nothing
+PG_BIN=${AGENTPHONE_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PY=/usr/bin/python3
 SIM_KEY=sk_test_agentphone
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libcjson-dev libipc-run-perl make gcc python3 perl valgrind"
@@ -50,6 +53,10 @@ install_deps() {
 
 # build_install: build with warnings as errors and install the extension
 build_install() {
+	if [ -n "${AGENTPHONE_PG_BIN:-}" ]; then
+		say "using the agentphone installed for $AGENTPHONE_PG_BIN"
+		return 0
+	fi
 	say "building and installing agentphone"
 	make -s clean >/dev/null 2>&1 || true
 	make -s PG_CONFIG=$PG_BIN/pg_config >&2
@@ -100,6 +107,7 @@ start_cluster() {
 	port = $PGPORT
 	shared_preload_libraries = 'agentphone'
 	agentphone.api_url = 'http://127.0.0.1:$SIM_PORT/v1'
+	agentphone.allow_insecure_http = on
 	agentphone.api_key = '$SIM_KEY'
 	agentphone.database_name = 'postgres'
 	EOF

@@ -1,6 +1,8 @@
 # 006_secrets.pl: the API key and URL are superuser-only settings, and the
 # key never reaches the server log, even at debug5 with every statement
-# logged, through errors that quote it, a reload, or ALTER SYSTEM.
+# logged, through errors that quote it, a reload, or ALTER SYSTEM.  The key
+# file (agentphone.api_key_file) is used, rotated without a reload, refused
+# when others can read it; an http:// API URL is refused unless allowed.
 use strict;
 use warnings;
 
@@ -62,4 +64,78 @@ unlike($log, qr/\Q$API_KEY\E/, 'the original key appears nowhere in the server l
 unlike($log, qr/\Q$new_key\E/, 'the rotated key appears nowhere in the server log');
 
 $node->stop;
+
+# --- the key from agentphone.api_key_file, the documented way
+my $file_key = 'sk_file_Z8pQ4mWx2Kd7Lr5N';
+my $file_key2 = 'sk_file_R2vT9nBq6Hs3Jy8C';
+sim('POST', '/_sim/config', { api_key => $file_key });
+my $keyfile = PostgreSQL::Test::Utils::tempdir() . '/agentphone.key';
+sub write_key
+{
+	open my $fh, '>', $keyfile or die $!;
+	print $fh "$_[0]\n";
+	close $fh;
+	chmod 0600, $keyfile;
+}
+write_key($file_key);
+my $fnode = new_node('keyfile', qq{
+agentphone.api_key = ''
+agentphone.api_key_file = '$keyfile'
+agentphone.sweep_interval = '200ms'
+log_statement = 'all'
+log_min_messages = debug5
+log_min_error_statement = debug5
+});
+sub fsql { return $fnode->safe_psql('postgres', $_[0]); }
+sub posted_auth
+{
+	my ($number) = @_;
+	my @p = grep { $_->{body}{toNumber} eq $number } @{ sim_posts() };
+	return @p ? $p[-1]{headers}{authorization} : '(no POST)';
+}
+
+$id = fsql("SELECT agentphone_call('agt_1', '+14155550610')");
+is(fsql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'key file: a call is placed');
+is(posted_auth('+14155550610'), "Bearer $file_key", 'with the key from the file');
+
+write_key($file_key2);
+sim('POST', '/_sim/config', { api_key => $file_key2 });
+$id = fsql("SELECT agentphone_call('agt_1', '+14155550611')");
+is(fsql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'a key rotated in the file');
+is(posted_auth('+14155550611'), "Bearer $file_key2", 'is used without a reload');
+
+chmod 0640, $keyfile;
+$id = fsql("SELECT agentphone_call('agt_1', '+14155550612')");
+($rc, $out, $err) = $fnode->psql('postgres', "SELECT agentphone_get_call('call_x')");
+like($err, qr/no AgentPhone API key: agentphone.api_key_file ".*" must be a regular file that only the server's OS user can read \(chmod 600\)/,
+	'a key file others can read is refused, with the fix in the message');
+ok(wait_until(sub { slurp_file($fnode->logfile) =~ /WARNING:  agentphone: queued calls are not placed: no API key: agentphone.api_key_file/ }, 10),
+	'the worker says so in the log');
+is(fsql("SELECT status FROM agentphone.calls WHERE id = $id"), 'queued', 'and keeps the call queued');
+chmod 0600, $keyfile;
+is(fsql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'placed once the file is private again');
+
+# --- https only, unless allow_insecure_http
+fsql("ALTER SYSTEM SET agentphone.allow_insecure_http = off; SELECT pg_reload_conf()");
+sleep 0.5;
+($rc, $out, $err) = $fnode->psql('postgres', "SELECT agentphone_get_call('call_x')");
+like($err, qr/agentphone.api_url must use https/, 'an http:// API URL is refused by default');
+$id = fsql("SELECT agentphone_call('agt_1', '+14155550613')");
+sleep 1;
+is(fsql("SELECT status FROM agentphone.calls WHERE id = $id"), 'queued', 'the worker sends nothing over http');
+is(posted_auth('+14155550613'), '(no POST)', 'the API saw nothing');
+like(fsql('SELECT last_error FROM agentphone_worker_status()'), qr/must use https/,
+	'agentphone_worker_status() says why');
+fsql("ALTER SYSTEM RESET agentphone.allow_insecure_http; SELECT pg_reload_conf()");
+# the node's configuration file turns it on again
+fsql("ALTER SYSTEM SET agentphone.allow_insecure_http = on; SELECT pg_reload_conf()");
+is(fsql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'allowed again: placed');
+
+$log = slurp_file($fnode->logfile);
+cmp_ok(length($log), '>', 10000, 'key file: the log is verbose (debug5, every statement)');
+unlike($log, qr/\Q$file_key\E/, 'the key from the file appears nowhere in the server log');
+unlike($log, qr/\Q$file_key2\E/, 'nor does the rotated one');
+is(fsql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%sk_file_%' AND pid <> pg_backend_pid()"), '0',
+	'nor pg_stat_activity');
+$fnode->stop;
 done_testing();

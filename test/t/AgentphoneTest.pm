@@ -93,6 +93,7 @@ sub new_node
 		'postgresql.conf', qq{
 shared_preload_libraries = 'agentphone'
 agentphone.api_url = '$sim_url/v1'
+agentphone.allow_insecure_http = on
 agentphone.api_key = '$API_KEY'
 agentphone.database_name = 'postgres'
 agentphone.retry_delay = '200ms'

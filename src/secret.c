@@ -1,0 +1,196 @@
+/*-------------------------------------------------------------------------
+ *
+ * secret.c
+ *		Where the API key comes from, and whether the API URL may be used.
+ *
+ * The key is agentphone.api_key, or, preferably, the contents of the file
+ * named by agentphone.api_key_file (which wins when both are set): a file
+ * keeps the key out of ALTER SYSTEM statements, which are themselves
+ * logged when statements are.  The file must be readable by the server's
+ * OS user and by nobody else (like ssl_key_file).  It is read when a key is
+ * first needed and again whenever its modification time or size changes,
+ * so a rotated key takes effect without a reload.
+ *
+ * The API URL must be https unless a superuser turned on
+ * agentphone.allow_insecure_http (meant for a local simulator); http.c
+ * enforces the same rule on every request.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include <sys/stat.h>
+
+#include "storage/fd.h"
+#include "utils/memutils.h"
+
+/* Longest key accepted from the file. */
+#define MAX_KEY_FILE_BYTES 4096
+
+/* The key last read from the file, and what it was read from. */
+static char *file_key = NULL;
+static char *file_key_path = NULL;
+static struct timespec file_key_mtime;
+static off_t file_key_size = -1;
+
+/* Why agentphone_api_key_value() found no key, for messages. */
+static char key_problem[256];
+
+/*
+ * trim_key strips leading and trailing white space (a final newline, as
+ * editors and "echo" leave one) in place and returns the start.
+ */
+static char *
+trim_key(char *s)
+{
+	char	   *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
+					   end[-1] == '\r' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+/*
+ * forget_file_key drops the cached key, wiping its bytes.
+ */
+static void
+forget_file_key(void)
+{
+	if (file_key)
+	{
+		explicit_bzero(file_key, strlen(file_key));
+		pfree(file_key);
+	}
+	if (file_key_path)
+		pfree(file_key_path);
+	file_key = NULL;
+	file_key_path = NULL;
+	file_key_size = -1;
+}
+
+/*
+ * read_key_file (re)reads the key file when it changed; it returns false
+ * with key_problem set when the file cannot serve as a key.
+ */
+static bool
+read_key_file(const char *path)
+{
+	struct stat st;
+	char		buf[MAX_KEY_FILE_BYTES + 1];
+	FILE	   *f;
+	size_t		n;
+	char	   *key;
+
+	if (stat(path, &st) != 0)
+	{
+		snprintf(key_problem, sizeof(key_problem),
+				 "agentphone.api_key_file \"%s\" cannot be read: %s", path, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		forget_file_key();
+		snprintf(key_problem, sizeof(key_problem),
+				 "agentphone.api_key_file \"%s\" must be a regular file that only the server's OS user can read (chmod 600)",
+				 path);
+		return false;
+	}
+	if (file_key && strcmp(file_key_path, path) == 0 &&
+		st.st_mtim.tv_sec == file_key_mtime.tv_sec &&
+		st.st_mtim.tv_nsec == file_key_mtime.tv_nsec && st.st_size == file_key_size)
+		return true;			/* unchanged */
+	forget_file_key();
+	f = AllocateFile(path, "r");
+	if (f == NULL)
+	{
+		snprintf(key_problem, sizeof(key_problem),
+				 "agentphone.api_key_file \"%s\" cannot be read: %s", path, strerror(errno));
+		return false;
+	}
+	n = fread(buf, 1, MAX_KEY_FILE_BYTES + 1, f);
+	FreeFile(f);
+	buf[Min(n, MAX_KEY_FILE_BYTES)] = '\0';
+	key = trim_key(buf);
+	if (n > MAX_KEY_FILE_BYTES || key[0] == '\0' || strpbrk(key, "\r\n") != NULL)
+	{
+		snprintf(key_problem, sizeof(key_problem),
+				 "agentphone.api_key_file \"%s\" must hold the key alone, on one line", path);
+		explicit_bzero(buf, sizeof(buf));
+		return false;
+	}
+	file_key = MemoryContextStrdup(TopMemoryContext, key);
+	file_key_path = MemoryContextStrdup(TopMemoryContext, path);
+	file_key_mtime = st.st_mtim;
+	file_key_size = st.st_size;
+	explicit_bzero(buf, sizeof(buf));
+	return true;
+}
+
+/*
+ * agentphone_api_key_value returns the API key to send, or NULL when there
+ * is none; agentphone_key_problem() then says why.
+ */
+const char *
+agentphone_api_key_value(void)
+{
+	const char *path = agentphone_api_key_file;
+
+	if (path != NULL && path[0] != '\0')
+		return read_key_file(path) ? file_key : NULL;
+	forget_file_key();
+	if (agentphone_api_key == NULL || agentphone_api_key[0] == '\0')
+	{
+		strlcpy(key_problem, "neither agentphone.api_key_file nor agentphone.api_key is set",
+				sizeof(key_problem));
+		return NULL;
+	}
+	return agentphone_api_key;
+}
+
+/*
+ * agentphone_key_problem says why agentphone_api_key_value() returned NULL.
+ */
+const char *
+agentphone_key_problem(void)
+{
+	return key_problem;
+}
+
+/*
+ * agentphone_known_keys lists the keys this process knows, for the log
+ * redaction: the setting and the key last read from the file.  Never reads
+ * the file (it runs inside the log hook).
+ */
+int
+agentphone_known_keys(const char *keys[2])
+{
+	int			n = 0;
+
+	if (agentphone_api_key && agentphone_api_key[0] != '\0')
+		keys[n++] = agentphone_api_key;
+	if (file_key)
+		keys[n++] = file_key;
+	return n;
+}
+
+/*
+ * agentphone_url_problem returns why agentphone.api_url may not be used,
+ * or NULL when it may.
+ */
+const char *
+agentphone_url_problem(void)
+{
+	const char *url = agentphone_api_url;
+
+	if (url == NULL || url[0] == '\0')
+		return "agentphone.api_url is not set";
+	if (pg_strncasecmp(url, "https://", 8) == 0)
+		return NULL;
+	if (pg_strncasecmp(url, "http://", 7) == 0 && agentphone_allow_insecure_http)
+		return NULL;
+	return "agentphone.api_url must use https (agentphone.allow_insecure_http allows http, for a local test API only)";
+}

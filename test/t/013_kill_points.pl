@@ -1,0 +1,200 @@
+# 013_kill_points.pl: kill the worker (SIGKILL, and separately an immediate
+# shutdown of the server) at each point of a call's way, with dozens of
+# calls there at once, and check what the user would check afterwards:
+# every committed call reaches a final state, none is lost, the API saw at
+# most one POST per call, and exactly one for every call not "unknown".
+#
+# The points, each reached by construction rather than by luck:
+#   claimed    the claim committed and the requests left, but the API never
+#              read them (the API URL points at a socket that never accepts)
+#   sent       the API has the POSTs and holds its answers (delay fault)
+#   recorded   the answers are stored
+#   transcript transcripts are being written (a test trigger slows them)
+# then rounds that kill at a random moment while 30 calls go through an API
+# that answers after random delays.
+use strict;
+use warnings;
+
+use AgentphoneTest;
+use IO::Socket::INET;
+use JSON::PP;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $N = 30;
+my $sim_url = start_sim();
+# a socket that takes connections into its backlog and never reads them
+my $void = IO::Socket::INET->new(Listen => 128, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp')
+  or die "listen: $!";
+my $void_url = 'http://127.0.0.1:' . $void->sockport . '/v1';
+
+my $node = new_node('kill',
+	"restart_after_crash = on\nagentphone.max_in_flight = 64\n"
+	  . "agentphone.reconcile_delay = '3s'\nagentphone.poll_interval = '300ms'\n"
+	  . "agentphone.request_timeout = '60s'\n");
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+sub worker_pid
+{
+	return sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+}
+
+# set_api_url(URL): for the running worker (reload) and after a restart
+sub set_api_url
+{
+	sql("ALTER SYSTEM SET agentphone.api_url = '$_[0]'; SELECT pg_reload_conf()");
+	sleep 0.3;
+}
+
+# queue(ROUND): N calls to numbers of their own; returns their ids
+sub queue
+{
+	my ($round) = @_;
+	return sql("SELECT string_agg(agentphone_call('agt_1', '+1415556' || lpad(($round * 100 + i)::text, 4, '0'))::text, ',')
+		FROM generate_series(1, $N) i");
+}
+
+# kill_worker(HOW): SIGKILL the worker (the postmaster restarts everything)
+# or stop the server in immediate mode and start it again
+sub kill_worker
+{
+	my ($how) = @_;
+	my $pid = worker_pid();
+	if ($how eq 'SIGKILL')
+	{
+		kill 'KILL', $pid;
+		$node->poll_query_until('postgres',
+			"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND pid <> $pid")
+		  or die 'the worker did not come back';
+	}
+	else
+	{
+		$node->stop('immediate');
+		$node->start;
+	}
+}
+
+# posts_by_number: the POSTs the API received, by number
+sub posts_by_number
+{
+	my %posts;
+	push @{ $posts{ $_->{body}{toNumber} } }, $_ for @{ sim_posts() };
+	return \%posts;
+}
+
+# check(IDS, LABEL, EXPECT): the invariants after a kill; EXPECT is the
+# status every call must end in ('placed' or 'unknown'), or undef for any
+sub check
+{
+	my ($ids, $label, $expect) = @_;
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM agentphone.calls WHERE id IN ($ids) AND status IN ('queued', 'dispatching', 'reconciling')"),
+		"$label: every committed call reached a final state");
+	my $rows = call_rows($node, "id IN ($ids)");
+	is(scalar(@$rows), $N, "$label: none lost");
+	my $posts = posts_by_number();
+	my ($placed, $unknown, $bad) = (0, 0, 0);
+	for my $r (@$rows)
+	{
+		my $p = $posts->{ $r->{to_number} } // [];
+		if ($r->{status} eq 'unknown')
+		{
+			$unknown++;
+			$bad++ if @$p > 1 || ($r->{last_error} // '') !~ /not sent again/;
+		}
+		elsif ($r->{status} =~ /^(in-progress|completed)$/)
+		{
+			$placed++;
+			$bad++ if @$p != 1 || $r->{api_call_id} ne $p->[0]{call_id};
+		}
+		else
+		{
+			$bad++;
+		}
+	}
+	is($bad, 0, "$label: at most one POST per call, exactly one for each placed call, "
+		  . "its row holding what that POST created; every unknown call says why");
+	note("$label: $placed placed, $unknown unknown");
+	is($expect eq 'placed' ? $placed : $unknown, $N, "$label: all $N $expect") if defined $expect;
+}
+
+my $round = 0;
+for my $how ('SIGKILL', 'immediate stop')
+{
+	# --- claimed: the requests left, the API never read them
+	$round++;
+	set_api_url($void_url);
+	my $ids = queue($round);
+	ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($ids) AND status = 'dispatching'") == $N }, 10),
+		"$how after the claim: $N calls claimed and sent nowhere");
+	sql("ALTER SYSTEM SET agentphone.api_url = '$sim_url/v1'");    # for the restarted worker
+	kill_worker($how);
+	sql('SELECT pg_reload_conf()');
+	check($ids, "$how after the claim", 'unknown');
+
+	# --- sent: the API has every POST and holds its answers
+	$round++;
+	sim('POST', '/_sim/faults', { faults => [
+		{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 2, count => $N } ] });
+	my $before = @{ sim_posts() };
+	$ids = queue($round);
+	ok(wait_until(sub { @{ sim_posts() } == $before + $N }, 10), "$how after the POSTs: $N requests in flight");
+	kill_worker($how);
+	check($ids, "$how after the POSTs", 'placed');
+
+	# --- recorded: answers stored, nothing to resend
+	$round++;
+	$ids = queue($round);
+	ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($ids) AND api_call_id IS NOT NULL") == $N }, 10),
+		"$how after recording: $N calls recorded");
+	kill_worker($how);
+	check($ids, "$how after recording", 'placed');
+
+	# --- transcript: killed while writing transcripts of 40 turns
+	$round++;
+	sql(q{
+		CREATE FUNCTION slow_turn() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$;
+		CREATE TRIGGER slow BEFORE INSERT ON agentphone.transcripts FOR EACH ROW EXECUTE FUNCTION slow_turn();
+	});
+	my @turns = map { { role => $_ % 2 ? 'user' : 'agent', content => "line $_" } } 1 .. 40;
+	sim('POST', '/_sim/script', { scripts => [ map { { outcome => 'completed', turns => \@turns, turn_interval => 0.001 } } 1 .. $N ] });
+	$ids = queue($round);
+	ok(wait_until(sub { sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND wait_event = 'PgSleep'") > 0 }, 30),
+		"$how while writing transcripts: the worker is writing them");
+	kill_worker($how);
+	sql('DROP TRIGGER slow ON agentphone.transcripts; DROP FUNCTION slow_turn()');
+	check($ids, "$how while writing transcripts", 'placed');
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = $N FROM agentphone.calls WHERE id IN ($ids) AND status = 'completed' AND transcript_complete"),
+		"$how while writing transcripts: every call completed with its transcript");
+	is(sql("SELECT count(*) FROM (SELECT call_id FROM agentphone.transcripts WHERE call_id IN ($ids)
+			GROUP BY call_id HAVING count(*) = 40 AND bool_and(content = 'line ' || seq)) t"), $N,
+		"$how while writing transcripts: each has its 40 turns exactly once, in order");
+	sim('DELETE', '/_sim/script');
+}
+
+# --- random moments: 30 calls through an API answering after 0 to 1 s,
+# killed 0 to 1.5 s after the commit
+srand(4242);
+for my $i (1 .. 6)
+{
+	my $how = $i % 2 ? 'SIGKILL' : 'immediate stop';
+	$round++;
+	sim('POST', '/_sim/faults', { faults => [
+		map { { method => 'POST', path => '/v1/calls', kind => 'delay', seconds => rand(1.0) } } 1 .. $N ] });
+	my $ids = queue($round);
+	my $after = rand(1.5);
+	sleep $after;
+	my $states = sql("SELECT string_agg(status || ' ' || n, ', ') FROM
+		(SELECT status, count(*) n FROM agentphone.calls WHERE id IN ($ids) GROUP BY 1 ORDER BY 1) s");
+	kill_worker($how);
+	note(sprintf('random round %d: %s %.2f s after the commit, calls were: %s', $i, $how, $after, $states));
+	check($ids, "random round $i ($how)", undef);
+	sim('DELETE', '/_sim/faults');
+}
+
+$node->stop;
+done_testing();
