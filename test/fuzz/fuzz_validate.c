@@ -1,0 +1,431 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_validate.c
+ *		libFuzzer targets for the argument checks of src/validate.c, which
+ *		see whatever a user passes to agentphone_call().
+ *
+ * One binary, several targets; the target is the name the binary is run
+ * under (run.sh makes one link per target) or $FUZZ_TARGET:
+ *
+ *	 e164		agentphone_check_e164 and agentphone_check_text on the input
+ *				as a text value
+ *	 variables	agentphone_normalize_variables on the input as a jsonb value
+ *	 options	agentphone_check_options on the input as a jsonb value
+ *
+ * Inputs reach the checks as they would in a UTF-8 database: text stops
+ * at the first NUL byte and must be valid UTF-8 (the server refuses other
+ * text before any function sees it), and jsonb comes from PostgreSQL's own
+ * jsonb_in; input it rejects is skipped.  Each check must either return or
+ * raise an ERROR with SQLSTATE 22023 and a hint, and the outcome must match
+ * the rules the README documents, worked out independently here (is_e164,
+ * the loops over the jsonb).  An ERROR is an expected outcome; a crash, a
+ * wrong outcome or another SQLSTATE aborts, so libFuzzer keeps the input.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agentphone.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mb/pg_wchar.h"
+#include "utils/fmgrprotos.h"
+
+#include "fuzz.h"
+
+typedef enum ValidateTarget
+{
+	V_E164,
+	V_VARIABLES,
+	V_OPTIONS
+} ValidateTarget;
+
+static const struct
+{
+	const char *name;
+	ValidateTarget target;
+}			targets[] =
+{
+	{"e164", V_E164},
+	{"variables", V_VARIABLES},
+	{"options", V_OPTIONS},
+};
+
+static ValidateTarget target;
+
+/* number of characters of a valid UTF-8 string */
+static int
+utf8_chars(const char *s, int len)
+{
+	int			n = 0;
+
+	for (int i = 0; i < len; i++)
+		if (((unsigned char) s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* The check raised an ERROR: it must be 22023 with a message and a hint. */
+static void
+check_refusal(const char *what)
+{
+	FUZZ_EXPECT(fuzz_error.sqlerrcode == ERRCODE_INVALID_PARAMETER_VALUE,
+				"%s raised an ERROR with SQLSTATE other than 22023", what);
+	FUZZ_EXPECT(fuzz_error.message != NULL && fuzz_error.hint != NULL,
+				"%s raised an ERROR without message or hint", what);
+}
+
+/* ----- e164 ----- */
+
+/* E.164 as the README states it: "+", a digit 1-9, 1 to 14 more digits. */
+static bool
+is_e164(const char *s)
+{
+	size_t		n = strlen(s);
+
+	if (n < 3 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return false;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+typedef struct TextArgs
+{
+	const char *argname;
+	const char *value;
+	int			maxlen;
+	bool		required;
+	bool		empty_ok;
+} TextArgs;
+
+static void
+call_check_e164(void *arg)
+{
+	TextArgs   *a = arg;
+
+	agentphone_check_e164(a->argname, a->value);
+}
+
+static void
+call_check_text(void *arg)
+{
+	TextArgs   *a = arg;
+
+	agentphone_check_text(a->argname, a->value, a->maxlen, a->required, a->empty_ok);
+}
+
+static void
+fuzz_e164(const char *value)
+{
+	TextArgs	a = {"to_number", value, 0, false, false};
+	bool		ok = fuzz_call(call_check_e164, &a);
+	bool		want = value != NULL && is_e164(value);
+
+	FUZZ_EXPECT(ok == want, "agentphone_check_e164 %s \"%.80s\"",
+				ok ? "accepted" : "refused", value ? value : "(null)");
+	if (!ok)
+		check_refusal("agentphone_check_e164");
+}
+
+static void
+fuzz_text(const char *value, int maxlen, bool required, bool empty_ok)
+{
+	TextArgs	a = {"agent_id", value, maxlen, required, empty_ok};
+	bool		ok = fuzz_call(call_check_text, &a);
+	bool		want;
+
+	if (value == NULL)
+		want = !required;
+	else
+		want = (value[0] != '\0' || empty_ok) &&
+			utf8_chars(value, strlen(value)) <= maxlen;
+	FUZZ_EXPECT(ok == want, "agentphone_check_text(maxlen %d, required %d, empty_ok %d) %s \"%.80s\"",
+				maxlen, required, empty_ok, ok ? "accepted" : "refused",
+				value ? value : "(null)");
+	if (!ok)
+		check_refusal("agentphone_check_text");
+}
+
+/* ----- variables and options ----- */
+
+typedef struct JsonbArgs
+{
+	const char *text;
+	Jsonb	   *in;
+	Jsonb	   *out;
+} JsonbArgs;
+
+static void
+call_jsonb_in(void *arg)
+{
+	JsonbArgs  *a = arg;
+
+	a->in = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(a->text)));
+}
+
+static void
+call_normalize(void *arg)
+{
+	JsonbArgs  *a = arg;
+
+	a->out = agentphone_normalize_variables(a->in);
+}
+
+static void
+call_check_options(void *arg)
+{
+	JsonbArgs  *a = arg;
+
+	agentphone_check_options(a->in);
+}
+
+/* The text a scalar variable must become, or NULL for null/nested. */
+static char *
+scalar_as_text(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		default:
+			return NULL;
+	}
+}
+
+/* Does the variables object in follow the README's rules? */
+static bool
+variables_allowed(Jsonb *in)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	if (!JB_ROOT_IS_OBJECT(in) || JB_ROOT_COUNT(in) > MAX_VARIABLES)
+		return false;
+	it = JsonbIteratorInit(&in->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *s;
+
+		if (tok == WJB_KEY)
+		{
+			int			n = utf8_chars(v.val.string.val, v.val.string.len);
+
+			if (n < 1 || n > MAX_VAR_NAME_LEN)
+				return false;
+		}
+		else if (tok == WJB_VALUE)
+		{
+			if (v.type == jbvBinary)
+				return false;
+			s = scalar_as_text(&v);
+			if (s && utf8_chars(s, strlen(s)) > MAX_VAR_VALUE_LEN)
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * check_normalized compares the normalized object with the input: the same
+ * keys in the same order, each value its text (null stays null).
+ */
+static void
+check_normalized(Jsonb *in, Jsonb *out)
+{
+	JsonbIterator *iin;
+	JsonbIterator *iout;
+	JsonbValue	vin;
+	JsonbValue	vout;
+	JsonbIteratorToken tin;
+	JsonbIteratorToken tout;
+
+	FUZZ_CHECK(out != NULL, "agentphone_normalize_variables returned NULL");
+	FUZZ_EXPECT(JB_ROOT_IS_OBJECT(out) && JB_ROOT_COUNT(out) == JB_ROOT_COUNT(in),
+				"normalized variables are not an object of %u keys", JB_ROOT_COUNT(in));
+	iin = JsonbIteratorInit(&in->root);
+	iout = JsonbIteratorInit(&out->root);
+	do
+	{
+		tin = JsonbIteratorNext(&iin, &vin, true);
+		tout = JsonbIteratorNext(&iout, &vout, true);
+		FUZZ_CHECK(tin == tout, "normalized variables have another structure");
+		if (tin == WJB_KEY)
+			FUZZ_EXPECT(vin.val.string.len == vout.val.string.len &&
+						memcmp(vin.val.string.val, vout.val.string.val, vin.val.string.len) == 0,
+						"a variable was renamed");
+		else if (tin == WJB_VALUE)
+		{
+			char	   *want = scalar_as_text(&vin);
+
+			if (want == NULL)
+				FUZZ_EXPECT(vout.type == jbvNull, "a null variable is not null");
+			else
+				FUZZ_EXPECT(vout.type == jbvString &&
+							vout.val.string.len == (int) strlen(want) &&
+							memcmp(vout.val.string.val, want, strlen(want)) == 0,
+							"variable value \"%.80s\" was not kept as text", want);
+		}
+	} while (tin != WJB_DONE);
+}
+
+static void
+fuzz_variables(Jsonb *in)
+{
+	JsonbArgs	a = {NULL, in, NULL};
+	bool		ok = fuzz_call(call_normalize, &a);
+	bool		want = in == NULL || variables_allowed(in);
+
+	FUZZ_EXPECT(ok == want, "agentphone_normalize_variables %s the input",
+				ok ? "accepted" : "refused");
+	if (!ok)
+		check_refusal("agentphone_normalize_variables");
+	else if (in == NULL)
+		FUZZ_EXPECT(a.out == NULL, "NULL variables did not stay NULL");
+	else
+		check_normalized(in, a.out);
+}
+
+/* Does the options object in follow the README's rules? */
+static bool
+options_allowed(Jsonb *in)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(in))
+		return false;
+	it = JsonbIteratorInit(&in->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			char	   *s = v.type == jbvString ?
+				pnstrdup(v.val.string.val, v.val.string.len) : NULL;
+
+			if (strcmp(key, "modelTier") == 0)
+			{
+				if (v.type != jbvNull &&
+					!(s && (strcmp(s, "turbo") == 0 || strcmp(s, "balanced") == 0 ||
+							strcmp(s, "max") == 0)))
+					return false;
+			}
+			else if (strcmp(key, "callScreeningIdentity") == 0 ||
+					 strcmp(key, "callScreeningPurpose") == 0)
+			{
+				int			max = key[13] == 'I' ? MAX_SCREEN_ID_LEN : MAX_SCREEN_PURPOSE_LEN;
+
+				if (v.type != jbvNull && !(s && utf8_chars(s, strlen(s)) <= max))
+					return false;
+			}
+			else if (strcmp(key, "disableRecording") == 0)
+			{
+				if (v.type != jbvNull && v.type != jbvBool)
+					return false;
+			}
+			else
+				return false;
+		}
+	}
+	return true;
+}
+
+static void
+fuzz_options(Jsonb *in)
+{
+	JsonbArgs	a = {NULL, in, NULL};
+	bool		ok = fuzz_call(call_check_options, &a);
+	bool		want = in == NULL || options_allowed(in);
+
+	FUZZ_EXPECT(ok == want, "agentphone_check_options %s the input",
+				ok ? "accepted" : "refused");
+	if (!ok)
+		check_refusal("agentphone_check_options");
+}
+
+int			LLVMFuzzerInitialize(int *argc, char ***argv);
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *name = fuzz_target_name(argc, argv);
+
+	/* a UTF-8 database */
+	SetDatabaseEncoding(PG_UTF8);
+	for (size_t i = 0; i < lengthof(targets); i++)
+		if (strcmp(name, targets[i].name) == 0)
+		{
+			target = targets[i].target;
+			return 0;
+		}
+	fprintf(stderr, "fuzz_validate: unknown target \"%s\"; run it as one of:", name);
+	for (size_t i = 0; i < lengthof(targets); i++)
+		fprintf(stderr, " %s", targets[i].name);
+	fprintf(stderr, " (or set FUZZ_TARGET)\n");
+	exit(2);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char		stack_base;
+	char	   *text;
+
+	fuzz_begin_input(&stack_base);
+	/* a text value: up to the first NUL, valid UTF-8 */
+	text = fuzz_cstring(data, size);
+	if (!fuzz_valid_utf8(text, strlen(text)))
+	{
+		fuzz_reset();
+		return -1;				/* not a value the server would pass */
+	}
+
+	if (target == V_E164)
+	{
+		fuzz_e164(text);
+		fuzz_text(text, MAX_ID_LEN, true, false);
+		fuzz_text(text, MAX_GREETING_LEN, false, true);
+		if (size == 0)
+		{
+			fuzz_e164(NULL);
+			fuzz_text(NULL, MAX_ID_LEN, true, false);
+			fuzz_text(NULL, MAX_ID_LEN, false, false);
+		}
+	}
+	else
+	{
+		JsonbArgs	a = {text, NULL, NULL};
+
+		if (size == 0)
+		{
+			/* SQL NULL */
+			if (target == V_VARIABLES)
+				fuzz_variables(NULL);
+			else
+				fuzz_options(NULL);
+		}
+		else if (fuzz_call(call_jsonb_in, &a))
+		{
+			if (target == V_VARIABLES)
+				fuzz_variables(a.in);
+			else
+				fuzz_options(a.in);
+		}
+		else if (fuzz_verbose)
+			fprintf(stderr, "jsonb_in refused the input\n");
+	}
+	fuzz_reset();
+	return 0;
+}
