@@ -4,6 +4,7 @@
 EXTENSION = agentphone
 MODULE_big = agentphone
 OBJS = \
+	src/access.o \
 	src/agentphone.o \
 	src/api.o \
 	src/dbguard.o \
@@ -28,7 +29,7 @@ PG_CFLAGS = -Wall -Wextra -Werror
 
 # pg_regress tests (sql/ + expected/); test/run.sh runs them against a throwaway
 # cluster preloaded with agentphone and pointed at the simulator.
-REGRESS = validation enqueue
+REGRESS = validation enqueue dialing
 
 # TAP tests in test/t, each starting its own cluster and simulator.
 TAP_TESTS = 1

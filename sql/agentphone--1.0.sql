@@ -8,6 +8,22 @@
 CREATE SCHEMA agentphone;
 REVOKE ALL ON SCHEMA agentphone FROM PUBLIC;
 
+-- Two group roles carry every privilege (created if absent; roles belong to
+-- the cluster, so DROP EXTENSION leaves them).  GRANT agentphone_caller TO a
+-- role to let it queue calls and see, wait for, cancel and end its own;
+-- GRANT agentphone_admin to see and act on every role's calls, read the
+-- API's whole call list, the worker's status and the do-not-call list.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'agentphone_caller') THEN
+		CREATE ROLE agentphone_caller NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'agentphone_admin') THEN
+		CREATE ROLE agentphone_admin NOLOGIN IN ROLE agentphone_caller;
+	END IF;
+END $$;
+GRANT USAGE ON SCHEMA agentphone TO agentphone_caller;
+
 COMMENT ON SCHEMA agentphone IS 'agentphone: calls placed through the AgentPhone API';
 
 -- One row per call a user asked for.  Logged (a committed call survives a
@@ -25,6 +41,8 @@ CREATE TABLE agentphone.calls (
 	voice				text,
 	system_prompt		text,
 	options				jsonb,
+	timezone			text,		-- the callee's, for agentphone.call_window
+	not_before			timestamptz,	-- not dialed before this time
 	-- the call's life
 	status				text NOT NULL DEFAULT 'queued',
 	api_call_id			text UNIQUE,
@@ -48,16 +66,154 @@ CREATE TABLE agentphone.calls (
 CREATE INDEX calls_due_idx ON agentphone.calls (next_attempt_at, id)
 	WHERE status = 'queued';
 CREATE INDEX calls_status_idx ON agentphone.calls (status);
+-- The per-number limit and the per-role quotas count recent calls.
+CREATE INDEX calls_number_idx ON agentphone.calls (to_number, created_at);
+CREATE INDEX calls_role_idx ON agentphone.calls (created_by, created_at);
 
 REVOKE ALL ON agentphone.calls FROM PUBLIC;
 
 COMMENT ON TABLE agentphone.calls IS 'one row per call queued with agentphone_call(); see the README for every status';
-COMMENT ON COLUMN agentphone.calls.status IS 'queued, dispatching, in-progress, completed, failed (the API''s own), canceled, error or unknown';
+COMMENT ON COLUMN agentphone.calls.status IS 'queued, dispatching, reconciling, in-progress, completed, failed (the API''s own), canceled, blocked, error or unknown';
+
+-- Each role sees its own calls; agentphone_admin sees all.  Only the
+-- extension's functions and worker write (nobody is granted INSERT, UPDATE
+-- or DELETE); the table owner and superusers bypass these policies.
+ALTER TABLE agentphone.calls ENABLE ROW LEVEL SECURITY;
+CREATE POLICY calls_own ON agentphone.calls FOR SELECT
+	USING (created_by = CURRENT_USER OR pg_catalog.pg_has_role('agentphone_admin', 'MEMBER'));
+GRANT SELECT ON agentphone.calls TO agentphone_caller;
 COMMENT ON COLUMN agentphone.calls.api_call_id IS 'AgentPhone''s id of the placed call (call_...)';
 COMMENT ON COLUMN agentphone.calls.last_error IS 'why the call is in error, unknown or waiting for a retry, in words';
 
+-- Numbers that are never dialed, whoever queues them.
+CREATE TABLE agentphone.do_not_call (
+	number				text PRIMARY KEY CHECK (number ~ '^\+[1-9][0-9]{1,14}$'),
+	reason				text,
+	added_at			timestamptz NOT NULL DEFAULT now(),
+	added_by			name NOT NULL DEFAULT SESSION_USER
+);
+REVOKE ALL ON agentphone.do_not_call FROM PUBLIC;
+GRANT SELECT ON agentphone.do_not_call TO agentphone_admin;
+COMMENT ON TABLE agentphone.do_not_call IS 'numbers never dialed; managed with agentphone_do_not_call() and agentphone_allow_calls()';
+
+-- The prefixes agentphone never dials, besides agentphone.blocked_prefixes:
+-- the N11 service and emergency codes under +1 (211 to 911) and premium
+-- rate ranges (+1 900, +1 976, UK 09).  Numbers of fewer than 7 digits
+-- (112, 911, 999, 000 and the other short codes) are refused as well.
+CREATE FUNCTION agentphone.default_blocked_prefixes() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ARRAY['+1211', '+1311', '+1411', '+1511', '+1611', '+1711', '+1811', '+1911',
+				   '+1900', '+1976', '+449'] $$;
+REVOKE ALL ON FUNCTION agentphone.default_blocked_prefixes() FROM PUBLIC;
+
+-- setting_list returns a comma-separated agentphone.* setting as an array
+-- of trimmed, non-empty items.
+CREATE FUNCTION agentphone.setting_list(name text) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(btrim(item)) FILTER (WHERE btrim(item) <> ''), '{}')
+	FROM unnest(string_to_array(coalesce(current_setting(name, true), ''), ',')) AS item
+$$;
+REVOKE ALL ON FUNCTION agentphone.setting_list(text) FROM PUBLIC;
+
+-- dial_refusal says why a number may not be dialed now, or returns no row:
+-- kind 'blocked' (a blocked or not allowed destination, the do-not-call
+-- list) or 'limit' (agentphone.max_calls_per_number_per_day, and at queue
+-- time the caller's agentphone.role_calls_per_hour/_per_day).  It runs
+-- when a call is queued (at_queue, the call not yet inserted) and again
+-- when it is claimed for dialing (call_id excluded from the counts).
+CREATE FUNCTION agentphone.dial_refusal(number text, role name, call_id bigint, at_queue boolean,
+	OUT kind text, OUT reason text)
+RETURNS SETOF record
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p text;
+	allowed text[] := agentphone.setting_list('agentphone.allowed_prefixes');
+	per_number integer := coalesce(nullif(current_setting('agentphone.max_calls_per_number_per_day', true), ''), '0')::integer;
+	quota integer;
+	n bigint;
+BEGIN
+	IF length(number) - 1 < 7 THEN
+		RETURN QUERY SELECT 'blocked', format('%s is a short service or emergency number', number);
+		RETURN;
+	END IF;
+	FOREACH p IN ARRAY agentphone.default_blocked_prefixes() || agentphone.setting_list('agentphone.blocked_prefixes') LOOP
+		IF starts_with(number, p) THEN
+			RETURN QUERY SELECT 'blocked', format('%s is in a blocked range (prefix %s)', number, p);
+			RETURN;
+		END IF;
+	END LOOP;
+	IF cardinality(allowed) > 0 AND NOT EXISTS (SELECT FROM unnest(allowed) a WHERE starts_with(number, a)) THEN
+		RETURN QUERY SELECT 'blocked', format('%s is not in agentphone.allowed_prefixes (%s)', number, array_to_string(allowed, ','));
+		RETURN;
+	END IF;
+	SELECT d.reason INTO p FROM agentphone.do_not_call d WHERE d.number = dial_refusal.number;
+	IF FOUND THEN
+		RETURN QUERY SELECT 'blocked', format('%s is on the do-not-call list%s', number, ': ' || p);
+		RETURN;
+	END IF;
+	IF per_number > 0 THEN
+		SELECT count(*) INTO n FROM agentphone.calls c
+		 WHERE c.to_number = dial_refusal.number AND c.id IS DISTINCT FROM call_id
+		   AND c.created_at > now() - interval '1 day'
+		   AND c.status NOT IN ('canceled', 'blocked', 'error')
+		   AND (at_queue OR c.status NOT IN ('queued'));
+		IF n >= per_number THEN
+			RETURN QUERY SELECT 'limit', format('%s already has %s calls in the last 24 hours (agentphone.max_calls_per_number_per_day = %s)', number, n, per_number);
+			RETURN;
+		END IF;
+	END IF;
+	IF at_queue THEN
+		FOREACH p IN ARRAY ARRAY['hour', 'day'] LOOP
+			quota := coalesce(nullif(current_setting('agentphone.role_calls_per_' || p, true), ''), '0')::integer;
+			CONTINUE WHEN quota = 0;
+			SELECT count(*) INTO n FROM agentphone.calls c
+			 WHERE c.created_by = role AND c.created_at > now() - ('1 ' || p)::interval
+			   AND c.status NOT IN ('canceled', 'blocked');
+			IF n >= quota THEN
+				RETURN QUERY SELECT 'limit', format('role %s has queued %s calls in the last %s (agentphone.role_calls_per_%s = %s)', role, n, p, p, quota);
+				RETURN;
+			END IF;
+		END LOOP;
+	END IF;
+END $$;
+REVOKE ALL ON FUNCTION agentphone.dial_refusal(text, name, bigint, boolean) FROM PUBLIC;
+
+-- window_opens returns the first time at or after "at" that lies in
+-- agentphone.call_window ('HH:MM-HH:MM', in the callee's time zone tz, or
+-- agentphone.default_timezone); "at" itself when no window is set.
+CREATE FUNCTION agentphone.window_opens(at timestamptz, tz text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w text := coalesce(current_setting('agentphone.call_window', true), '');
+	zone text := coalesce(tz, nullif(current_setting('agentphone.default_timezone', true), ''), 'UTC');
+	opens time;
+	closes time;
+	local timestamp;
+BEGIN
+	IF w = '' THEN
+		RETURN at;
+	END IF;
+	opens := split_part(w, '-', 1)::time;
+	closes := split_part(w, '-', 2)::time;
+	local := at AT TIME ZONE zone;
+	IF local::time >= opens AND local::time < closes THEN
+		RETURN at;
+	ELSIF local::time < opens THEN
+		RETURN (local::date + opens) AT TIME ZONE zone;
+	END IF;
+	RETURN (local::date + 1 + opens) AT TIME ZONE zone;
+END $$;
+REVOKE ALL ON FUNCTION agentphone.window_opens(timestamptz, text) FROM PUBLIC;
+
 -- The worker's claim, as one statement: up to max_calls due queued calls
--- become "dispatching", oldest first.  FOR UPDATE SKIP LOCKED: concurrent
+-- become "dispatching", oldest first.  Each is checked once more just
+-- before dialing: a creator that lost EXECUTE on agentphone_call() makes
+-- it "canceled", a rule of dial_refusal() makes it "blocked" (both never
+-- dialed, last_error says why), and a closed calling window puts it back
+-- to wait, still "queued", for the window to open.  FOR UPDATE SKIP LOCKED: concurrent
 -- claimers never take the same call and never wait for one another, and a
 -- call locked by a user's transaction is left for a later claim.  The
 -- worker runs it in a transaction of its own and commits before any network
@@ -67,14 +223,42 @@ RETURNS SETOF agentphone.calls
 LANGUAGE sql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
+	WITH due AS (
+		SELECT q.id FROM agentphone.calls q
+		 WHERE q.status = 'queued' AND q.next_attempt_at <= now()
+		 ORDER BY q.next_attempt_at, q.id
+		 LIMIT max_calls
+		 FOR UPDATE SKIP LOCKED),
+	verdict AS (
+		SELECT c.id,
+			   CASE WHEN NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = c.created_by)
+						 OR NOT has_function_privilege(c.created_by,
+							 '@extschema@.agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)',
+							 'EXECUTE')
+					THEN 'canceled' END AS revoked,
+			   (SELECT r.reason FROM agentphone.dial_refusal(c.to_number, c.created_by, c.id, false) r) AS refusal,
+			   agentphone.window_opens(now(), c.timezone) AS opens
+		  FROM due JOIN agentphone.calls c ON c.id = due.id)
 	UPDATE agentphone.calls c
-	   SET status = 'dispatching', attempts = c.attempts + 1,
-		   dispatched_at = pg_catalog.now(), updated_at = pg_catalog.now()
-	 WHERE c.id IN (SELECT q.id FROM agentphone.calls q
-					 WHERE q.status = 'queued' AND q.next_attempt_at <= pg_catalog.now()
-					 ORDER BY q.next_attempt_at, q.id
-					 LIMIT max_calls
-					 FOR UPDATE SKIP LOCKED)
+	   SET status = CASE WHEN v.revoked IS NOT NULL THEN 'canceled'
+						 WHEN v.refusal IS NOT NULL THEN 'blocked'
+						 WHEN v.opens > now() THEN 'queued'
+						 ELSE 'dispatching' END,
+		   attempts = c.attempts + CASE WHEN v.revoked IS NULL AND v.refusal IS NULL AND v.opens <= now()
+										THEN 1 ELSE 0 END,
+		   dispatched_at = CASE WHEN v.revoked IS NULL AND v.refusal IS NULL AND v.opens <= now()
+								THEN now() ELSE c.dispatched_at END,
+		   next_attempt_at = CASE WHEN v.revoked IS NOT NULL OR v.refusal IS NOT NULL THEN NULL
+								  ELSE greatest(c.next_attempt_at, v.opens) END,
+		   last_error = CASE WHEN v.revoked IS NOT NULL
+							 THEN format('not dialed: role %s may no longer place calls (EXECUTE on agentphone_call was revoked)', c.created_by)
+							 WHEN v.refusal IS NOT NULL THEN 'not dialed: ' || v.refusal
+							 WHEN v.opens > now()
+							 THEN format('waiting for agentphone.call_window to open at %s', v.opens)
+							 ELSE c.last_error END,
+		   updated_at = now()
+	  FROM verdict v
+	 WHERE c.id = v.id
 	RETURNING c.*
 $$;
 REVOKE ALL ON FUNCTION agentphone.claim_calls(integer) FROM PUBLIC;
@@ -94,6 +278,11 @@ CREATE TABLE agentphone.transcripts (
 CREATE INDEX transcripts_content_fts_idx ON agentphone.transcripts
 	USING gin (to_tsvector('english', content));
 REVOKE ALL ON agentphone.transcripts FROM PUBLIC;
+ALTER TABLE agentphone.transcripts ENABLE ROW LEVEL SECURITY;
+-- the calls' policy applies inside: the turns of the calls one may see
+CREATE POLICY transcripts_own ON agentphone.transcripts FOR SELECT
+	USING (EXISTS (SELECT FROM agentphone.calls c WHERE c.id = call_id));
+GRANT SELECT ON agentphone.transcripts TO agentphone_caller;
 COMMENT ON TABLE agentphone.transcripts IS 'the turns of each ended call, in order (seq from 1)';
 
 -- Every status transition of every call, kept for
@@ -109,6 +298,10 @@ CREATE TABLE agentphone.call_events (
 CREATE INDEX call_events_call_idx ON agentphone.call_events (call_id, id);
 CREATE INDEX call_events_at_idx ON agentphone.call_events (at);
 REVOKE ALL ON agentphone.call_events FROM PUBLIC;
+ALTER TABLE agentphone.call_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY call_events_own ON agentphone.call_events FOR SELECT
+	USING (EXISTS (SELECT FROM agentphone.calls c WHERE c.id = call_id));
+GRANT SELECT ON agentphone.call_events TO agentphone_caller;
 COMMENT ON TABLE agentphone.call_events IS 'every status transition: call, from, to, when, and last_error at that moment';
 
 -- record_transition logs a status change and, for a change of an existing
@@ -138,7 +331,7 @@ CREATE TRIGGER calls_transition AFTER UPDATE OF status ON agentphone.calls
 	EXECUTE FUNCTION agentphone.record_transition();
 
 -- One row per call with its transcript as text, for reports.
-CREATE VIEW agentphone.call_report AS
+CREATE VIEW agentphone.call_report WITH (security_invoker = true) AS
 SELECT c.id, c.api_call_id, c.created_at, c.created_by, c.agent_id, c.to_number,
 	c.status, c.started_at, c.ended_at, c.duration_seconds, c.recording_url,
 	c.transcript_complete,
@@ -146,6 +339,7 @@ SELECT c.id, c.api_call_id, c.created_at, c.created_by, c.agent_id, c.to_number,
 	 FROM agentphone.transcripts t WHERE t.call_id = c.id) AS transcript
 FROM agentphone.calls c;
 REVOKE ALL ON agentphone.call_report FROM PUBLIC;
+GRANT SELECT ON agentphone.call_report TO agentphone_caller;
 
 -- Keep the calls in pg_dump output.
 SELECT pg_catalog.pg_extension_config_dump('agentphone.calls', '');
@@ -153,6 +347,7 @@ SELECT pg_catalog.pg_extension_config_dump('agentphone.calls_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('agentphone.transcripts', '');
 SELECT pg_catalog.pg_extension_config_dump('agentphone.call_events', '');
 SELECT pg_catalog.pg_extension_config_dump('agentphone.call_events_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('agentphone.do_not_call', '');
 
 CREATE FUNCTION agentphone_call(
 	agent_id text,
@@ -162,17 +357,19 @@ CREATE FUNCTION agentphone_call(
 	initial_greeting text DEFAULT NULL,
 	voice text DEFAULT NULL,
 	system_prompt text DEFAULT NULL,
-	options jsonb DEFAULT NULL)
+	options jsonb DEFAULT NULL,
+	timezone text DEFAULT NULL,
+	not_before timestamptz DEFAULT NULL)
 RETURNS bigint
-LANGUAGE C VOLATILE PARALLEL UNSAFE
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'agentphone_call';
 
-COMMENT ON FUNCTION agentphone_call(text, text, jsonb, text, text, text, text, jsonb) IS
+COMMENT ON FUNCTION agentphone_call(text, text, jsonb, text, text, text, text, jsonb, text, timestamptz) IS
 'queue a call; it is placed after COMMIT and never after ROLLBACK; returns agentphone.calls.id';
 
 CREATE FUNCTION agentphone_cancel(id bigint)
 RETURNS boolean
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'agentphone_cancel';
 
 COMMENT ON FUNCTION agentphone_cancel(bigint) IS
@@ -180,16 +377,50 @@ COMMENT ON FUNCTION agentphone_cancel(bigint) IS
 
 CREATE FUNCTION agentphone_wait(id bigint, timeout interval DEFAULT '30 seconds')
 RETURNS text
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'agentphone_wait';
 
 COMMENT ON FUNCTION agentphone_wait(bigint, interval) IS
 'wait until the call has left queued/dispatching (or the timeout passes) and return its status';
 
 -- Only roles given these privileges may place calls (see README "Privileges").
-REVOKE ALL ON FUNCTION agentphone_call(text, text, jsonb, text, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentphone_call(text, text, jsonb, text, text, text, text, jsonb, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_wait(bigint, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_call(text, text, jsonb, text, text, text, text, jsonb, text, timestamptz),
+	agentphone_cancel(bigint), agentphone_wait(bigint, interval) TO agentphone_caller;
+
+-- The do-not-call list.  Any caller may add a number (that only ever
+-- prevents calls); only agentphone_admin may take one off.  SECURITY
+-- DEFINER: the list is not writable directly by anyone else.
+CREATE FUNCTION agentphone_do_not_call(number text, reason text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- the E.164 rule of agentphone_call(): "+", a non-zero digit, 1 to 14 more
+	IF number IS NULL OR number !~ '^\+[1-9][0-9]{1,14}$' THEN
+		RAISE EXCEPTION 'number must be in E.164 form, not "%"', number
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use the form +14155550123.';
+	END IF;
+	INSERT INTO agentphone.do_not_call (number, reason)
+	VALUES (agentphone_do_not_call.number, agentphone_do_not_call.reason)
+	ON CONFLICT ON CONSTRAINT do_not_call_pkey DO NOTHING;
+	RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION agentphone_do_not_call(text, text) IS
+'add a number (E.164) to the do-not-call list; queued calls to it are never dialed; false if it was listed already';
+CREATE FUNCTION agentphone_allow_calls(number text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM agentphone.do_not_call d WHERE d.number = agentphone_allow_calls.number;
+	RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION agentphone_allow_calls(text) IS
+'take a number off the do-not-call list; false if it was not on it';
+REVOKE ALL ON FUNCTION agentphone_do_not_call(text, text), agentphone_allow_calls(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_do_not_call(text, text) TO agentphone_caller;
+GRANT EXECUTE ON FUNCTION agentphone_allow_calls(text) TO agentphone_admin;
 
 -- agentphone_dial_trigger(agent_id, number_column [, variables [, id_column]])
 -- queues one call per inserted row.  variables names a jsonb column holding
@@ -247,11 +478,12 @@ END $$;
 COMMENT ON FUNCTION agentphone_dial_trigger() IS
 'trigger: queue a call per row; arguments agent_id, number column, [variables: jsonb column or column list], [column for the call id, BEFORE only]';
 REVOKE ALL ON FUNCTION agentphone_dial_trigger() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_dial_trigger() TO agentphone_caller;
 
 -- Read and control functions: they ask the API directly, from the calling
 -- backend, and can be cancelled (statement_timeout, pg_cancel_backend).
 CREATE FUNCTION agentphone_get_call(call_id text) RETURNS jsonb
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_get_call';
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_get_call';
 
 CREATE FUNCTION agentphone_list_calls(status text DEFAULT NULL, direction text DEFAULT NULL,
 	search text DEFAULT NULL, max_rows integer DEFAULT 100)
@@ -259,28 +491,28 @@ RETURNS TABLE (call_id text, agent_id text, call_direction text, call_status tex
 	from_number text, to_number text, started_at timestamptz, ended_at timestamptz,
 	duration_seconds integer, transcript_snippet text, recording_available boolean,
 	recording_url text)
-LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_list_calls';
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_list_calls';
 
 CREATE FUNCTION agentphone_list_calls_for_number(number_id text, max_rows integer DEFAULT 100)
 RETURNS TABLE (call_id text, agent_id text, call_direction text, call_status text,
 	from_number text, to_number text, started_at timestamptz, ended_at timestamptz,
 	duration_seconds integer, transcript_snippet text, recording_available boolean,
 	recording_url text)
-LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_list_calls_for_number';
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_list_calls_for_number';
 
 CREATE FUNCTION agentphone_call_transcript(call_id text)
 RETURNS TABLE (seq integer, role text, content text, created_at timestamptz)
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_call_transcript';
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_call_transcript';
 
 CREATE FUNCTION agentphone_call_recording(call_id text) RETURNS bytea
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_call_recording';
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_call_recording';
 
 CREATE FUNCTION agentphone_web_call(agent_id text, metadata jsonb DEFAULT NULL, variables jsonb DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_web_call';
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_web_call';
 
 CREATE FUNCTION agentphone_end_call(id bigint) RETURNS jsonb
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_end_call';
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_end_call';
 
 REVOKE ALL ON FUNCTION agentphone_get_call(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_list_calls(text, text, text, integer) FROM PUBLIC;
@@ -289,11 +521,19 @@ REVOKE ALL ON FUNCTION agentphone_call_transcript(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_call_recording(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_web_call(text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agentphone_end_call(bigint) FROM PUBLIC;
+-- callers reach only the API calls they queued (checked in C); the API's
+-- whole call list is for agentphone_admin
+GRANT EXECUTE ON FUNCTION agentphone_get_call(text), agentphone_call_transcript(text),
+	agentphone_call_recording(text), agentphone_web_call(text, jsonb, jsonb),
+	agentphone_end_call(bigint) TO agentphone_caller;
+GRANT EXECUTE ON FUNCTION agentphone_list_calls(text, text, text, integer),
+	agentphone_list_calls_for_number(text, integer) TO agentphone_admin;
 
 CREATE FUNCTION agentphone_stream_transcript(call_id text, timeout interval DEFAULT '60 seconds')
 RETURNS TABLE (seq integer, role text, content text, created_at timestamptz)
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_stream_transcript';
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_stream_transcript';
 REVOKE ALL ON FUNCTION agentphone_stream_transcript(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_stream_transcript(text, interval) TO agentphone_caller;
 
 -- The worker's health: running or not, counters since the server started,
 -- its last failure.
@@ -303,5 +543,6 @@ CREATE FUNCTION agentphone_worker_status(
 	OUT dispatched bigint, OUT retried bigint, OUT failed bigint,
 	OUT reconciled bigint, OUT last_error text)
 RETURNS record
-LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'agentphone_worker_status';
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'agentphone_worker_status';
 REVOKE ALL ON FUNCTION agentphone_worker_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_worker_status() TO agentphone_admin;

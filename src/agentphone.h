@@ -32,6 +32,7 @@
 #define CALL_QUEUED			"queued"
 #define CALL_DISPATCHING	"dispatching"
 #define CALL_CANCELED		"canceled"
+#define CALL_BLOCKED		"blocked"
 #define CALL_ERROR			"error"
 #define CALL_UNKNOWN		"unknown"
 #define CALL_RECONCILING	"reconciling"
@@ -72,6 +73,13 @@ typedef enum OnUnknown
 } OnUnknown;
 extern int	agentphone_on_unknown;
 extern bool agentphone_enabled;
+extern char *agentphone_blocked_prefixes;
+extern char *agentphone_allowed_prefixes;
+extern int	agentphone_max_calls_per_number_per_day;
+extern char *agentphone_call_window;
+extern char *agentphone_default_timezone;
+extern int	agentphone_role_calls_per_hour;
+extern int	agentphone_role_calls_per_day;
 
 extern void agentphone_define_settings(void);
 
@@ -131,6 +139,17 @@ extern const char *agentphone_api_key_value(void);
 extern const char *agentphone_key_problem(void);
 extern int	agentphone_known_keys(const char *keys[2]);
 extern const char *agentphone_url_problem(void);
+
+/* ----- who may do what (access.c) ----- */
+typedef struct AgentphoneUser
+{
+	Oid			userid;
+	int			sec_context;
+} AgentphoneUser;
+extern void agentphone_become_owner(AgentphoneUser *save);
+extern void agentphone_restore_user(const AgentphoneUser *save);
+extern bool agentphone_is_admin(void);
+extern void agentphone_require_api_call(const char *api_id);
 
 /* ----- validation (validate.c) ----- */
 extern void agentphone_check_text(const char *argname, const char *value,

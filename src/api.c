@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 
 #include "api.h"
 
@@ -136,30 +137,113 @@ get_token(const cJSON *obj, const char *name, size_t maxlen)
 }
 
 /*
+ * digits reads n digits at s as a number, or returns -1.
+ */
+static int
+digits(const char *s, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!isdigit((unsigned char) s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
  * looks_like_iso8601 accepts "YYYY-MM-DDTHH:MM:SS" followed by optional
- * fractional seconds and a zone (Z or +HH:MM), nothing else.
+ * fractional seconds (up to 9 digits) and a zone (Z or +HH:MM), nothing
+ * else, and only a date and time that exist (no February 30, no hour 25):
+ * what it accepts, timestamptz_in accepts too.
  */
 static bool
 looks_like_iso8601(const char *s)
 {
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	const char *shape = "dddd-dd-ddTdd:dd:dd";
-	int			i;
+	int			year,
+				month,
+				day;
+	bool		leap;
 
-	for (i = 0; shape[i]; i++)
+	for (int i = 0; shape[i]; i++)
 	{
 		if (shape[i] == 'd' ? !isdigit((unsigned char) s[i]) : s[i] != shape[i])
-			return false;
+			return false;		/* also stops at the end of a short s */
 	}
-	s += i;
+	year = digits(s, 4);
+	month = digits(s + 5, 2);
+	day = digits(s + 8, 2);
+	leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	if (year < 1 || month < 1 || month > 12 || day < 1 || day > mdays[month - 1] ||
+		(month == 2 && day == 29 && !leap) ||
+		digits(s + 11, 2) > 23 || digits(s + 14, 2) > 59 || digits(s + 17, 2) > 59)
+		return false;
+	s += 19;
 	if (*s == '.')
-		for (s++; isdigit((unsigned char) *s); s++);
+	{
+		const char *frac = ++s;
+
+		while (isdigit((unsigned char) *s))
+			s++;
+		if (s - frac > 9)
+			return false;		/* beyond nanoseconds: not a timestamp */
+	}
 	if (*s == 'Z')
 		return s[1] == '\0';
 	if (*s == '+' || *s == '-')
-		return isdigit((unsigned char) s[1]) && isdigit((unsigned char) s[2]) &&
-			s[3] == ':' && isdigit((unsigned char) s[4]) &&
-			isdigit((unsigned char) s[5]) && s[6] == '\0';
+		return digits(s + 1, 2) >= 0 && digits(s + 1, 2) <= 15 && s[3] == ':' &&
+			digits(s + 4, 2) >= 0 && digits(s + 4, 2) <= 59 && s[6] == '\0';
 	return *s == '\0';
+}
+
+/*
+ * clean_utf8 appends to buf at most room bytes of s as valid UTF-8: a
+ * byte that does not start a well-formed character becomes "?", a
+ * character is never cut in two, and control characters become spaces
+ * when asked.  The API speaks JSON, hence UTF-8.
+ */
+static void
+clean_utf8(StringInfo buf, const char *s, int room, bool controls)
+{
+	int			used = 0;
+
+	while (*s)
+	{
+		int			len = pg_utf_mblen((const unsigned char *) s);
+		bool		ok = (int) strnlen(s, len) == len &&
+			pg_utf8_islegal((const unsigned char *) s, len);
+
+		if (!ok)
+			len = 1;
+		if (used + len > room)
+			break;
+		if (!ok)
+			appendStringInfoChar(buf, '?');
+		else if (controls && (unsigned char) *s < 0x20)
+			appendStringInfoChar(buf, ' ');
+		else
+			appendBinaryStringInfo(buf, s, len);
+		used += len;
+		s += len;
+	}
+}
+
+/*
+ * utf8_copy returns a palloc'd copy of s, at most maxlen bytes, as valid
+ * UTF-8 (see clean_utf8).
+ */
+static char *
+utf8_copy(const char *s, int maxlen)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	clean_utf8(&buf, s, maxlen, false);
+	return buf.data;
 }
 
 /*
@@ -173,7 +257,7 @@ get_text(const cJSON *obj, const char *name, size_t maxlen)
 
 	if (!cJSON_IsString(item) || item->valuestring == NULL)
 		return NULL;
-	return pnstrdup(item->valuestring, maxlen);
+	return utf8_copy(item->valuestring, maxlen);
 }
 
 /*
@@ -203,7 +287,7 @@ add_turn(List **turns, const char *role, const cJSON *content, const cJSON *at)
 		return;
 	t = palloc0(sizeof(ApiTurn));
 	t->role = pstrdup(role);
-	t->content = pnstrdup(content->valuestring, MAX_TURN_CONTENT);
+	t->content = utf8_copy(content->valuestring, MAX_TURN_CONTENT);
 	if (cJSON_IsString(at) && at->valuestring && looks_like_iso8601(at->valuestring))
 		t->created_at = pstrdup(at->valuestring);
 	*turns = lappend(*turns, t);
@@ -426,7 +510,10 @@ api_sse_next(const char *buf, size_t len, size_t *pos, char **event, char **data
 			line = eol ? eol + 1 : end;
 		}
 		if (*event == NULL && d.len == 0)
+		{
+			pfree(d.data);
 			continue;			/* a comment or an empty event */
+		}
 		if (*event == NULL)
 			*event = pstrdup("message");
 		*data = d.data;
@@ -460,14 +547,13 @@ api_decode_turn(const char *data)
 }
 
 /*
- * append_clean appends s to buf, turning control characters into spaces
- * and stopping at MAX_API_MESSAGE bytes.
+ * append_clean appends s to buf as valid UTF-8, turning control characters
+ * into spaces; the whole text stops at MAX_API_MESSAGE bytes.
  */
 static void
 append_clean(StringInfo buf, const char *s)
 {
-	for (; *s && buf->len < MAX_API_MESSAGE; s++)
-		appendStringInfoChar(buf, ((unsigned char) *s < 0x20) ? ' ' : *s);
+	clean_utf8(buf, s, MAX_API_MESSAGE - buf->len, true);
 }
 
 /*
@@ -493,11 +579,11 @@ append_detail_list(StringInfo buf, const cJSON *list)
 			if (cJSON_IsString(part))
 			last = part->valuestring;
 		if (!first)
-			appendStringInfoString(buf, "; ");
+			append_clean(buf, "; ");
 		if (last && strcmp(last, "body") != 0)
 		{
 			append_clean(buf, last);
-			appendStringInfoString(buf, ": ");
+			append_clean(buf, ": ");
 		}
 		append_clean(buf, msg->valuestring);
 		first = false;
@@ -529,9 +615,9 @@ append_api_message(StringInfo buf, const cJSON *root)
 			append_clean(buf, emsg->valuestring);
 		if (cJSON_IsString(code))
 		{
-			appendStringInfoString(buf, " (");
+			append_clean(buf, " (");
 			append_clean(buf, code->valuestring);
-			appendStringInfoChar(buf, ')');
+			append_clean(buf, ")");
 		}
 	}
 	else if (cJSON_IsString(error))
@@ -564,7 +650,7 @@ api_error_text(long http_status, const char *body)
 		buf.data[buf.len] = '\0';
 		if (body && body[0] && !is_json)
 		{
-			appendStringInfoString(&buf, " with a body that is not JSON: ");
+			append_clean(&buf, " with a body that is not JSON: ");
 			append_clean(&buf, body);
 		}
 	}

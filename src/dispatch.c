@@ -195,6 +195,22 @@ claimed_from_row(HeapTuple row, MemoryContext cxt)
 }
 
 /*
+ * report_not_dialed logs a claimed call that the last checks kept from
+ * being dialed ("canceled", "blocked"), or that waits for its calling
+ * window ("queued").
+ */
+static void
+report_not_dialed(HeapTuple row)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	char	   *status = SPI_getvalue(row, desc, 12);
+
+	ereport(strcmp(status, CALL_QUEUED) == 0 ? DEBUG1 : LOG,
+			(errmsg("agentphone worker: call %s is %s: %s", SPI_getvalue(row, desc, 1),
+					status, SPI_getvalue(row, desc, 13))));
+}
+
+/*
  * dispatch_claim claims up to max due calls and returns them as a List of
  * ClaimedCall allocated in cxt.  *next_due_ms is set to the time until the
  * earliest call still queued is due (0 if one is due now, -1 if none).
@@ -207,21 +223,31 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(max)};
 	List	   *claimed = NIL;
+	uint64		taken;
 	MemoryContext old;
 	bool		isnull;
 	Datum		d;
 
 	agentphone_saved_plan(&claim_plan,
 			   "SELECT id, attempts, agent_id, to_number, variables, from_number_id,"
-			   " initial_greeting, voice, system_prompt, options"
+			   " initial_greeting, voice, system_prompt, options,"
+			   " status = 'dispatching', status, last_error"
 			   " FROM agentphone.claim_calls($1)",
 			   1, argtypes);
 	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not claim calls");
+	taken = SPI_processed;
 
 	old = MemoryContextSwitchTo(cxt);
 	for (uint64 i = 0; i < SPI_processed; i++)
-		claimed = lappend(claimed, claimed_from_row(SPI_tuptable->vals[i], cxt));
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+
+		if (DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 11, &isnull)))
+			claimed = lappend(claimed, claimed_from_row(row, cxt));
+		else
+			report_not_dialed(row);
+	}
 	MemoryContextSwitchTo(old);
 
 	agentphone_saved_plan(&next_due_plan,
@@ -238,7 +264,7 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 	 * another transaction (SKIP LOCKED): look again shortly, not at once,
 	 * or the worker would spin for as long as the lock is held.
 	 */
-	if (*next_due_ms == 0 && list_length(claimed) < max)
+	if (*next_due_ms == 0 && taken < (uint64) max)
 		*next_due_ms = LOCKED_RETRY_MS;
 	return claimed;
 }

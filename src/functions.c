@@ -23,11 +23,15 @@
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "pgtime.h"
 
 PG_FUNCTION_INFO_V1(agentphone_call);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
 PG_FUNCTION_INFO_V1(agentphone_wait);
 PG_FUNCTION_INFO_V1(agentphone_worker_status);
+
+/* Arguments of agentphone_call(). */
+#define NUM_CALL_ARGS 10
 
 /* How often agentphone_wait() looks at the call again. */
 #define WAIT_POLL_MS 20
@@ -61,17 +65,65 @@ check_database(void)
 }
 
 /*
+ * check_dial_rules raises an error when agentphone.dial_refusal() refuses
+ * the number for role: a blocked destination (22023) or a limit (54000).
+ * Runs inside an SPI connection, as the tables' owner.
+ */
+static void
+check_dial_rules(const char *number, const char *role)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {TEXTOID, NAMEOID};
+	Datum		v[2] = {CStringGetTextDatum(number), CStringGetDatum(role)};
+	char	   *kind;
+
+	agentphone_saved_plan(&plan,
+						  "SELECT kind, reason FROM agentphone.dial_refusal($1, $2, NULL, true)",
+						  2, types);
+	if (SPI_execute_plan(plan, v, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not check the dialing rules");
+	if (SPI_processed == 0)
+		return;
+	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	ereport(ERROR,
+			(errcode(strcmp(kind, "limit") == 0 ? ERRCODE_PROGRAM_LIMIT_EXCEEDED
+					 : ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("agentphone will not call %s", number),
+			 errdetail("%s.", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+			 errhint(strcmp(kind, "limit") == 0
+					 ? "The limits are settings a superuser can change (see README \"Responsible dialing\")."
+					 : "See README \"Responsible dialing\" for the blocked ranges and the do-not-call list.")));
+}
+
+/*
+ * check_timezone refuses a time zone PostgreSQL does not know.
+ */
+static void
+check_timezone(const char *tz)
+{
+	if (tz != NULL && pg_tzset(tz) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timezone \"%s\" is not recognized", tz),
+				 errhint("Use a name from pg_timezone_names, such as America/New_York.")));
+}
+
+/*
  * agentphone_call validates a call request and queues it.  It returns the
- * new row's id; the call is placed by the worker after COMMIT.
+ * new row's id; the call is placed by the worker after COMMIT, not before
+ * not_before, and only while agentphone.call_window is open in the
+ * callee's time zone.
  */
 Datum
 agentphone_call(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[8] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, JSONBOID};
-	Datum		values[8];
-	char		nulls[8];
+	Oid			argtypes[NUM_CALL_ARGS + 1] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID, NAMEOID};
+	Datum		values[NUM_CALL_ARGS + 1];
+	char		nulls[NUM_CALL_ARGS + 1];
+	char	   *role = GetUserNameFromId(GetUserId(), false);
+	AgentphoneUser caller;
 	char	   *agent_id = text_arg(fcinfo, 0);
 	char	   *to_number = text_arg(fcinfo, 1);
 	Jsonb	   *variables = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
@@ -88,25 +140,33 @@ agentphone_call(PG_FUNCTION_ARGS)
 	agentphone_check_text("voice", text_arg(fcinfo, 5), MAX_ID_LEN, false, false);
 	agentphone_check_text("system_prompt", text_arg(fcinfo, 6), MAX_PROMPT_LEN, false, false);
 	agentphone_check_options(options);
+	check_timezone(text_arg(fcinfo, 8));
 
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < NUM_CALL_ARGS; i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 	}
 	if (variables != NULL)
 		values[2] = JsonbPGetDatum(variables);
+	values[NUM_CALL_ARGS] = CStringGetDatum(role);
+	nulls[NUM_CALL_ARGS] = ' ';
 
 	SPI_connect();
+	agentphone_become_owner(&caller);
+	check_dial_rules(to_number, role);
 	agentphone_saved_plan(&plan,
 				  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
-				  " from_number_id, initial_greeting, voice, system_prompt, options)"
-				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-				  8, argtypes);
+				  " from_number_id, initial_greeting, voice, system_prompt, options,"
+				  " timezone, not_before, created_by, next_attempt_at)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+				  "  agentphone.window_opens(greatest(now(), $10), $9)) RETURNING id",
+				  NUM_CALL_ARGS + 1, argtypes);
 	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not queue the call");
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									 SPI_tuptable->tupdesc, 1, &isnull));
+	agentphone_restore_user(&caller);
 	SPI_finish();
 
 	agentphone_wake_at_commit();
@@ -125,10 +185,12 @@ call_must_exist(int64 id)
 	Datum		values[1] = {Int64GetDatum(id)};
 
 	agentphone_saved_plan(&plan, "SELECT 1 FROM agentphone.calls WHERE id = $1", 1, argtypes);
-	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+	/* not read-only: see a call queued earlier in the same statement */
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("call %lld does not exist", (long long) id),
+				 errdetail("A role sees only the calls it queued, unless it is a member of agentphone_admin."),
 				 errhint("Pass the id that agentphone_call() returned.")));
 }
 
@@ -142,22 +204,25 @@ Datum
 agentphone_cancel(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {PG_GETARG_DATUM(0)};
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {PG_GETARG_DATUM(0),
+		CStringGetTextDatum(GetUserNameFromId(GetUserId(), false))};
 	bool		canceled;
+	AgentphoneUser caller;
 
 	SPI_connect();
+	call_must_exist(PG_GETARG_INT64(0));	/* as the caller: its own calls */
+	agentphone_become_owner(&caller);
 	agentphone_saved_plan(&plan,
 				  "UPDATE agentphone.calls SET status = 'canceled',"
-				  " last_error = 'canceled by ' || current_user,"
+				  " last_error = 'canceled by ' || $2,"
 				  " next_attempt_at = NULL, updated_at = now()"
 				  " WHERE id = $1 AND status = 'queued'",
-				  1, argtypes);
+				  2, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_UPDATE)
 		elog(ERROR, "could not cancel the call");
 	canceled = (SPI_processed == 1);
-	if (!canceled)
-		call_must_exist(PG_GETARG_INT64(0));
+	agentphone_restore_user(&caller);
 	SPI_finish();
 	PG_RETURN_BOOL(canceled);
 }

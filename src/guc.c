@@ -35,6 +35,13 @@ int			agentphone_event_retention_s = 30 * 24 * 3600;
 int			agentphone_reconcile_delay_ms = 30000;
 int			agentphone_on_unknown = ON_UNKNOWN_FAIL;
 bool		agentphone_enabled = true;
+char	   *agentphone_blocked_prefixes = NULL;
+char	   *agentphone_allowed_prefixes = NULL;
+int			agentphone_max_calls_per_number_per_day = 3;
+char	   *agentphone_call_window = NULL;
+char	   *agentphone_default_timezone = NULL;
+int			agentphone_role_calls_per_hour = 0;
+int			agentphone_role_calls_per_day = 0;
 
 static const struct config_enum_entry on_unknown_options[] = {
 	{"fail", ON_UNKNOWN_FAIL, false},
@@ -85,6 +92,150 @@ check_api_key(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * check_prefixes accepts a comma-separated list of number prefixes, each
+ * "+" and 1 to 15 digits.
+ */
+static bool
+check_prefixes(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval ? *newval : "");
+	char	   *save = NULL;
+
+	(void) extra;
+	(void) source;
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+	{
+		size_t		digits;
+
+		while (*item == ' ')
+			item++;
+		digits = strspn(item + 1, "0123456789");
+		if (item[0] != '+' || digits < 1 || digits > 15 ||
+			item[1 + digits + strspn(item + 1 + digits, " ")] != '\0')
+		{
+			GUC_check_errdetail("\"%s\" is not a number prefix such as +1 or +4420.", item);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * parse_time_of_day reads "HH:MM" or "HH:MM:SS" (24:00 allowed) at s into
+ * seconds since midnight; returns the characters read, or 0.
+ */
+static int
+parse_time_of_day(const char *s, int *seconds)
+{
+	int			h,
+				m,
+				sec = 0,
+				n = 0;
+
+	if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2)
+		return 0;
+	if (s[n] == ':')
+	{
+		int			n2 = 0;
+
+		if (sscanf(s + n, ":%2d%n", &sec, &n2) != 1)
+			return 0;
+		n += n2;
+	}
+	if (h < 0 || h > 24 || m < 0 || m > 59 || sec < 0 || sec > 59 ||
+		(h == 24 && (m != 0 || sec != 0)))
+		return 0;
+	*seconds = h * 3600 + m * 60 + sec;
+	return n;
+}
+
+/*
+ * check_call_window accepts "" or "HH:MM[:SS]-HH:MM[:SS]", the first time
+ * before the second.
+ */
+static bool
+check_call_window(char **newval, void **extra, GucSource source)
+{
+	const char *s = *newval;
+	int			opens,
+				closes,
+				n1,
+				n2;
+
+	(void) extra;
+	(void) source;
+	if (s == NULL || s[0] == '\0')
+		return true;
+	n1 = parse_time_of_day(s, &opens);
+	n2 = (n1 > 0 && s[n1] == '-') ? parse_time_of_day(s + n1 + 1, &closes) : 0;
+	if (n2 == 0 || s[n1 + 1 + n2] != '\0' || opens >= closes)
+	{
+		GUC_check_errdetail("The window is two times of day, the first before the second, as in '08:00-21:00'.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * check_timezone_name accepts "" or a time zone PostgreSQL knows.
+ */
+static bool
+check_timezone_name(char **newval, void **extra, GucSource source)
+{
+	(void) extra;
+	(void) source;
+	if (*newval == NULL || (*newval)[0] == '\0' || pg_tzset(*newval) != NULL)
+		return true;
+	GUC_check_errdetail("Time zone \"%s\" is not recognized.", *newval);
+	return false;
+}
+
+/*
+ * define_dialing_rules defines the responsible-dialing settings: server-
+ * wide (reload) except the per-role quotas, which a superuser sets with
+ * ALTER ROLE ... SET.
+ */
+static void
+define_dialing_rules(void)
+{
+	DefineCustomStringVariable("agentphone.blocked_prefixes",
+							   "Number prefixes never dialed, besides the built-in emergency, service and premium ranges.",
+							   "A comma-separated list such as '+1900,+4487'.",
+							   &agentphone_blocked_prefixes, "",
+							   PGC_SIGHUP, 0, check_prefixes, NULL, NULL);
+	DefineCustomStringVariable("agentphone.allowed_prefixes",
+							   "When set, only numbers with one of these prefixes are dialed.",
+							   "A comma-separated list such as '+1,+44'. Empty: every destination not blocked.",
+							   &agentphone_allowed_prefixes, "",
+							   PGC_SIGHUP, 0, check_prefixes, NULL, NULL);
+	DefineCustomIntVariable("agentphone.max_calls_per_number_per_day",
+							"Most calls to one number in any 24 hours (0: no limit).",
+							"Canceled, blocked and refused calls do not count.",
+							&agentphone_max_calls_per_number_per_day, 3, 0, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("agentphone.call_window",
+							   "Time of day when calls may be dialed, in the callee's time zone (empty: any time).",
+							   "As in '08:00-21:00'; a call due outside it waits, queued, until it opens.",
+							   &agentphone_call_window, "",
+							   PGC_SIGHUP, 0, check_call_window, NULL, NULL);
+	DefineCustomStringVariable("agentphone.default_timezone",
+							   "The callee's time zone when agentphone_call() is given none.",
+							   NULL,
+							   &agentphone_default_timezone, "UTC",
+							   PGC_SIGHUP, 0, check_timezone_name, NULL, NULL);
+	DefineCustomIntVariable("agentphone.role_calls_per_hour",
+							"Most calls one role may queue in any hour (0: no limit); set per role with ALTER ROLE.",
+							NULL,
+							&agentphone_role_calls_per_hour, 0, 0, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.role_calls_per_day",
+							"Most calls one role may queue in any 24 hours (0: no limit); set per role with ALTER ROLE.",
+							NULL,
+							&agentphone_role_calls_per_day, 0, 0, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 /*
@@ -224,5 +375,6 @@ agentphone_define_settings(void)
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
 
+	define_dialing_rules();
 	MarkGUCPrefixReserved("agentphone");
 }

@@ -84,6 +84,21 @@ check_id(const char *argname, text *t)
 }
 
 /*
+ * reachable_call_id checks an API call id argument and that the current
+ * role may reach that call (access.c).
+ */
+static char *
+reachable_call_id(text *t)
+{
+	char	   *id = check_id("call_id", t);
+
+	SPI_connect();
+	agentphone_require_api_call(id);
+	SPI_finish();
+	return id;
+}
+
+/*
  * wait_for performs req, waiting on the latch so that interrupts are
  * served; a cancel or timeout drops the request and raises the error.
  */
@@ -189,7 +204,7 @@ body_jsonb(HttpRequest *req)
 Datum
 agentphone_get_call(PG_FUNCTION_ARGS)
 {
-	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
+	char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
 	HttpRequest *req = request(api_url("/calls/%s", id), NULL, true, MAX_JSON_BYTES,
 							   psprintf("call \"%s\"", id));
 
@@ -343,7 +358,7 @@ agentphone_list_calls_for_number(PG_FUNCTION_ARGS)
 Datum
 agentphone_call_transcript(PG_FUNCTION_ARGS)
 {
-	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
+	char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HttpRequest *req;
 	List	   *turns;
@@ -381,7 +396,7 @@ agentphone_call_transcript(PG_FUNCTION_ARGS)
 Datum
 agentphone_call_recording(PG_FUNCTION_ARGS)
 {
-	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
+	char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
 	HttpRequest *req = request(api_url("/calls/%s/recording", id), NULL, false,
 							   MAX_RECORDING_BYTES, psprintf("recording of call \"%s\"", id));
 	bytea	   *result = (bytea *) palloc(VARHDRSZ + req->body_len);
@@ -533,7 +548,7 @@ stream_turns(HttpRequest *req, ReturnSetInfo *rsinfo, TimestampTz deadline)
 Datum
 agentphone_stream_transcript(PG_FUNCTION_ARGS)
 {
-	char	   *id = check_id("call_id", PG_GETARG_TEXT_PP(0));
+	char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
 	int64		timeout_ms = agentphone_interval_ms(PG_GETARG_INTERVAL_P(1));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HttpRequest *req;

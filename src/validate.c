@@ -63,6 +63,9 @@ e164_problem(const char *number, char *buf, size_t buflen)
 	const char *p;
 	int			ndigits;
 
+	if (number[0] != '+' && number[0] != '\0' && strlen(number) < 7 &&
+		strspn(number, "0123456789") == strlen(number))
+		return "It is a short service or emergency number, which agentphone never dials.";
 	if (number[0] != '+')
 		return "It does not start with a plus sign.";
 	if (number[1] == '0')

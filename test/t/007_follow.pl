@@ -44,7 +44,8 @@ sub place
 	my ($script) = @_;
 	sim('POST', '/_sim/script', { scripts => [$script] });
 	my $id = sql(sprintf("SELECT agentphone_call('agt_1', '+1415555%04d')", 1000 + $n++));
-	is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', "call $id placed");
+	# a short script may already have ended when the wait looks
+	like(sql("SELECT agentphone_wait($id, '20 s')"), qr/^(in-progress|completed)$/, "call $id placed");
 	return $id;
 }
 

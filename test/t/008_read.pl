@@ -135,7 +135,7 @@ is(sql("SELECT agentphone_get_call('$api') ->> 'id'"), $api, 'the session works 
 # --- no key, no request
 $node->safe_psql('postgres', "ALTER SYSTEM SET agentphone.api_key = ''; SELECT pg_reload_conf()");
 sleep 0.5;
-like(sql_error("SELECT agentphone_get_call('$api')"), qr/agentphone.api_key is not set/, 'no key: a clear error');
+like(sql_error("SELECT agentphone_get_call('$api')"), qr/no AgentPhone API key: neither agentphone.api_key_file nor agentphone.api_key is set/, 'no key: a clear error');
 
 $node->stop;
 done_testing();

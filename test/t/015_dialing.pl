@@ -1,0 +1,128 @@
+# 015_dialing.pl: the responsible-dialing rules that change after a call
+# was queued are checked again just before it is dialed: a number put on
+# the do-not-call list, or into agentphone.blocked_prefixes, is never
+# dialed (status "blocked", with the reason); the calling window holds a
+# call, still "queued", until it opens in the callee's time zone; and the
+# rules set by reload also refuse new calls at once.  Per-role quotas
+# refuse the call past the quota, naming it.  (The rules at queue time are
+# in sql/dialing.sql.)
+use strict;
+use warnings;
+
+use AgentphoneTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+start_sim();
+my $node = new_node('dialing', "agentphone.sweep_interval = '200ms'\n");
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+sub sql_error { my ($rc, $out, $err) = $node->psql('postgres', $_[0]); return $err; }
+sub reload_with
+{
+	sql("ALTER SYSTEM SET $_[0]; SELECT pg_reload_conf()");
+	sleep 0.5;
+}
+sub posts_to { my ($n) = @_; return scalar(grep { $_->{body}{toNumber} eq $n } @{ sim_posts() }); }
+sub status_of { return sql("SELECT status FROM agentphone.calls WHERE id = $_[0]"); }
+
+# a call that comes due in 2 seconds
+sub soon
+{
+	my ($number, @more) = @_;
+	return sql("SELECT agentphone_call('agt_1', '$number', not_before => now() + interval '2 seconds'"
+		  . join('', map { ", $_" } @more) . ')');
+}
+
+# --- do-not-call after queueing
+my $id = soon('+14155551500');
+sql("SELECT agentphone_do_not_call('+14155551500', 'asked on the phone')");
+ok(wait_until(sub { status_of($id) eq 'blocked' }, 15), 'a number put on do-not-call after queueing: blocked');
+is(sql("SELECT last_error FROM agentphone.calls WHERE id = $id"),
+	'not dialed: +14155551500 is on the do-not-call list: asked on the phone', 'with the reason');
+is(posts_to('+14155551500'), 0, 'never dialed');
+
+# --- a blocked prefix set after queueing, and at once for new calls
+$id = soon('+442071838750');
+reload_with("agentphone.blocked_prefixes = '+4420'");
+ok(wait_until(sub { status_of($id) eq 'blocked' }, 15), 'a prefix blocked after queueing: blocked');
+like(sql("SELECT last_error FROM agentphone.calls WHERE id = $id"), qr/prefix \+4420/, 'naming the prefix');
+is(posts_to('+442071838750'), 0, 'never dialed');
+like(sql_error("SELECT agentphone_call('agt_1', '+442071838751')"),
+	qr/agentphone will not call \+442071838751\nDETAIL:  \+442071838751 is in a blocked range \(prefix \+4420\)/,
+	'and new calls to it are refused');
+sql("ALTER SYSTEM RESET agentphone.blocked_prefixes");
+
+# --- allowed_prefixes allows only those
+reload_with("agentphone.allowed_prefixes = '+1, +33'");
+like(sql_error("SELECT agentphone_call('agt_1', '+447700900123')"),
+	qr/is not in agentphone.allowed_prefixes \(\+1,\+33\)/, 'allowed_prefixes: another country is refused');
+$id = sql("SELECT agentphone_call('agt_1', '+33612345678')");
+is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress',
+	'an allowed one is dialed');
+sql("ALTER SYSTEM RESET agentphone.allowed_prefixes");
+like(sql_error("ALTER SYSTEM SET agentphone.blocked_prefixes = '44,+1'"), qr/"44" is not a number prefix/,
+	'a malformed prefix list is refused');
+
+# --- the calling window, in the callee's time zone.  The callee's zone is
+# chosen so that it is about noon there now; the window opens 5 seconds
+# from now, local time.
+my ($zone, $opens, $opens_at) = split /\|/, sql(q{
+	SELECT z, to_char(date_trunc('second', now() AT TIME ZONE z) + interval '5 seconds', 'HH24:MI:SS'),
+		date_trunc('second', now()) + interval '5 seconds'
+	FROM (SELECT format('Etc/GMT%s', to_char(-(12 - extract(hour FROM now() AT TIME ZONE 'UTC'))::int, 'SGFM00')) z) s});
+$zone =~ s/([+-])0(\d)$/$1$2/;
+$zone =~ s/GMT[+-]0$/GMT/;
+reload_with("agentphone.call_window = '$opens-23:00'");
+$id = sql("SELECT agentphone_call('agt_1', '+14155551510', timezone => '$zone')");
+sleep 1.5;
+is(status_of($id), 'queued', "outside the window ($opens-23:00 in $zone) the call waits, queued");
+is(posts_to('+14155551510'), 0, 'not dialed yet');
+is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'dialed once the window opens');
+is(sql("SELECT next_attempt_at IS NULL AND dispatched_at >= '$opens_at' FROM agentphone.calls WHERE id = $id"), 't',
+	"not before its opening, $opens there");
+
+# a call queued at 22:00 callee time waits for 08:00 the next day there
+reload_with("agentphone.call_window = '08:00-21:00'");
+# an offset in -12..+11 hours that makes it 22:xx there
+my $late_zone = sql(q{SELECT format('Etc/GMT%s', to_char(-((((22 - extract(hour FROM now() AT TIME ZONE 'UTC'))::int + 12) % 24 + 24) % 24 - 12), 'SGFM00'))});
+$late_zone =~ s/([+-])0(\d)$/$1$2/;
+$late_zone =~ s/GMT[+-]0$/GMT/;
+$id = sql("SELECT agentphone_call('agt_1', '+14155551511', timezone => '$late_zone')");
+my $local = sql("SELECT to_char(now() AT TIME ZONE '$late_zone', 'HH24') FROM agentphone.calls WHERE id = $id");
+is(sql("SELECT to_char(next_attempt_at AT TIME ZONE '$late_zone', 'HH24:MI'), next_attempt_at - now() > interval '8 hours'
+	FROM agentphone.calls WHERE id = $id"), '08:00|t',
+	"queued at $local:xx callee time ($late_zone): due at 08:00 the next day there");
+sleep 1;
+is(status_of($id), 'queued', 'and still queued');
+
+# a window that closes after queueing puts a due call back to wait
+reload_with("agentphone.call_window = ''");
+$id = soon('+14155551512', "timezone => 'UTC'");
+my $closed = sql(q{SELECT to_char(now() AT TIME ZONE 'UTC' + interval '1 hour', 'HH24:MI') || '-23:59'});
+$closed = '00:00-00:01' if $closed =~ /^2[3]/;
+reload_with("agentphone.call_window = '$closed'");
+ok(wait_until(sub { sql("SELECT coalesce(last_error, '') FROM agentphone.calls WHERE id = $id") =~ /^waiting for agentphone.call_window to open at / }, 15),
+	'a window closed when the call comes due: it waits and says until when');
+is(status_of($id), 'queued', 'still queued');
+is(sql("SELECT attempts FROM agentphone.calls WHERE id = $id"), '0', 'no attempt counted');
+is(posts_to('+14155551512'), 0, 'not dialed');
+reload_with("agentphone.call_window = ''");
+
+# --- per-role quotas
+sql(q{CREATE ROLE dave LOGIN; GRANT agentphone_caller TO dave;
+	ALTER ROLE dave SET agentphone.role_calls_per_hour = 2});
+for my $n (1 .. 2)
+{
+	$node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+1415555152$n')", extra_params => [ '-U', 'dave' ]);
+}
+my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT agentphone_call('agt_1', '+14155551523')",
+	extra_params => [ '-U', 'dave' ]);
+like($err, qr/ERROR:  54000: agentphone will not call \+14155551523\nDETAIL:  role dave has queued 2 calls in the last hour \(agentphone.role_calls_per_hour = 2\)/,
+	'the third call in an hour is refused, naming the quota');
+($rc, $out, $err) = $node->psql('postgres', "SET agentphone.role_calls_per_hour = 0", extra_params => [ '-U', 'dave' ]);
+like($err, qr/permission denied to set parameter/, 'a role cannot lift its own quota');
+
+$node->stop;
+done_testing();
