@@ -27,6 +27,7 @@
 
 #include "access/xact.h"
 #include "commands/extension.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -34,6 +35,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -130,7 +132,20 @@ static void
 check_extension(void)
 {
 	Oid			oid = get_extension_oid("agentphone", true);
-	bool		ready = OidIsValid(oid);
+	bool		ready;
+
+	/*
+	 * Hold DROP EXTENSION off until this short transaction ends, then look
+	 * again: the extension may have been dropped while we waited for the
+	 * lock, and the tables with it.
+	 */
+	if (OidIsValid(oid))
+	{
+		LockDatabaseObject(ExtensionRelationId, oid, 0, AccessShareLock);
+		if (get_extension_oid("agentphone", true) != oid)
+			oid = InvalidOid;
+	}
+	ready = OidIsValid(oid);
 
 	if (ready != extension_ready() || !extension_checked)
 		ereport(LOG,
