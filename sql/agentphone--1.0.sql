@@ -229,33 +229,34 @@ AS $$
 		 ORDER BY q.next_attempt_at, q.id
 		 LIMIT max_calls
 		 FOR UPDATE SKIP LOCKED),
-	verdict AS (
+	checks AS (
 		SELECT c.id,
-			   CASE WHEN NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = c.created_by)
-						 OR NOT has_function_privilege(c.created_by,
-							 '@extschema@.agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)',
-							 'EXECUTE')
-					THEN 'canceled' END AS revoked,
+			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = c.created_by)
+				 OR NOT has_function_privilege(c.created_by,
+					 '@extschema@.agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)',
+					 'EXECUTE') AS revoked,
 			   (SELECT r.reason FROM agentphone.dial_refusal(c.to_number, c.created_by, c.id, false) r) AS refusal,
 			   agentphone.window_opens(now(), c.timezone) AS opens
-		  FROM due JOIN agentphone.calls c ON c.id = due.id)
+		  FROM due JOIN agentphone.calls c ON c.id = due.id),
+	verdict AS (
+		SELECT id, opens,
+			   CASE WHEN revoked THEN 'canceled'
+					WHEN refusal IS NOT NULL THEN 'blocked'
+					WHEN opens > now() THEN 'queued'
+					ELSE 'dispatching' END AS status,
+			   refusal
+		  FROM checks)
 	UPDATE agentphone.calls c
-	   SET status = CASE WHEN v.revoked IS NOT NULL THEN 'canceled'
-						 WHEN v.refusal IS NOT NULL THEN 'blocked'
-						 WHEN v.opens > now() THEN 'queued'
-						 ELSE 'dispatching' END,
-		   attempts = c.attempts + CASE WHEN v.revoked IS NULL AND v.refusal IS NULL AND v.opens <= now()
-										THEN 1 ELSE 0 END,
-		   dispatched_at = CASE WHEN v.revoked IS NULL AND v.refusal IS NULL AND v.opens <= now()
-								THEN now() ELSE c.dispatched_at END,
-		   next_attempt_at = CASE WHEN v.revoked IS NOT NULL OR v.refusal IS NOT NULL THEN NULL
-								  ELSE greatest(c.next_attempt_at, v.opens) END,
-		   last_error = CASE WHEN v.revoked IS NOT NULL
-							 THEN format('not dialed: role %s may no longer place calls (EXECUTE on agentphone_call was revoked)', c.created_by)
-							 WHEN v.refusal IS NOT NULL THEN 'not dialed: ' || v.refusal
-							 WHEN v.opens > now()
-							 THEN format('waiting for agentphone.call_window to open at %s', v.opens)
-							 ELSE c.last_error END,
+	   SET status = v.status,
+		   attempts = c.attempts + (v.status = 'dispatching')::integer,
+		   dispatched_at = CASE WHEN v.status = 'dispatching' THEN now() ELSE c.dispatched_at END,
+		   next_attempt_at = CASE v.status WHEN 'dispatching' THEN c.next_attempt_at
+										   WHEN 'queued' THEN v.opens END,
+		   last_error = CASE v.status
+			   WHEN 'canceled' THEN format('not dialed: role %s may no longer place calls (EXECUTE on agentphone_call was revoked)', c.created_by)
+			   WHEN 'blocked' THEN 'not dialed: ' || v.refusal
+			   WHEN 'queued' THEN format('waiting for agentphone.call_window to open at %s', v.opens)
+			   ELSE c.last_error END,
 		   updated_at = now()
 	  FROM verdict v
 	 WHERE c.id = v.id

@@ -32,7 +32,6 @@
 #define CALL_QUEUED			"queued"
 #define CALL_DISPATCHING	"dispatching"
 #define CALL_CANCELED		"canceled"
-#define CALL_BLOCKED		"blocked"
 #define CALL_ERROR			"error"
 #define CALL_UNKNOWN		"unknown"
 #define CALL_RECONCILING	"reconciling"
@@ -148,7 +147,6 @@ typedef struct AgentphoneUser
 } AgentphoneUser;
 extern void agentphone_become_owner(AgentphoneUser *save);
 extern void agentphone_restore_user(const AgentphoneUser *save);
-extern bool agentphone_is_admin(void);
 extern void agentphone_require_api_call(const char *api_id);
 
 /* ----- validation (validate.c) ----- */

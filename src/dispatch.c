@@ -279,6 +279,7 @@ dispatch_send(List *claimed, Oid extension_oid)
 {
 	ListCell   *lc;
 	char	   *url = api_url("/calls");
+	const char *key = agentphone_api_key_value();	/* once for the batch */
 	TimestampTz now = GetCurrentTimestamp();
 
 	foreach(lc, claimed)
@@ -288,7 +289,7 @@ dispatch_send(List *claimed, Oid extension_oid)
 		char	   *body = api_encode_create_call(&c->req);
 
 		f->attempt = c->attempt;
-		http_start(url, agentphone_api_key_value(), body,
+		http_start(url, key, body,
 				   agentphone_request_timeout_ms, f);
 		note_sent(now);
 		pfree(body);

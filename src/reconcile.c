@@ -144,6 +144,7 @@ void
 reconcile_start(Oid extension_oid)
 {
 	ListCell   *lc;
+	const char *key = agentphone_api_key_value();	/* once for the cycle */
 
 	foreach(lc, unsure)
 	{
@@ -155,7 +156,7 @@ reconcile_start(Oid extension_oid)
 			continue;
 		url = api_url("/calls?search=%s&limit=100", escaped);
 		curl_free(escaped);
-		http_start(url, agentphone_api_key_value(), NULL, agentphone_request_timeout_ms,
+		http_start(url, key, NULL, agentphone_request_timeout_ms,
 				   pending_new(REQ_RECONCILE, extension_oid, u->id, NULL));
 		outstanding++;
 		pfree(url);

@@ -62,7 +62,7 @@ static bool extension_checked = false;	/* checked at least once */
 static bool orphans_recovered = false;
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
-static bool key_warned = false;
+static bool api_unusable = false;	/* the URL or key allows no request (warned) */
 static TimestampTz next_trim_at = 0;	/* reset when settings are reloaded */
 
 typedef struct ClaimArgs
@@ -332,14 +332,14 @@ api_usable(void)
 		problem = psprintf("no API key: %s", agentphone_key_problem());
 	if (problem == NULL)
 	{
-		key_warned = false;
+		api_unusable = false;
 		return true;
 	}
-	if (!key_warned)
+	if (!api_unusable)
 		ereport(WARNING,
 				(errmsg("agentphone: queued calls are not placed: %s", problem),
 				 errhint("Correct the setting and reload the configuration.")));
-	key_warned = true;
+	api_unusable = true;
 	agentphone_note_error(problem);
 	return false;
 }
@@ -512,9 +512,9 @@ agentphone_worker_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 		if (woken || now >= next_claim_at)
 			claim_and_send(now);
-		if (extension_ready() && !key_warned && cycle_due(&poll_cycle, now))
+		if (extension_ready() && !api_unusable && cycle_due(&poll_cycle, now))
 			start_poll_cycle();
-		if (extension_ready() && !key_warned && cycle_due(&reconcile_cycle, now))
+		if (extension_ready() && !api_unusable && cycle_due(&reconcile_cycle, now))
 			start_reconcile_cycle();
 		record_finished(GetCurrentTimestamp());
 

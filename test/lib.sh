@@ -32,10 +32,11 @@ as_pg() {
 	fi
 }
 
-# install_deps: apt-get install whatever is missing
+# install_deps [PACKAGE...]: apt-get install whatever is missing of the
+# packages named (by default $PACKAGES, what the tests need)
 install_deps() {
-	local missing=""
-	for p in $PACKAGES; do
+	local missing="" p
+	for p in ${*:-$PACKAGES}; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0

@@ -69,11 +69,7 @@ install_deps || exit 1
 LLVM_VERSION=$(sed -n 's/^CLANG = .*clang-\([0-9][0-9]*\)$/\1/p' /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/Makefile.global)
 LLVM_VERSION=${LLVM_VERSION:-14}
 CLANG=clang-$LLVM_VERSION
-for p in clang-$LLVM_VERSION libclang-rt-$LLVM_VERSION-dev llvm-$LLVM_VERSION; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" && continue
-	say "installing $p"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null || exit 1
-done
+install_deps clang-$LLVM_VERSION libclang-rt-$LLVM_VERSION-dev llvm-$LLVM_VERSION || exit 1
 
 SYS_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"

@@ -79,7 +79,11 @@ extern bool fuzz_valid_utf8(const char *s, size_t len);
 /* A palloc'd, NUL-terminated copy of data[0 .. size). */
 extern char *fuzz_cstring(const uint8_t *data, size_t size);
 
-/* The name of the target this binary runs, from argv[0] or FUZZ_TARGET. */
-extern const char *fuzz_target_name(int *argc, char ***argv);
+/*
+ * The target this binary runs, named by argv[0] or FUZZ_TARGET: its index
+ * in names[0 .. n); an unknown name ends the program with the list.
+ */
+extern int	fuzz_choose_target(const char *harness, int *argc, char ***argv,
+							   const char *const *names, int n);
 
 #endif							/* AGENTPHONE_FUZZ_H */

@@ -53,17 +53,12 @@ typedef enum ApiTarget
 	API_SSE
 } ApiTarget;
 
-static const struct
-{
-	const char *name;
-	ApiTarget	target;
-}			targets[] =
-{
-	{"api_call", API_CALL},
-	{"api_list", API_LIST},
-	{"api_transcript", API_TRANSCRIPT},
-	{"api_error", API_ERROR},
-	{"api_sse", API_SSE},
+static const char *const target_names[] = {
+	[API_CALL] = "api_call",
+	[API_LIST] = "api_list",
+	[API_TRANSCRIPT] = "api_transcript",
+	[API_ERROR] = "api_error",
+	[API_SSE] = "api_sse",
 };
 
 static ApiTarget target;
@@ -396,19 +391,9 @@ int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *name = fuzz_target_name(argc, argv);
-
-	for (size_t i = 0; i < lengthof(targets); i++)
-		if (strcmp(name, targets[i].name) == 0)
-		{
-			target = targets[i].target;
-			return 0;
-		}
-	fprintf(stderr, "fuzz_api: unknown target \"%s\"; run it as one of:", name);
-	for (size_t i = 0; i < lengthof(targets); i++)
-		fprintf(stderr, " %s", targets[i].name);
-	fprintf(stderr, " (or set FUZZ_TARGET)\n");
-	exit(2);
+	target = (ApiTarget) fuzz_choose_target("fuzz_api", argc, argv,
+											target_names, lengthof(target_names));
+	return 0;
 }
 
 int

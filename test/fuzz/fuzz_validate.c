@@ -40,15 +40,10 @@ typedef enum ValidateTarget
 	V_OPTIONS
 } ValidateTarget;
 
-static const struct
-{
-	const char *name;
-	ValidateTarget target;
-}			targets[] =
-{
-	{"e164", V_E164},
-	{"variables", V_VARIABLES},
-	{"options", V_OPTIONS},
+static const char *const target_names[] = {
+	[V_E164] = "e164",
+	[V_VARIABLES] = "variables",
+	[V_OPTIONS] = "options",
 };
 
 static ValidateTarget target;
@@ -360,21 +355,11 @@ int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *name = fuzz_target_name(argc, argv);
-
 	/* a UTF-8 database */
 	SetDatabaseEncoding(PG_UTF8);
-	for (size_t i = 0; i < lengthof(targets); i++)
-		if (strcmp(name, targets[i].name) == 0)
-		{
-			target = targets[i].target;
-			return 0;
-		}
-	fprintf(stderr, "fuzz_validate: unknown target \"%s\"; run it as one of:", name);
-	for (size_t i = 0; i < lengthof(targets); i++)
-		fprintf(stderr, " %s", targets[i].name);
-	fprintf(stderr, " (or set FUZZ_TARGET)\n");
-	exit(2);
+	target = (ValidateTarget) fuzz_choose_target("fuzz_validate", argc, argv,
+												 target_names, lengthof(target_names));
+	return 0;
 }
 
 int

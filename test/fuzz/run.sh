@@ -59,29 +59,8 @@ else
 	cache=${XDG_CACHE_HOME:-$HOME/.cache}/agentphone-fuzz
 fi
 
-say() {
-	echo "== $*" >&2
-}
-
-is_installed() {
-	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
-}
-
-# install_deps: apt-get install whatever is missing
-install_deps() {
-	local missing="" p
-	for p in clang-14 libclang-rt-14-dev libcjson-dev postgresql-server-dev-15 bzip2; do
-		is_installed "$p" || missing="$missing $p"
-	done
-	[ -z "$missing" ] && return 0
-	if [ "$(id -u)" != 0 ]; then
-		echo "missing packages:$missing (run as root, or install them)" >&2
-		return 1
-	fi
-	say "installing:$missing"
-	apt-get update -qq >/dev/null &&
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-}
+# say and install_deps
+. "$here/../lib.sh"
 
 # The PostgreSQL sources fuzz_validate compiles, relative to the tree's top.
 pg_sources="src/backend/utils/adt/jsonb.c src/backend/utils/adt/jsonb_util.c
@@ -217,7 +196,7 @@ for t in $targets; do
 done
 validate_targets=$(printf '%s\n' $targets | grep -vE '^api_' | tr '\n' ' ')
 
-install_deps || exit 2
+install_deps clang-14 libclang-rt-14-dev libcjson-dev postgresql-server-dev-15 bzip2 || exit 2
 work=$(mktemp -d /tmp/agentphone-fuzz.XXXXXX) || exit 2
 if [ -n "$validate_targets" ]; then
 	fetch_pg_sources || { echo "fuzz: cannot build fuzz_validate" >&2; rm -rf "$work"; exit 2; }

@@ -585,17 +585,27 @@ fuzz_cstring(const uint8_t *data, size_t size)
 	return s;
 }
 
-const char *
-fuzz_target_name(int *argc, char ***argv)
+int
+fuzz_choose_target(const char *harness, int *argc, char ***argv,
+				   const char *const *names, int n)
 {
 	const char *name = getenv("FUZZ_TARGET");
-	const char *slash;
 
+	(void) argc;
 	fuzz_verbose = getenv("AGENTPHONE_FUZZ_VERBOSE") != NULL;
 	fuzz_lenient = getenv("AGENTPHONE_FUZZ_LENIENT") != NULL;
-	if (name != NULL && name[0] != '\0')
-		return name;
-	name = (*argv)[0];
-	slash = strrchr(name, '/');
-	return slash ? slash + 1 : name;
+	if (name == NULL || name[0] == '\0')
+	{
+		const char *slash = strrchr((*argv)[0], '/');
+
+		name = slash ? slash + 1 : (*argv)[0];
+	}
+	for (int i = 0; i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	fprintf(stderr, "%s: unknown target \"%s\"; run it as one of:", harness, name);
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, " %s", names[i]);
+	fprintf(stderr, " (or set FUZZ_TARGET)\n");
+	exit(2);
 }
