@@ -212,7 +212,9 @@ like($err, qr/column "telephone" of agentphone_dial_trigger\(\) does not exist i
 	'trigger helper: a bad column name is an error at the first row');
 is(sql("SELECT count(*) FROM agentphone.calls WHERE to_number = '+14155589997'"), '0', 'and nothing is queued');
 
-# --- the README's reporting queries, run as written
+# --- the README's reporting queries, run as written, once the trigger
+# helper's calls (the default script's transcript) are stored
+ok(wait_complete("to_number LIKE '+1415558%'", 30), 'the trigger helper\'s calls ended, transcripts stored');
 my $readme = slurp_file('README.md');
 my ($section) = $readme =~ /^### Reporting\n(.*?)^## /ms;
 my @queries = $section =~ /```sql\n(.*?)```/gs;
