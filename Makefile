@@ -1,5 +1,5 @@
 # agentphone: place AI phone calls from SQL through the AgentPhone API.
-# Built with PGXS; needs libcurl and cJSON.
+# Built with PGXS; needs libcurl, cJSON and libphonenumber (C++).
 
 EXTENSION = agentphone
 MODULE_big = agentphone
@@ -12,20 +12,29 @@ OBJS = \
 	src/functions.o \
 	src/guc.o \
 	src/http.o \
+	src/numbers.o \
 	src/pending.o \
+	src/phone.o \
 	src/poll.o \
 	src/read.o \
 	src/reconcile.o \
 	src/secret.o \
 	src/validate.o \
+	src/window.o \
 	src/worker.o
-DATA = sql/agentphone--1.0.sql
+# A new install runs 1.0 and the upgrade scripts after it.
+DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql
 PGFILEDESC = "agentphone - place AI phone calls from SQL"
 
-SHLIB_LINK = -lcurl -lcjson
+SHLIB_LINK = -lcurl -lcjson -lphonenumber -lstdc++
+# The numbering metadata is compiled into libphonenumber: its version says
+# how current agentphone_check_number() is.
+PHONENUMBER_VERSION := $(shell dpkg-query -W -f='$${Version}' libphonenumber-dev 2>/dev/null | sed 's/[+~-].*//')
 # Server headers are system headers: their own -Wextra warnings are not ours.
-PG_CPPFLAGS = -Isrc -isystem $(includedir_server) -isystem $(includedir_internal)
+PG_CPPFLAGS = -Isrc -isystem $(includedir_server) -isystem $(includedir_internal) \
+	-DAGENTPHONE_PHONENUMBER_VERSION='"$(or $(PHONENUMBER_VERSION),unknown)"'
 PG_CFLAGS = -Wall -Wextra -Werror
+PG_CXXFLAGS = -Wall -Wextra -Werror
 
 # pg_regress tests (sql/ + expected/); test/run.sh runs them against a throwaway
 # cluster preloaded with agentphone and pointed at the simulator.

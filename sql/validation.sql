@@ -87,8 +87,8 @@ SELECT count(*) AS calls FROM agentphone.calls;
 -- the shortest and longest valid numbers, and the limits themselves, pass;
 -- numbers and booleans in variables become text, null stays null
 BEGIN;
-SELECT agentphone_call('agt_1', '+4412345') > 0 AS queued;
-SELECT agentphone_call('agt_1', '+123456789012345', initial_greeting => '') > 0 AS queued;
+SELECT agentphone_call('agt_1', '+6834002') > 0 AS queued;
+SELECT agentphone_call('agt_1', '+49301234567890', initial_greeting => '') > 0 AS queued;
 SELECT agentphone_call(repeat('a', 128), '+14155550100',
 	jsonb_build_object('name', 'Ada', 'age', 36, 'vip', true, 'note', NULL, 'big', repeat('x', 5000)),
 	initial_greeting => repeat('g', 2000),

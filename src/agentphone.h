@@ -76,11 +76,19 @@ extern char *agentphone_blocked_prefixes;
 extern char *agentphone_allowed_prefixes;
 extern int	agentphone_max_calls_per_number_per_day;
 extern char *agentphone_call_window;
+extern int	agentphone_window_open_s;	/* seconds since midnight */
+extern int	agentphone_window_close_s;	/* 0: no window */
+extern char *agentphone_call_days;
+extern int	agentphone_call_day_mask;	/* bit 0 = Sunday */
+extern char *agentphone_allowed_number_types;
+extern int	agentphone_allowed_type_mask;	/* bit n = PhoneType n */
+extern bool agentphone_api_key_malformed;
 extern char *agentphone_default_timezone;
 extern int	agentphone_role_calls_per_hour;
 extern int	agentphone_role_calls_per_day;
 
 extern void agentphone_define_settings(void);
+extern bool agentphone_window_set(void);
 
 /* ----- shared state and wake-up (agentphone.c) ----- */
 /* Counters the worker keeps for agentphone_worker_status(). */
@@ -155,6 +163,13 @@ extern void agentphone_check_text(const char *argname, const char *value,
 extern void agentphone_check_e164(const char *argname, const char *number);
 extern Jsonb *agentphone_normalize_variables(Jsonb *variables);
 extern void agentphone_check_options(Jsonb *options);
+
+/* ----- which numbers are dialed (numbers.c), and when (window.c) ----- */
+extern char *agentphone_dialable_number(const char *number);
+extern Datum agentphone_region_zones(const char *region);
+extern void agentphone_check_callee_zone(const char *number, const char *tz);
+extern bool agentphone_next_window(TimestampTz at, const char *number,
+								   const char *tz, TimestampTz *opens);
 
 /* ----- SQL-callable functions (functions.c) ----- */
 extern int64 agentphone_interval_ms(Interval *iv);

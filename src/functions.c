@@ -14,14 +14,18 @@
 #include "agentphone.h"
 
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 #include "utils/datetime.h"
 #include "pgtime.h"
 
@@ -65,22 +69,46 @@ check_database(void)
 }
 
 /*
- * check_dial_rules raises an error when agentphone.dial_refusal() refuses
- * the number for role: a blocked destination (22023) or a limit (54000).
- * Runs inside an SPI connection, as the tables' owner.
+ * lock_for_counting takes, until the end of the transaction, the lock
+ * that serialises the counting of calls to one number (kind 1, key the
+ * number's hash) or by one role (kind 2, key its OID).  It is an object
+ * lock of a class no object has (pg_extension, sub-id 1 or 2): users can
+ * take advisory locks at will, not this one.
  */
 static void
-check_dial_rules(const char *number, const char *role)
+lock_for_counting(uint32 key, uint16 kind)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, ExtensionRelationId, key, kind);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * check_dial_rules raises an error when agentphone.dial_refusal() refuses
+ * the number for role: a blocked destination (22023) or a limit (54000).
+ * The limits count calls holding the number's and the role's locks, on a
+ * snapshot taken after them, so that calls queued earlier by the same
+ * statement and by transactions that committed while this one waited are
+ * counted too, whatever the isolation level.  Runs inside an SPI
+ * connection, as the tables' owner.
+ */
+static void
+check_dial_rules(const char *number, Oid roleid, const char *role)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {TEXTOID, NAMEOID};
 	Datum		v[2] = {CStringGetTextDatum(number), CStringGetDatum(role)};
 	char	   *kind;
 
+	lock_for_counting(hash_bytes((const unsigned char *) number, strlen(number)), 1);
+	lock_for_counting(roleid, 2);
+	CommandCounterIncrement();
 	agentphone_saved_plan(&plan,
-						  "SELECT kind, reason FROM agentphone.dial_refusal($1, $2, NULL, true)",
+						  "SELECT kind, reason FROM agentphone.dial_refusal($1, $2, true)",
 						  2, types);
-	if (SPI_execute_plan(plan, v, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not check the dialing rules");
 	if (SPI_processed == 0)
 		return;
@@ -92,20 +120,30 @@ check_dial_rules(const char *number, const char *role)
 			 errdetail("%s.", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
 			 errhint(strcmp(kind, "limit") == 0
 					 ? "The limits are settings a superuser can change (see README \"Responsible dialing\")."
-					 : "See README \"Responsible dialing\" for the blocked ranges and the do-not-call list.")));
+					 : "A member of agentphone_admin takes a number off the do-not-call list with agentphone_allow_calls().")));
 }
 
 /*
- * check_timezone refuses a time zone PostgreSQL does not know.
+ * first_due returns when a call queued now may first be dialed: not
+ * before not_before, and when the calling window opens in the callee's
+ * zones.  A window that never opens in all of them is an error.
  */
-static void
-check_timezone(const char *tz)
+static TimestampTz
+first_due(const char *number, const char *tz, FunctionCallInfo fcinfo)
 {
-	if (tz != NULL && pg_tzset(tz) == NULL)
+	TimestampTz at = GetCurrentTransactionStartTimestamp();
+	TimestampTz opens;
+
+	if (!PG_ARGISNULL(9) && PG_GETARG_TIMESTAMPTZ(9) > at)
+		at = PG_GETARG_TIMESTAMPTZ(9);
+	if (!agentphone_next_window(at, number, tz, &opens))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timezone \"%s\" is not recognized", tz),
-				 errhint("Use a name from pg_timezone_names, such as America/New_York.")));
+				 errmsg("agentphone will not call %s", number),
+				 errdetail("The calling window (agentphone.call_window, agentphone.call_days) is never open in all time zones of the number's country at once."),
+				 errhint("Pass the callee's time zone (timezone => ...): see agentphone_check_number(%s).",
+						 quote_literal_cstr(number))));
+	return opens;
 }
 
 /*
@@ -118,11 +156,13 @@ Datum
 agentphone_call(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[NUM_CALL_ARGS + 1] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID, NAMEOID};
-	Datum		values[NUM_CALL_ARGS + 1];
-	char		nulls[NUM_CALL_ARGS + 1];
-	char	   *role = GetUserNameFromId(GetUserId(), false);
+	Oid			argtypes[NUM_CALL_ARGS + 2] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID, NAMEOID,
+	TIMESTAMPTZOID};
+	Datum		values[NUM_CALL_ARGS + 2];
+	char		nulls[NUM_CALL_ARGS + 2];
+	Oid			roleid = GetUserId();
+	char	   *role = GetUserNameFromId(roleid, false);
 	AgentphoneUser caller;
 	char	   *agent_id = text_arg(fcinfo, 0);
 	char	   *to_number = text_arg(fcinfo, 1);
@@ -134,34 +174,37 @@ agentphone_call(PG_FUNCTION_ARGS)
 	check_database();
 	agentphone_check_text("agent_id", agent_id, MAX_ID_LEN, true, false);
 	agentphone_check_e164("to_number", to_number);
+	to_number = agentphone_dialable_number(to_number);
 	variables = agentphone_normalize_variables(variables);
 	agentphone_check_text("from_number_id", text_arg(fcinfo, 3), MAX_ID_LEN, false, false);
 	agentphone_check_text("initial_greeting", text_arg(fcinfo, 4), MAX_GREETING_LEN, false, true);
 	agentphone_check_text("voice", text_arg(fcinfo, 5), MAX_ID_LEN, false, false);
 	agentphone_check_text("system_prompt", text_arg(fcinfo, 6), MAX_PROMPT_LEN, false, false);
 	agentphone_check_options(options);
-	check_timezone(text_arg(fcinfo, 8));
+	agentphone_check_callee_zone(to_number, text_arg(fcinfo, 8));
 
 	for (int i = 0; i < NUM_CALL_ARGS; i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 	}
+	values[1] = CStringGetTextDatum(to_number);
 	if (variables != NULL)
 		values[2] = JsonbPGetDatum(variables);
 	values[NUM_CALL_ARGS] = CStringGetDatum(role);
 	nulls[NUM_CALL_ARGS] = ' ';
+	values[NUM_CALL_ARGS + 1] = TimestampTzGetDatum(first_due(to_number, text_arg(fcinfo, 8), fcinfo));
+	nulls[NUM_CALL_ARGS + 1] = ' ';
 
 	SPI_connect();
 	agentphone_become_owner(&caller);
-	check_dial_rules(to_number, role);
+	check_dial_rules(to_number, roleid, role);
 	agentphone_saved_plan(&plan,
 				  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
 				  " from_number_id, initial_greeting, voice, system_prompt, options,"
 				  " timezone, not_before, created_by, next_attempt_at)"
-				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-				  "  agentphone.window_opens(greatest(now(), $10), $9)) RETURNING id",
-				  NUM_CALL_ARGS + 1, argtypes);
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+				  NUM_CALL_ARGS + 2, argtypes);
 	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not queue the call");
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],

@@ -15,7 +15,10 @@
 
 #include <limits.h>
 
+#include "miscadmin.h"
 #include "utils/guc.h"
+
+#include "phone.h"
 
 char	   *agentphone_api_url = NULL;
 char	   *agentphone_api_key = NULL;
@@ -39,6 +42,13 @@ char	   *agentphone_blocked_prefixes = NULL;
 char	   *agentphone_allowed_prefixes = NULL;
 int			agentphone_max_calls_per_number_per_day = 3;
 char	   *agentphone_call_window = NULL;
+int			agentphone_window_open_s = 0;
+int			agentphone_window_close_s = 0;
+char	   *agentphone_call_days = NULL;
+int			agentphone_call_day_mask = 0x7f;
+char	   *agentphone_allowed_number_types = NULL;
+int			agentphone_allowed_type_mask = 0;
+bool		agentphone_api_key_malformed = false;
 char	   *agentphone_default_timezone = NULL;
 int			agentphone_role_calls_per_hour = 0;
 int			agentphone_role_calls_per_day = 0;
@@ -75,23 +85,40 @@ check_api_url(char **newval, void **extra, GucSource source)
 }
 
 /*
- * check_api_key refuses characters that would break the Authorization
- * header.  The message never repeats the value.
+ * assign_api_key notes a key that would break the Authorization header.
+ * It is not refused by a check hook: PostgreSQL's "invalid value for
+ * parameter" message would repeat the key.  Such a key is never sent;
+ * secret.c says why without quoting it.
  */
-static bool
-check_api_key(char **newval, void **extra, GucSource source)
+static void
+assign_api_key(const char *newval, void *extra)
 {
-	const char *v = *newval;
-
 	(void) extra;
-	(void) source;
+	agentphone_api_key_malformed = (newval != NULL && strpbrk(newval, "\r\n") != NULL);
+}
 
-	if (v != NULL && strpbrk(v, "\r\n") != NULL)
-	{
-		GUC_check_errdetail("The API key must not contain line breaks.");
-		return false;
-	}
-	return true;
+/*
+ * show_secret shows a secret setting to superusers only: GUC_SUPERUSER_ONLY
+ * also lets members of pg_read_all_settings read it.
+ */
+static const char *
+show_secret(const char *value)
+{
+	if (superuser())
+		return value ? value : "";
+	return (value && value[0]) ? "********" : "";
+}
+
+static const char *
+show_api_key(void)
+{
+	return show_secret(agentphone_api_key);
+}
+
+static const char *
+show_api_key_file(void)
+{
+	return show_secret(agentphone_api_key_file);
 }
 
 /*
@@ -180,6 +207,163 @@ check_call_window(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * assign_call_window keeps the window's bounds in seconds since midnight.
+ */
+static void
+assign_call_window(const char *newval, void *extra)
+{
+	int			n;
+
+	(void) extra;
+	agentphone_window_open_s = agentphone_window_close_s = 0;
+	if (newval != NULL && (n = parse_time_of_day(newval, &agentphone_window_open_s)) > 0)
+		(void) parse_time_of_day(newval + n + 1, &agentphone_window_close_s);
+}
+
+/*
+ * agentphone_window_set says whether calls are limited to a calling
+ * window (a time of day, or some days of the week).
+ */
+bool
+agentphone_window_set(void)
+{
+	return agentphone_window_close_s > 0 || agentphone_call_day_mask != 0x7f;
+}
+
+static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+/*
+ * day_number returns 0 (Sunday) to 6 for a three-letter day name, or -1.
+ */
+static int
+day_number(const char *s, size_t len)
+{
+	for (int d = 0; d < 7; d++)
+		if (len == 3 && pg_strncasecmp(s, day_names[d], 3) == 0)
+			return d;
+	return -1;
+}
+
+/*
+ * parse_call_days reads "" (every day) or a comma-separated list of days
+ * and ranges ("Mon-Fri", "Mon-Fri,Sun"), into a mask of bit 0 = Sunday;
+ * returns -1 if it is not one.
+ */
+static int
+parse_call_days(const char *s)
+{
+	char	   *copy = pstrdup(s);
+	char	   *save = NULL;
+	int			mask = 0;
+
+	if (s[strspn(s, " ")] == '\0')
+		return 0x7f;
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+	{
+		int			from,
+					to;
+		char	   *dash;
+
+		item += strspn(item, " ");
+		item[strcspn(item, " ")] = '\0';
+		dash = strchr(item, '-');
+		from = day_number(item, dash ? (size_t) (dash - item) : strlen(item));
+		to = dash ? day_number(dash + 1, strlen(dash + 1)) : from;
+		if (from < 0 || to < 0)
+			return -1;
+		for (int d = from;; d = (d + 1) % 7)
+		{
+			mask |= 1 << d;
+			if (d == to)
+				break;
+		}
+	}
+	return mask;
+}
+
+static bool
+check_call_days(char **newval, void **extra, GucSource source)
+{
+	int		   *mask;
+
+	(void) source;
+	if (parse_call_days(*newval ? *newval : "") < 0)
+	{
+		GUC_check_errdetail("The days are three-letter names or ranges, comma-separated, as in 'Mon-Fri' or 'Mon-Fri,Sat'.");
+		return false;
+	}
+	mask = malloc(sizeof(int));
+	if (mask == NULL)
+		return false;
+	*mask = parse_call_days(*newval ? *newval : "");
+	*extra = mask;
+	return true;
+}
+
+static void
+assign_call_days(const char *newval, void *extra)
+{
+	(void) newval;
+	agentphone_call_day_mask = *(int *) extra;
+}
+
+/*
+ * parse_number_types reads a comma-separated list of libphonenumber types
+ * (phone.h's setting names) into a mask, or returns -1 naming the bad item.
+ */
+static int
+parse_number_types(const char *s)
+{
+	char	   *copy = pstrdup(s);
+	char	   *save = NULL;
+	int			mask = 0;
+
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+	{
+		int			t;
+
+		item += strspn(item, " ");
+		item[strcspn(item, " ")] = '\0';
+		if (item[0] == '\0')
+			continue;
+		for (t = 0; t < NUM_PHONE_TYPES; t++)
+			if (pg_strcasecmp(item, phone_type_setting_name(t)) == 0)
+				break;
+		if (t == NUM_PHONE_TYPES)
+		{
+			GUC_check_errdetail("\"%s\" is not a number type; the types are fixed_line, mobile, fixed_line_or_mobile, toll_free, premium_rate, shared_cost, voip, personal_number, pager, uan, voicemail and unknown.", item);
+			return -1;
+		}
+		mask |= 1 << t;
+	}
+	return mask;
+}
+
+static bool
+check_number_types(char **newval, void **extra, GucSource source)
+{
+	int			m = parse_number_types(*newval ? *newval : "");
+	int		   *mask;
+
+	(void) source;
+	if (m < 0)
+		return false;
+	mask = malloc(sizeof(int));
+	if (mask == NULL)
+		return false;
+	*mask = m;
+	*extra = mask;
+	return true;
+}
+
+static void
+assign_number_types(const char *newval, void *extra)
+{
+	(void) newval;
+	agentphone_allowed_type_mask = *(int *) extra;
+}
+
+/*
  * check_timezone_name accepts "" or a time zone PostgreSQL knows.
  */
 static bool
@@ -201,8 +385,14 @@ check_timezone_name(char **newval, void **extra, GucSource source)
 static void
 define_dialing_rules(void)
 {
+	DefineCustomStringVariable("agentphone.allowed_number_types",
+							   "The kinds of number that are dialed, as libphonenumber classifies them.",
+							   "A comma-separated list of fixed_line, mobile, fixed_line_or_mobile, toll_free, premium_rate, shared_cost, voip, personal_number, pager, uan, voicemail, unknown.",
+							   &agentphone_allowed_number_types,
+							   "fixed_line, mobile, fixed_line_or_mobile, toll_free, voip",
+							   PGC_SIGHUP, 0, check_number_types, assign_number_types, NULL);
 	DefineCustomStringVariable("agentphone.blocked_prefixes",
-							   "Number prefixes never dialed, besides the built-in emergency, service and premium ranges.",
+							   "Number prefixes never dialed, besides the numbers agentphone.allowed_number_types leaves out.",
 							   "A comma-separated list such as '+1900,+4487'.",
 							   &agentphone_blocked_prefixes, "",
 							   PGC_SIGHUP, 0, check_prefixes, NULL, NULL);
@@ -220,9 +410,14 @@ define_dialing_rules(void)
 							   "Time of day when calls may be dialed, in the callee's time zone (empty: any time).",
 							   "As in '08:00-21:00'; a call due outside it waits, queued, until it opens.",
 							   &agentphone_call_window, "",
-							   PGC_SIGHUP, 0, check_call_window, NULL, NULL);
+							   PGC_SIGHUP, 0, check_call_window, assign_call_window, NULL);
+	DefineCustomStringVariable("agentphone.call_days",
+							   "Days of the week when calls may be dialed, in the callee's time zone (empty: every day).",
+							   "As in 'Mon-Fri' or 'Mon-Fri,Sat'.",
+							   &agentphone_call_days, "",
+							   PGC_SIGHUP, 0, check_call_days, assign_call_days, NULL);
 	DefineCustomStringVariable("agentphone.default_timezone",
-							   "The callee's time zone when agentphone_call() is given none.",
+							   "The callee's time zone for a number of no country (+800, say) when agentphone_call() is given none.",
 							   NULL,
 							   &agentphone_default_timezone, "UTC",
 							   PGC_SIGHUP, 0, check_timezone_name, NULL, NULL);
@@ -258,14 +453,14 @@ agentphone_define_settings(void)
 							   "",
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   check_api_key, NULL, NULL);
+							   NULL, assign_api_key, show_api_key);
 	DefineCustomStringVariable("agentphone.api_key_file",
 							   "File holding the AgentPhone API key; preferred to agentphone.api_key, and used instead of it when set.",
 							   "The file must be readable by the server's OS user only (chmod 600). It is read again when it changes.",
 							   &agentphone_api_key_file,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   NULL, NULL, show_api_key_file);
 	DefineCustomBoolVariable("agentphone.allow_insecure_http",
 							 "Allows an http:// API URL (for a local test API only).",
 							 "Off: requests go over https only, with TLS verification.",

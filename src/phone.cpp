@@ -1,0 +1,105 @@
+/*-------------------------------------------------------------------------
+ *
+ * phone.cpp
+ *		The only C++ of agentphone: phone numbers classified by
+ *		libphonenumber, behind the C interface of phone.h.
+ *
+ * libphonenumber may throw (std::bad_alloc, a regex engine's error); no
+ * exception may cross into PostgreSQL's C, whose error handling longjmps,
+ * so every entry point catches everything and reports PHONE_FAILED.  The
+ * library's own logging is muted: a backend's stdout is nobody's.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "phone.h"
+
+#include <cstring>
+#include <string>
+
+#include <phonenumbers/logger.h>
+#include <phonenumbers/phonenumber.pb.h>
+#include <phonenumbers/phonenumberutil.h>
+
+using i18n::phonenumbers::NullLogger;
+using i18n::phonenumbers::PhoneNumber;
+using i18n::phonenumbers::PhoneNumberUtil;
+
+static const char *const setting_names[NUM_PHONE_TYPES] = {
+	"fixed_line", "mobile", "fixed_line_or_mobile", "toll_free",
+	"premium_rate", "shared_cost", "voip", "personal_number", "pager",
+	"uan", "voicemail", "unknown"
+};
+
+static const char *const words[NUM_PHONE_TYPES] = {
+	"a fixed-line number", "a mobile number", "a fixed-line or mobile number",
+	"a toll-free number", "a premium-rate number", "a shared-cost number",
+	"a VoIP number", "a personal number", "a pager number",
+	"a universal access number (UAN)", "a voicemail-access number",
+	"a number of unknown type"
+};
+
+/*
+ * util returns libphonenumber's singleton, muted on first use.
+ */
+static PhoneNumberUtil *
+util()
+{
+	static PhoneNumberUtil *u = NULL;
+
+	if (u == NULL)
+	{
+		u = PhoneNumberUtil::GetInstance();
+		u->SetLogger(new NullLogger());
+	}
+	return u;
+}
+
+static PhoneVerdict
+classify(const char *number, PhoneInfo *info)
+{
+	PhoneNumberUtil *u = util();
+	PhoneNumber n;
+	std::string e164;
+	std::string region;
+
+	/* "ZZ": no default region, so only the international form parses */
+	if (u->Parse(number, "ZZ", &n) != PhoneNumberUtil::NO_PARSING_ERROR)
+		return PHONE_UNPARSABLE;
+	if (!u->IsValidNumber(n))
+		return PHONE_INVALID;
+	u->Format(n, PhoneNumberUtil::E164, &e164);
+	u->GetRegionCodeForNumber(n, &region);
+	if (e164.size() >= PHONE_E164_SIZE || region.size() >= PHONE_REGION_SIZE)
+		return PHONE_INVALID;
+	info->type = static_cast<PhoneType>(u->GetNumberType(n));
+	if (info->type < PHONE_FIXED_LINE || info->type >= NUM_PHONE_TYPES)
+		info->type = PHONE_UNKNOWN;
+	std::strcpy(info->e164, e164.c_str());
+	std::strcpy(info->region, region == "ZZ" ? "" : region.c_str());
+	return PHONE_OK;
+}
+
+extern "C" PhoneVerdict
+phone_classify(const char *number, PhoneInfo *info)
+{
+	try
+	{
+		return classify(number, info);
+	}
+	catch (...)
+	{
+		return PHONE_FAILED;
+	}
+}
+
+extern "C" const char *
+phone_type_setting_name(PhoneType type)
+{
+	return (type >= 0 && type < NUM_PHONE_TYPES) ? setting_names[type] : "unknown";
+}
+
+extern "C" const char *
+phone_type_words(PhoneType type)
+{
+	return (type >= 0 && type < NUM_PHONE_TYPES) ? words[type] : words[PHONE_UNKNOWN];
+}
