@@ -19,6 +19,7 @@ OBJS = \
 	src/read.o \
 	src/reconcile.o \
 	src/secret.o \
+	src/session.o \
 	src/validate.o \
 	src/window.o \
 	src/worker.o

@@ -53,16 +53,15 @@ REVOKE ALL ON FUNCTION agentphone.window_opens(timestamptz, text, text) FROM PUB
 
 -- The do-not-call list: reasons of at most 500 characters, numbers as
 -- agentphone_call() stores them, each caller seeing the entries it added.
-UPDATE agentphone.do_not_call SET reason = pg_catalog.left(reason, 500)
- WHERE pg_catalog.char_length(reason) > 500;
 INSERT INTO agentphone.do_not_call (number, reason, added_at, added_by)
 SELECT agentphone.normalize_number(d.number), d.reason, d.added_at, d.added_by
   FROM agentphone.do_not_call d
  WHERE agentphone.normalize_number(d.number) <> d.number
 ON CONFLICT DO NOTHING;
 DELETE FROM agentphone.do_not_call d WHERE agentphone.normalize_number(d.number) <> d.number;
+-- NOT VALID: longer reasons entered under 1.0 are kept as they were
 ALTER TABLE agentphone.do_not_call ADD CONSTRAINT do_not_call_reason_length
-	CHECK (pg_catalog.char_length(reason) <= 500);
+	CHECK (pg_catalog.char_length(reason) <= 500) NOT VALID;
 ALTER TABLE agentphone.do_not_call ENABLE ROW LEVEL SECURITY;
 CREATE POLICY do_not_call_own ON agentphone.do_not_call FOR SELECT
 	USING (added_by = SESSION_USER OR pg_catalog.pg_has_role('agentphone_admin', 'MEMBER'));
@@ -105,13 +104,13 @@ END $$;
 -- holding a lock on the number and the role, on a snapshot taken after
 -- that lock (rows of the same statement and of transactions that
 -- committed meanwhile included).  A do-not-call reason is shown only to
--- the role that gave it.
-DROP FUNCTION agentphone.dial_refusal(text, name, bigint, boolean);
+-- the role that gave it.  call_id is no longer used: the signature is
+-- 1.0's, which the library calls, so that a 1.1 library still queues
+-- calls in a database not yet updated.
 DROP FUNCTION agentphone.window_opens(timestamptz, text);
 DROP FUNCTION agentphone.default_blocked_prefixes();
-DROP FUNCTION agentphone.setting_list(text);
-CREATE FUNCTION agentphone.dial_refusal(number text, role name, at_queue boolean,
-	OUT kind text, OUT reason text)
+CREATE OR REPLACE FUNCTION agentphone.dial_refusal(number text, role name, call_id bigint,
+	at_queue boolean, OUT kind text, OUT reason text)
 RETURNS SETOF record
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -159,7 +158,7 @@ BEGIN
 		END IF;
 	END LOOP;
 END $$;
-REVOKE ALL ON FUNCTION agentphone.dial_refusal(text, name, boolean) FROM PUBLIC;
+DROP FUNCTION agentphone.setting_list(text);
 
 -- The worker's claim, as one statement: up to max_calls due queued calls
 -- become "dispatching", oldest first.  Each is checked once more just
@@ -192,7 +191,7 @@ AS $$
 				 OR NOT has_function_privilege(c.created_by,
 					 '@extschema@.agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)',
 					 'EXECUTE') AS revoked,
-			   (SELECT r.reason FROM agentphone.dial_refusal(c.to_number, c.created_by, false) r) AS refusal,
+			   (SELECT r.reason FROM agentphone.dial_refusal(c.to_number, c.created_by, c.id, false) r) AS refusal,
 			   agentphone.window_opens(now(), c.timezone, c.to_number) AS opens
 		  FROM due JOIN agentphone.calls c ON c.id = due.id),
 	dialable AS (

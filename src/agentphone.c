@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "tcop/tcopprot.h"
@@ -144,15 +145,20 @@ agentphone_count(AgentphoneCounter c, int n)
 }
 
 /*
- * agentphone_note_error remembers the worker's last failure.
+ * agentphone_note_error remembers the worker's last failure, cut to fit on
+ * a character boundary.
  */
 void
 agentphone_note_error(const char *message)
 {
+	int			len;
+
 	if (agentphone_shared == NULL)
 		return;
+	len = pg_mbcliplen(message, strlen(message), sizeof(agentphone_shared->last_error) - 1);
 	SpinLockAcquire(&agentphone_shared->mutex);
-	strlcpy(agentphone_shared->last_error, message, sizeof(agentphone_shared->last_error));
+	memcpy(agentphone_shared->last_error, message, len);
+	agentphone_shared->last_error[len] = '\0';
 	SpinLockRelease(&agentphone_shared->mutex);
 }
 

@@ -174,6 +174,10 @@ extern bool agentphone_next_window(TimestampTz at, const char *number,
 /* ----- SQL-callable functions (functions.c) ----- */
 extern int64 agentphone_interval_ms(Interval *iv);
 
+/* ----- the worker's session settings (session.c) ----- */
+extern void agentphone_note_server_settings(void);
+extern void agentphone_pin_session_settings(void);
+
 /* ----- background worker (worker.c) ----- */
 extern PGDLLEXPORT void agentphone_worker_main(Datum main_arg);
 

@@ -19,6 +19,12 @@
  * name back.  The restarted worker waits, unconnected and quiet, while the
  * database is going or gone.
  *
+ * Only a command that could succeed marks the database: its role must
+ * hold the privileges PostgreSQL will check (owning the database, and
+ * CREATEDB or CREATE on the tablespace where the command needs them).  A
+ * command that is bound to fail never disturbs the worker, so nobody can
+ * keep dispatch down by issuing DROP DATABASE over and over.
+ *
  * Requests the worker dropped leave their calls "dispatching"; if the
  * database lives on, those calls are reconciled with the API like any
  * interrupted dispatch (reconcile.c), never blindly resent.
@@ -27,13 +33,20 @@
  */
 #include "agentphone.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "commands/tablespace.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/syscache.h"
 #include "utils/wait_event.h"
 
 /* A "going" mark older than this is stale (its backend died mid-way). */
@@ -139,6 +152,111 @@ classify(Node *stmt, bool *needs_it, AgentphoneDbState *after)
 }
 
 /*
+ * may_create_databases tells whether the current role has CREATEDB.
+ */
+static bool
+may_create_databases(void)
+{
+	HeapTuple	tup;
+	bool		result;
+
+	if (superuser())
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * owns_database tells whether the current role owns database db.
+ */
+static bool
+owns_database(Oid db)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_ownercheck(DatabaseRelationId, db, GetUserId());
+#else
+	return pg_database_ownercheck(db, GetUserId());
+#endif
+}
+
+/*
+ * is_template tells whether database db may be copied by anyone with
+ * CREATEDB.
+ */
+static bool
+is_template(Oid db)
+{
+	HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(db));
+	bool		result;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	result = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * may_create_in_tablespace tells whether the current role may put a
+ * database in the tablespace named by a SET TABLESPACE option list.
+ */
+static bool
+may_create_in_tablespace(List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+		Oid			spc;
+
+		if (strcmp(def->defname, "tablespace") != 0 || def->arg == NULL)
+			continue;
+		spc = get_tablespace_oid(defGetString(def), true);
+#if PG_VERSION_NUM >= 160000
+		return OidIsValid(spc) &&
+			object_aclcheck(TableSpaceRelationId, spc, GetUserId(), ACL_CREATE) == ACLCHECK_OK;
+#else
+		return OidIsValid(spc) &&
+			pg_tablespace_aclcheck(spc, GetUserId(), ACL_CREATE) == ACLCHECK_OK;
+#endif
+	}
+	return false;
+}
+
+/*
+ * could_succeed tells whether the current role holds the privileges
+ * PostgreSQL checks before it runs a statement that needs the worker's
+ * database to itself (classify() said it does).
+ */
+static bool
+could_succeed(Node *stmt)
+{
+	Oid			db = get_database_oid(agentphone_database_name, true);
+
+	if (!OidIsValid(db) || db == MyDatabaseId)
+		return false;			/* nothing to free, or bound to fail */
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+			return owns_database(db);
+		case T_RenameStmt:
+			return owns_database(db) && may_create_databases();
+		case T_AlterDatabaseStmt:
+			return owns_database(db) &&
+				may_create_in_tablespace(((AlterDatabaseStmt *) stmt)->options);
+		case T_CreatedbStmt:
+			return may_create_databases() && (owns_database(db) || is_template(db));
+		default:
+			return false;
+	}
+}
+
+/*
  * run_utility runs the statement as PostgreSQL would; when it needed the
  * worker's database and fails, the database is still there and the worker
  * may come back.
@@ -182,6 +300,8 @@ agentphone_process_utility(PlannedStmt *pstmt, const char *queryString,
 	bool		touches = agentphone_shared != NULL &&
 		classify(pstmt->utilityStmt, &needs_it, &after);
 
+	if (touches && needs_it && !could_succeed(pstmt->utilityStmt))
+		touches = needs_it = false;	/* PostgreSQL will refuse it */
 	if (touches && needs_it)
 		set_db_state(DB_GOING);
 	run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv,

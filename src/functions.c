@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/lock.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/datetime.h"
@@ -105,7 +106,7 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
 	lock_for_counting(roleid, 2);
 	CommandCounterIncrement();
 	agentphone_saved_plan(&plan,
-						  "SELECT kind, reason FROM agentphone.dial_refusal($1, $2, true)",
+						  "SELECT kind, reason FROM agentphone.dial_refusal($1, $2, NULL, true)",
 						  2, types);
 	if (SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							 true, false, 1) != SPI_OK_SELECT)
@@ -171,6 +172,7 @@ agentphone_call(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		id;
 
+	PreventCommandIfReadOnly("agentphone_call()");
 	check_database();
 	agentphone_check_text("agent_id", agent_id, MAX_ID_LEN, true, false);
 	agentphone_check_e164("to_number", to_number);
@@ -270,22 +272,27 @@ agentphone_cancel(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(canceled);
 }
 
+/* Longest timeout honoured: a longer one waits this long (100 years). */
+#define MAX_TIMEOUT_MS ((int64) 100 * 365 * 24 * 3600 * 1000)
+
 /*
  * agentphone_interval_ms converts a timeout to milliseconds, refusing
- * negative ones.
+ * negative ones and capping huge ones (no overflow, whatever the interval).
  */
 int64
 agentphone_interval_ms(Interval *iv)
 {
-	int64		us = iv->time + (int64) iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	double		us = (double) iv->time + (double) iv->day * USECS_PER_DAY +
+		(double) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
 
+	if (us > (double) MAX_TIMEOUT_MS * 1000)
+		return MAX_TIMEOUT_MS;
 	if (us < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout must not be negative"),
 				 errhint("Pass an interval such as '30 seconds'.")));
-	return us / 1000;
+	return (int64) (us / 1000);
 }
 
 /*

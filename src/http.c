@@ -151,11 +151,12 @@ parse_retry_after(const char *value, size_t len)
 
 	secs = strtol(buf, &end, 10);
 	if (end != buf && *end == '\0')
-		return (secs < 0) ? -1 : (int) Min((int64) secs * 1000, MAX_RETRY_AFTER_MS);
+		return (secs < 0) ? -1 : (int) Min((int64) Min(secs, MAX_RETRY_AFTER_MS / 1000) * 1000,
+										   MAX_RETRY_AFTER_MS);
 	when = curl_getdate(buf, NULL);
 	if (when <= 0)
 		return -1;
-	secs = (long) (when - time(NULL));
+	secs = (long) Min(when - time(NULL), (time_t) (MAX_RETRY_AFTER_MS / 1000));
 	return (int) Min((int64) Max(secs, 0) * 1000, MAX_RETRY_AFTER_MS);
 }
 

@@ -54,20 +54,50 @@ util()
 	return u;
 }
 
+/*
+ * parse_e164 parses number ("ZZ": no default region, so only the
+ * international form parses) into *n and its E.164 form into *e164.
+ */
+static bool
+parse_e164(PhoneNumberUtil *u, const std::string &number, PhoneNumber *n, std::string *e164)
+{
+	if (u->Parse(number, "ZZ", n) != PhoneNumberUtil::NO_PARSING_ERROR)
+		return false;
+	e164->clear();
+	u->Format(*n, PhoneNumberUtil::E164, e164);
+	return true;
+}
+
+/*
+ * classify reads number and describes the number its E.164 form stands
+ * for.  The form is parsed again until it no longer changes: for a few
+ * ranges the library strips a national prefix only once (Mexico's
+ * "+52 01 1 ..." reads as +52 1 ..., which reads as +52 ...), and a
+ * stored number must classify as itself.  One that does not settle is
+ * refused.
+ */
 static PhoneVerdict
 classify(const char *number, PhoneInfo *info)
 {
 	PhoneNumberUtil *u = util();
 	PhoneNumber n;
 	std::string e164;
+	std::string again;
 	std::string region;
+	int			rounds = 0;
 
-	/* "ZZ": no default region, so only the international form parses */
-	if (u->Parse(number, "ZZ", &n) != PhoneNumberUtil::NO_PARSING_ERROR)
+	if (!parse_e164(u, number, &n, &e164))
 		return PHONE_UNPARSABLE;
+	while (parse_e164(u, e164, &n, &again) && again != e164)
+	{
+		if (++rounds == 3)
+			return PHONE_INVALID;
+		e164 = again;
+	}
+	if (again != e164)
+		return PHONE_INVALID;	/* its own E.164 form does not parse */
 	if (!u->IsValidNumber(n))
 		return PHONE_INVALID;
-	u->Format(n, PhoneNumberUtil::E164, &e164);
 	u->GetRegionCodeForNumber(n, &region);
 	if (e164.size() >= PHONE_E164_SIZE || region.size() >= PHONE_REGION_SIZE)
 		return PHONE_INVALID;
@@ -93,13 +123,13 @@ phone_classify(const char *number, PhoneInfo *info)
 }
 
 extern "C" const char *
-phone_type_setting_name(PhoneType type)
+phone_type_setting_name(int type)
 {
 	return (type >= 0 && type < NUM_PHONE_TYPES) ? setting_names[type] : "unknown";
 }
 
 extern "C" const char *
-phone_type_words(PhoneType type)
+phone_type_words(int type)
 {
 	return (type >= 0 && type < NUM_PHONE_TYPES) ? words[type] : words[PHONE_UNKNOWN];
 }

@@ -58,8 +58,8 @@ typedef struct PhoneInfo
 extern PhoneVerdict phone_classify(const char *number, PhoneInfo *info);
 
 /* The setting's name of a type ("premium_rate"), and the words for it. */
-extern const char *phone_type_setting_name(PhoneType type);
-extern const char *phone_type_words(PhoneType type);
+extern const char *phone_type_setting_name(int type);
+extern const char *phone_type_words(int type);
 
 #ifdef __cplusplus
 }

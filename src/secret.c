@@ -21,6 +21,7 @@
 
 #include <sys/stat.h>
 
+#include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
@@ -148,15 +149,24 @@ agentphone_api_key_value(void)
 				sizeof(key_problem));
 		return NULL;
 	}
+	if (agentphone_api_key_malformed)
+	{
+		strlcpy(key_problem, "agentphone.api_key contains a line break, which no key does",
+				sizeof(key_problem));
+		return NULL;
+	}
 	return agentphone_api_key;
 }
 
 /*
- * agentphone_key_problem says why agentphone_api_key_value() returned NULL.
+ * agentphone_key_problem says why agentphone_api_key_value() returned NULL;
+ * the key file's path and errors only to superusers.
  */
 const char *
 agentphone_key_problem(void)
 {
+	if (!superuser() && strstr(key_problem, "agentphone.api_key_file") != NULL)
+		return "agentphone.api_key_file cannot serve as a key (a superuser sees why in agentphone_worker_status() or the server log)";
 	return key_problem;
 }
 

@@ -485,7 +485,9 @@ agentphone_worker_main(Datum main_arg)
 
 	agentphone_publish_worker(MyLatch);
 	agentphone_wait_for_database();
+	agentphone_note_server_settings();
 	BackgroundWorkerInitializeConnection(agentphone_database_name, NULL, 0);
+	agentphone_pin_session_settings();
 	pgstat_report_appname("agentphone worker");
 	http_init();
 	ereport(LOG,

@@ -6,16 +6,21 @@
 #                                       (default 60), shared equally
 #   FUZZ_TARGETS="api_sse e164" bash test/fuzz/run.sh 20   only these targets
 #
-# Targets (see fuzz_api.c and fuzz_validate.c):
+# Targets (see fuzz_api.c, fuzz_validate.c and fuzz_phone.c):
 #   api_call api_list api_transcript api_error api_sse   decoders of src/api.c
 #   e164 variables options                               checks of src/validate.c
+#   phone                                  libphonenumber's verdicts, src/phone.cpp
 #
 # It installs what is missing (clang-14, libclang-rt-14-dev for the libFuzzer
-# runtime, libcjson-dev, postgresql-server-dev-15, bzip2), then builds in a
-# scratch directory under /tmp, never in the source tree:
+# runtime, libcjson-dev, postgresql-server-dev-15, bzip2, and for phone
+# libphonenumber-dev), then builds in a scratch directory under /tmp, never
+# in the source tree:
 #   - src/api.c and src/validate.c, unchanged, with
 #     -fsanitize=fuzzer,address,undefined (UB aborts), with the harness and
 #     the backend stand-ins of stubs.c;
+#   - for phone, src/phone.cpp, unchanged, with clang++-14 and the same
+#     sanitizers, linked with fuzz_phone.c and the system's libphonenumber
+#     (no PostgreSQL at all; phone alone builds nothing else);
 #   - for fuzz_validate, the PostgreSQL 15 sources that turn text into jsonb
 #     and numerics (jsonb.c, jsonb_util.c, numeric.c, mbutils.c, jsonapi.c),
 #     with AddressSanitizer.  They come from Debian's postgresql-15 source
@@ -24,8 +29,9 @@
 #     ~/.cache/agentphone-fuzz for a user who cannot write there), through
 #     a private apt configuration: the system's sources are read, not changed.
 # Each target runs under nice -n 19 on a copy of its seed corpus
-# (corpus/TARGET) with the dictionary api.dict or validate.dict,
-# -max_len=65536 and a 2 GB RSS limit.  One line per target:
+# (corpus/TARGET) with the dictionary api.dict, validate.dict or phone.dict,
+# -max_len=65536 (256 for phone, which skips longer input) and a 2 GB RSS
+# limit.  One line per target:
 #   fuzz TARGET: ok (N runs)
 #   fuzz TARGET: CRASH (what) ...   with the saved input and the log
 # The exit status is 0 when no target crashed, leaked, hit undefined
@@ -47,10 +53,11 @@ total=${1:-60}
 case $total in
 	'' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
-all_targets="api_call api_list api_transcript api_error api_sse e164 variables options"
+all_targets="api_call api_list api_transcript api_error api_sse e164 variables options phone"
 targets=${FUZZ_TARGETS:-$all_targets}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 CC=${CC:-clang-14}
+CXX=${CXX:-clang++-14}
 if [ -n "${AGENTPHONE_FUZZ_CACHE:-}" ]; then
 	cache=$AGENTPHONE_FUZZ_CACHE
 elif [ -w /var/cache ]; then
@@ -134,14 +141,32 @@ cc_quiet() {
 	fi
 }
 
-# build: compile the harness and link bin/fuzz_api, bin/fuzz_validate and
-# one link per target
-build() {
+# cxx_quiet LOG ARGS...: cc_quiet with the C++ compiler (which also links
+# libstdc++)
+cxx_quiet() {
+	CC=$CXX cc_quiet "$@"
+}
+
+# build_phone: compile src/phone.cpp and fuzz_phone.c and link
+# bin/fuzz_phone, without PostgreSQL
+build_phone() {
+	local log="$work/build.log" san="-fsanitize=fuzzer,address,undefined"
+	local flags="-g -O1 -fno-omit-frame-pointer -Wall $san -fno-sanitize-recover=undefined -I$src"
+
+	cxx_quiet "$log" $flags -c "$src/phone.cpp" -o "$work/obj/phone.o" || return 1
+	cc_quiet "$log" $flags -c "$here/fuzz_phone.c" -o "$work/obj/fuzz_phone.o" || return 1
+	# libphonenumber brings in protobuf, ICU and abseil itself
+	cxx_quiet "$log" $san -o "$work/bin/fuzz_phone" \
+		"$work/obj/fuzz_phone.o" "$work/obj/phone.o" -lphonenumber || return 1
+}
+
+# build_pg: compile src/api.c, src/validate.c, the stand-ins and their
+# harness and link bin/fuzz_api and, for validate targets, bin/fuzz_validate
+build_pg() {
 	local inc lib common ours pg log="$work/build.log" f o
 	inc=$("$PG_CONFIG" --includedir-server) || return 1
 	lib=$("$PG_CONFIG" --pkglibdir) || return 1
 	[ -f "$lib/libpgcommon.a" ] || lib=$("$PG_CONFIG" --libdir)
-	mkdir -p "$work/obj" "$work/bin"
 	common="-g -O1 -fno-omit-frame-pointer -Wall -Wno-ignored-attributes"
 	# our code and the harness: coverage, ASan, UBSan (UB aborts)
 	ours="$common -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
@@ -149,7 +174,6 @@ build() {
 	# PostgreSQL's code: ASan only, and the semantics it is written for
 	pg="$common -w -fsanitize=address -fwrapv -fno-strict-aliasing -I$inc"
 
-	say "building the fuzz harness in $work"
 	for f in "$src/api.c" "$src/validate.c" "$here/stubs.c" "$here/stubs_validate.c" \
 		"$here/fuzz_api.c" "$here/fuzz_validate.c"; do
 		o=$(basename "$f" .c)
@@ -169,9 +193,24 @@ build() {
 			"$work/obj/stubs_validate.o" "$work/obj/unreached.o" "$work/obj"/pg_*.o \
 			"$lib/libpgcommon.a" "$lib/libpgport.a" -lm || return 1
 	fi
+}
+
+# build: build what the targets need (build_pg unless phone is the only
+# one, build_phone for phone) and make one link per target
+build() {
+	local t
+	mkdir -p "$work/obj" "$work/bin"
+	say "building the fuzz harness in $work"
+	if [ -n "$pg_targets" ]; then
+		build_pg || return 1
+	fi
+	if [ -n "$phone_targets" ]; then
+		build_phone || return 1
+	fi
 	for t in $targets; do
 		case $t in
 			api_*) ln -sf fuzz_api "$work/bin/$t" ;;
+			phone) ln -sf fuzz_phone "$work/bin/$t" ;;
 			*) ln -sf fuzz_validate "$work/bin/$t" ;;
 		esac
 	done
@@ -194,9 +233,15 @@ for t in $targets; do
 		*) echo "unknown target $t (targets: $all_targets)" >&2; exit 2 ;;
 	esac
 done
-validate_targets=$(printf '%s\n' $targets | grep -vE '^api_' | tr '\n' ' ')
+validate_targets=$(printf '%s\n' $targets | grep -vE '^(api_.*|phone)$' | tr '\n' ' ')
+phone_targets=$(printf '%s\n' $targets | grep -E '^phone$' | tr '\n' ' ')
+# the targets of fuzz_api and fuzz_validate, which need PostgreSQL's headers
+pg_targets=$(printf '%s\n' $targets | grep -vE '^phone$' | tr '\n' ' ')
 
-install_deps clang-14 libclang-rt-14-dev libcjson-dev postgresql-server-dev-15 bzip2 || exit 2
+deps="clang-14 libclang-rt-14-dev"
+[ -n "$pg_targets" ] && deps="$deps libcjson-dev postgresql-server-dev-15 bzip2"
+[ -n "$phone_targets" ] && deps="$deps libphonenumber-dev"
+install_deps $deps || exit 2
 work=$(mktemp -d /tmp/agentphone-fuzz.XXXXXX) || exit 2
 if [ -n "$validate_targets" ]; then
 	fetch_pg_sources || { echo "fuzz: cannot build fuzz_validate" >&2; rm -rf "$work"; exit 2; }
@@ -213,14 +258,16 @@ failed=0
 runs_total=0
 rates=""
 for t in $targets; do
+	max_len=65536
 	case $t in
 		api_*) dict="$here/api.dict" ;;
+		phone) dict="$here/phone.dict" max_len=256 ;;
 		*) dict="$here/validate.dict" ;;
 	esac
 	mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
 	cp -r "$here/corpus/$t/." "$work/corpus/$t/" 2>/dev/null
 	log="$work/$t.log"
-	(cd "$work" && nice -n 19 "$work/bin/$t" -max_total_time="$share" -max_len=65536 \
+	(cd "$work" && nice -n 19 "$work/bin/$t" -max_total_time="$share" -max_len="$max_len" \
 		-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=25 -print_final_stats=1 \
 		-dict="$dict" -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t") >"$log" 2>&1
 	rc=$?

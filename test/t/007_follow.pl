@@ -1,7 +1,8 @@
 # 007_follow.pl: placed calls are followed to their end: final status,
 # times, duration and transcript turn for turn, exactly once even when the
 # worker is killed while writing it; a quiet poll cycle over 300 live calls
-# costs a handful of requests; every transition is NOTIFYed; the trigger
+# costs a handful of requests; every transition and every stored
+# transcript is NOTIFYed; the trigger
 # helper; the README's reporting queries.
 use strict;
 use warnings;
@@ -87,11 +88,10 @@ is(turns_of($held), 'agent:Still here.', 'ended call: transcript stored');
 
 $listener->finish;
 my @notes = map { decode_json($_) } ($lout =~ /Asynchronous notification "agentphone" with payload "(.*?)" received/g);
-my @seq = map { $_->{status} } grep { $_->{id} == $done } @notes;
-is(join(',', @seq), 'dispatching,in-progress,completed',
-	'LISTEN agentphone: a notification for each transition of a queued call');
-is((grep { $_->{id} == $done && $_->{status} eq 'completed' } @notes)[0]{call_id},
-	$row{$done}{api_call_id}, "the payload carries the API's call id");
+my @seq = map { $_->{status} // "transcript $_->{transcript}" } grep { $_->{id} == $done } @notes;
+is(join(',', @seq), 'dispatching,in-progress,completed,transcript stored',
+	'LISTEN agentphone: a notification for each transition of a queued call, then one for its stored transcript');
+ok(!(grep { exists $_->{call_id} } @notes), "no payload carries the API's call id (the key to its recording)");
 is(sql("SELECT string_agg(coalesce(from_status, '-') || '>' || to_status, ',' ORDER BY id) FROM agentphone.call_events WHERE call_id = $failed"),
 	'->queued,queued>dispatching,dispatching>in-progress,in-progress>failed',
 	'agentphone.call_events keeps every transition');

@@ -1,0 +1,150 @@
+# 017_caps_and_leaks.pl: the promises a hostile or careless user attacks
+# from outside the worker.
+#  - The per-number limit (3 a day) holds for 8 concurrent sessions, for
+#	 rows a superuser inserted directly and for a batch the worker claims
+#	 at once: never more than 3 POSTs to one number.
+#  - NOTIFY tells a listener of another role nothing it may not read: no
+#	 API call id (the capability to fetch a recording).
+#  - An unprivileged role issuing DROP/RENAME/SET TABLESPACE/TEMPLATE on
+#	 the worker's database, 60 times, never makes the worker leave.
+#  - SHOW agentphone.api_key reveals nothing to pg_read_all_settings.
+# (One statement queueing 16 calls, a trigger's multi-row INSERT and a
+# role quota inside one statement are in sql/dialing.sql.)
+use strict;
+use warnings;
+
+use AgentphoneTest;
+use IPC::Run;
+use JSON::PP;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+start_sim();
+my $node = new_node('caps', q{
+agentphone.sweep_interval = '200ms'
+agentphone.max_calls_per_minute = 10000
+agentphone.poll_interval = '300ms'
+});
+
+sub sql { return $node->safe_psql('postgres', $_[0], @_[ 1 .. $#_ ]); }
+sub posts_to { my ($n) = @_; return scalar(grep { $_->{body}{toNumber} eq $n } @{ sim_posts() }); }
+sub worker_pid
+{
+	return sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+}
+sub settled
+{
+	my ($number) = @_;
+	return wait_until(sub {
+		sql("SELECT count(*) FROM agentphone.calls WHERE to_number = '$number'"
+			  . " AND status IN ('queued', 'dispatching')") == 0 }, 30);
+}
+
+sql(q{
+	CREATE ROLE app LOGIN IN ROLE agentphone_caller;
+	CREATE ROLE other LOGIN;
+	CREATE ROLE intruder LOGIN CREATEDB;
+	CREATE ROLE monitor LOGIN IN ROLE pg_read_all_settings;
+	CREATE DATABASE elsewhere;
+});
+
+# --- 8 sessions queue 2 calls each to one number, at the same moment
+my @h;
+for my $i (1 .. 8)
+{
+	my ($in, $out, $err) = ('', '', '');
+	push @h, IPC::Run::start(
+		[ 'psql', '-X', '-d', $node->connstr('postgres'), '-U', 'app', '-c',
+		  "BEGIN; SELECT agentphone_call('agt_1', '+14155553001') FROM generate_series(1, 2);"
+		  . " SELECT pg_sleep(0.1); COMMIT;" ],
+		\$in, \$out, \$err);
+}
+$_->finish for @h;
+ok(settled('+14155553001'), 'the concurrent sessions\' calls were all handled');
+cmp_ok(sql("SELECT count(*) FROM agentphone.calls WHERE to_number = '+14155553001'"), '<=', 3,
+	'at most 3 calls were queued by 8 concurrent sessions');
+my $n = posts_to('+14155553001');
+ok($n >= 1 && $n <= 3, "at most 3 POSTs to the number ($n)");
+
+# --- the same race in REPEATABLE READ: the later sessions fail, none adds a fourth
+@h = ();
+for my $i (1 .. 4)
+{
+	my ($in, $out, $err) = ('', '', '');
+	push @h, IPC::Run::start(
+		[ 'psql', '-X', '-d', $node->connstr('postgres'), '-U', 'app', '-c',
+		  "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;"
+		  . " SELECT agentphone_call('agt_1', '+14155553002') FROM generate_series(1, 2);"
+		  . " SELECT pg_sleep(0.1); COMMIT;" ],
+		\$in, \$out, \$err);
+}
+$_->finish for @h;
+ok(settled('+14155553002'), 'the repeatable-read sessions\' calls were handled');
+cmp_ok(posts_to('+14155553002'), '<=', 3, 'at most 3 POSTs under REPEATABLE READ too');
+
+# --- 10 rows a superuser inserted directly, bypassing agentphone_call()
+sql(q{INSERT INTO agentphone.calls (agent_id, to_number, created_by)
+	SELECT 'agt_1', '+14155553003', 'app' FROM generate_series(1, 10)});
+ok(settled('+14155553003'), 'the inserted rows were claimed');
+is(posts_to('+14155553003'), 3, 'exactly 3 of the 10 were dialed');
+is(sql("SELECT count(*) FROM agentphone.calls WHERE to_number = '+14155553003' AND status = 'blocked'"
+	  . " AND last_error LIKE 'not dialed: +14155553003 was dialed 3 times in the last 24 hours%'"), 7,
+	'the other 7 are blocked, saying why');
+
+# --- later rows still find the number used up
+sql(q{INSERT INTO agentphone.calls (agent_id, to_number, created_by) VALUES ('agt_1', '+14155553003', 'app')});
+ok(settled('+14155553003'), 'a later inserted row was claimed');
+is(posts_to('+14155553003'), 3, 'and not dialed either');
+
+# --- a listener of another role learns no API call id
+my ($lin, $lout, $lerr) = ('', '', '');
+my $listener = IPC::Run::start(
+	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-U', 'other', '-c', 'LISTEN agentphone',
+	  '-c', 'SELECT pg_sleep(6)' ],
+	\$lin, \$lout, \$lerr);
+sleep 0.5;
+sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', duration_seconds => 1,
+	turns => [ { role => 'agent', content => 'hello' }, { role => 'user', content => 'bye' } ] } ] });
+my $id = sql("SELECT agentphone_call('agt_1', '+14155553004')", extra_params => [ '-U', 'app' ]);
+ok(wait_until(sub { sql("SELECT transcript_complete FROM agentphone.calls WHERE id = $id") eq 't' }, 30),
+	'the call completed and its transcript was stored');
+my $api_id = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $id");
+$listener->finish;
+my @notes = map { decode_json($_) } ($lout =~ /Asynchronous notification "agentphone" with payload "(.*?)" received/g);
+my @ours = grep { $_->{id} == $id } @notes;
+ok(scalar(grep { defined $_->{status} } @ours) >= 2, 'the listener saw the call\'s transitions');
+ok((grep { ($_->{transcript} // '') eq 'stored' } @ours), 'and a notification that its transcript was stored');
+unlike($lout, qr/\Q$api_id\E|call_/, 'but never its API call id');
+is_deeply([ sort keys %{ { map { %$_ } @ours } } ], [ 'id', 'status', 'transcript' ],
+	'payloads hold our id, the status and the transcript mark only');
+
+# --- 60 failed attempts by an unprivileged role leave the worker alone
+my $pid = worker_pid();
+my $failed = 0;
+for my $i (1 .. 15)
+{
+	for my $stmt ('DROP DATABASE postgres', 'ALTER DATABASE postgres RENAME TO gone',
+		'ALTER DATABASE postgres SET TABLESPACE pg_default', 'CREATE DATABASE copy TEMPLATE postgres')
+	{
+		my ($rc) = $node->psql('elsewhere', $stmt, extra_params => [ '-U', 'intruder' ]);
+		$failed++ if $rc != 0;
+	}
+}
+is($failed, 60, 'all 60 attempts failed (must be owner, permission denied)');
+is(worker_pid(), $pid, 'the same worker runs');
+my $t0 = time();
+$id = sql("SELECT agentphone_call('agt_1', '+14155553005')", extra_params => [ '-U', 'app' ]);
+ok(wait_until(sub { posts_to('+14155553005') == 1 }, 5), 'a call queued right after is dialed');
+cmp_ok(time() - $t0, '<', 1.0, 'within a second of its COMMIT');
+unlike(slurp_file($node->logfile), qr/leaving database "postgres"/, 'the worker never left its database');
+
+# --- the key is hidden from pg_read_all_settings
+my $shown = sql('SHOW agentphone.api_key', extra_params => [ '-U', 'monitor' ]);
+isnt($shown, $AgentphoneTest::API_KEY, 'SHOW agentphone.api_key does not reveal the key to pg_read_all_settings');
+is($shown, '********', 'it shows that a key is set');
+is(sql(q{SELECT current_setting('agentphone.api_key') || '|' || (SELECT setting FROM pg_settings WHERE name = 'agentphone.api_key')},
+	extra_params => [ '-U', 'monitor' ]), '********|********', 'neither do current_setting() and pg_settings');
+is(sql('SHOW agentphone.api_key'), $AgentphoneTest::API_KEY, 'a superuser sees it (so the checks above can fail)');
+
+done_testing();
