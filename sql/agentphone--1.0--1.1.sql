@@ -217,7 +217,7 @@ AS $$
 			   CASE WHEN k.refusal IS NOT NULL THEN k.refusal
 					WHEN k.opens IS NULL THEN format('the calling window (agentphone.call_window, agentphone.call_days) is never open in all time zones of %s at once', k.to_number)
 					WHEN p.cap > 0 AND p.dialed + p.nth > p.cap
-					THEN format('%s was dialed %s times in the last 24 hours (agentphone.max_calls_per_number_per_day = %s)', k.to_number, p.dialed + p.nth - 1, p.cap)
+					THEN format('%s was dialed %s times in the last 24 hours (agentphone.max_calls_per_number_per_day = %s)', k.to_number, greatest(p.dialed, p.cap), p.cap)
 			   END AS refusal
 		  FROM checks k LEFT JOIN capped p ON p.id = k.id)
 	UPDATE agentphone.calls c

@@ -264,7 +264,7 @@ local_to_timestamp(int jd, int secs, pg_tz *zone)
 
 /*
  * opens_in_zone returns the first moment at or after t when the window
- * is open in zone.
+ * is open in zone (all day on the days allowed, when no time is set).
  */
 static TimestampTz
 opens_in_zone(TimestampTz t, pg_tz *zone)
@@ -272,11 +272,12 @@ opens_in_zone(TimestampTz t, pg_tz *zone)
 	int			jd,
 				secs,
 				dow;
+	int			closes = agentphone_window_close_s > 0 ? agentphone_window_close_s : SECS_PER_DAY;
 
 	local_time(t, zone, &jd, &secs, &dow);
 	if ((agentphone_call_day_mask & (1 << dow)) != 0)
 	{
-		if (secs >= agentphone_window_open_s && secs < agentphone_window_close_s)
+		if (secs >= agentphone_window_open_s && secs < closes)
 			return t;
 		if (secs < agentphone_window_open_s)
 			return local_to_timestamp(jd, agentphone_window_open_s, zone);

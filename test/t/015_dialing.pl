@@ -60,7 +60,7 @@ sql("ALTER SYSTEM RESET agentphone.blocked_prefixes");
 # --- allowed_prefixes allows only those
 reload_with("agentphone.allowed_prefixes = '+1, +33'");
 like(sql_error("SELECT agentphone_call('agt_1', '+61412345678')"),
-	qr/is not in agentphone.allowed_prefixes \(\+1,\+33\)/, 'allowed_prefixes: another country is refused');
+	qr/is not in agentphone.allowed_prefixes \(\+1, \+33\)/, 'allowed_prefixes: another country is refused');
 $id = sql("SELECT agentphone_call('agt_1', '+33612345678')");
 is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress',
 	'an allowed one is dialed');
@@ -115,19 +115,26 @@ is(posts_to('+80012345612'), 0, 'not dialed');
 reload_with("agentphone.call_window = ''");
 
 # --- with no time zone given, the window holds in every zone of the
-# number's country: when the call comes due it is inside the window from
-# New York to Honolulu, and a minute earlier it was outside in one of them
+# number's country: from several starting points, the moment the window
+# opens is inside 08:00-21:00 from New York to Honolulu, and a minute
+# earlier it was outside in one of them (unless it is the start itself)
 reload_with("agentphone.call_window = '08:00-21:00'");
-$id = sql("SELECT agentphone_call('agt_1', '+14155551513')");
-is(sql(qq{
-	WITH c AS (SELECT next_attempt_at AS due FROM agentphone.calls WHERE id = $id),
-	z AS (SELECT unnest(time_zones) AS zone FROM agentphone_check_number('+14155551513'))
-	SELECT bool_and((due AT TIME ZONE zone)::time >= '08:00' AND (due AT TIME ZONE zone)::time < '21:00'),
-		   due <= now() OR NOT bool_and(((due - interval '1 minute') AT TIME ZONE zone)::time >= '08:00'
-			   AND ((due - interval '1 minute') AT TIME ZONE zone)::time < '21:00'),
-		   count(*) > 20
-	  FROM c, z GROUP BY due}), 't|t|t',
-	'a US call without a time zone is due when 08:00-21:00 holds in all of the country\'s zones');
+is(sql(q{
+	WITH z AS (SELECT unnest(time_zones) AS zone FROM agentphone_check_number('+14155551513')),
+	s AS (SELECT now() + h * interval '1 hour' AS start FROM generate_series(0, 23, 5) h),
+	o AS (SELECT start, agentphone.window_opens(start, NULL, '+14155551513') AS opens FROM s)
+	SELECT bool_and(inside) || '|' || bool_and(opens = start OR NOT inside_before) || '|' || count(DISTINCT zone)
+	  FROM (SELECT o.start, o.opens, z.zone,
+				bool_and((o.opens AT TIME ZONE z.zone)::time >= '08:00' AND (o.opens AT TIME ZONE z.zone)::time < '21:00')
+				  OVER (PARTITION BY o.start) AS inside,
+				bool_and(((o.opens - interval '1 minute') AT TIME ZONE z.zone)::time >= '08:00'
+				  AND ((o.opens - interval '1 minute') AT TIME ZONE z.zone)::time < '21:00')
+				  OVER (PARTITION BY o.start) AS inside_before
+			FROM o, z) w}), 'true|true|29',
+	'a US number without a time zone: the window opens when 08:00-21:00 holds in all 29 zones of the country');
+$id = sql("SELECT agentphone_call('agt_1', '+14155551513', not_before => now() + interval '2 days')");
+is(sql("SELECT next_attempt_at = agentphone.window_opens(not_before, NULL, to_number) FROM agentphone.calls WHERE id = $id"),
+	't', 'and a call queued for it is due then');
 sql("SELECT agentphone_cancel($id)");
 
 # --- agentphone.call_days: the day in the callee's zone must be one of them

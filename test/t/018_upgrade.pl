@@ -1,0 +1,127 @@
+# 018_upgrade.pl: an install of every earlier release, in use, upgraded
+# step by step to the current version loses nothing.  For each release
+# before the current one (today: 1.0) the test installs it, places and
+# completes calls (transcripts, events), queues calls for later, adds
+# do-not-call entries (one with a reason longer than 1.1 accepts) and
+# grants an application role; then ALTER EXTENSION agentphone UPDATE.
+# Every row must be intact, the queued calls placed once each, the
+# privileges unchanged, and the schema (pg_dump --binary-upgrade, which
+# dumps the extension's own objects) identical to a fresh install.  A
+# downgrade is refused.
+use strict;
+use warnings;
+
+use AgentphoneTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my @releases = ('1.0');
+my $current = '1.1';
+
+start_sim();
+my $node = new_node('upgrade', q{
+agentphone.poll_interval = '300ms'
+agentphone.sweep_interval = '200ms'
+agentphone.max_calls_per_minute = 10000
+}, no_extension => 1);
+
+sub sql { return $node->safe_psql($_[1] // 'postgres', $_[0]); }
+sub posts_to { my ($n) = @_; return scalar(grep { $_->{body}{toNumber} eq $n } @{ sim_posts() }); }
+
+# every row of the extension's tables, in a fixed order
+my $rows_query = q{
+	SELECT (SELECT string_agg(c::text, E'\n' ORDER BY id) FROM agentphone.calls c)
+	  || E'\n--\n' || (SELECT string_agg(t::text, E'\n' ORDER BY call_id, seq) FROM agentphone.transcripts t)
+	  || E'\n--\n' || (SELECT string_agg(e::text, E'\n' ORDER BY id) FROM agentphone.call_events e)
+	  || E'\n--\n' || (SELECT string_agg(d::text, E'\n' ORDER BY number) FROM agentphone.do_not_call d)};
+my $privileges_query = q{
+	SELECT (SELECT string_agg(format('%s %s', p, has_function_privilege('app', p, 'EXECUTE')), ', ' ORDER BY p)
+	  FROM unnest(ARRAY['agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)',
+		'agentphone_cancel(bigint)', 'agentphone_wait(bigint,interval)', 'agentphone_do_not_call(text,text)',
+		'agentphone_allow_calls(text)', 'agentphone_get_call(text)', 'agentphone_worker_status()']) p)}
+  . q{ || ' | ' || has_table_privilege('app', 'agentphone.calls', 'SELECT')
+	  || has_table_privilege('app', 'agentphone.calls', 'INSERT')
+	  || has_table_privilege('app', 'agentphone.transcripts', 'SELECT')};
+
+# schema: the extension's objects as pg_dump --binary-upgrade writes them,
+# without the OIDs, transaction ids and sequence positions that differ
+# between any two databases
+sub schema_of
+{
+	my ($db) = @_;
+	my ($out, $err) = run_command([ 'pg_dump', '--schema-only', '--binary-upgrade', '--no-comments',
+		'-d', $node->connstr($db) ]);
+	die "pg_dump: $err" if $err =~ /error/;
+	$out =~ s/^SELECT pg_catalog\.binary_upgrade_.*\n//mg;
+	$out =~ s/^-- Dumped .*\n//mg;
+	$out =~ s/^\\(un)?restrict .*\n//mg;
+	$out =~ s/relfrozenxid = '\d+'/relfrozenxid = X/g;
+	$out =~ s/WHERE oid = '\d+'/WHERE oid = X/g;
+	$out =~ s/^SELECT pg_catalog\.setval\(.*\n//mg;    # sequence positions are data
+	return $out;
+}
+
+sql('CREATE ROLE app LOGIN');
+for my $release (@releases)
+{
+	sql("DROP EXTENSION IF EXISTS agentphone CASCADE");
+	sql("CREATE EXTENSION agentphone VERSION '$release'");
+	sql('GRANT agentphone_caller TO app');
+	is(sql("SELECT extversion FROM pg_extension WHERE extname = 'agentphone'"), $release, "$release installed");
+
+	# placed and completed, with transcripts and events
+	my @done;
+	for my $i (1 .. 3)
+	{
+		push @done, $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+1415555610$i', jsonb_build_object('n', $i))",
+			extra_params => [ '-U', 'app' ]);
+	}
+	ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE transcript_complete") == 3 }, 60),
+		"$release: three calls completed, transcripts stored");
+	# queued for later, still queued at the upgrade
+	my @later;
+	for my $i (1 .. 2)
+	{
+		push @later, $node->safe_psql('postgres',
+			"SELECT agentphone_call('agt_1', '+1415555620$i', not_before => now() + interval '6 seconds')",
+			extra_params => [ '-U', 'app' ]);
+	}
+	$node->safe_psql('postgres', "SELECT agentphone_do_not_call('+14155556301', 'asked')",
+		extra_params => [ '-U', 'app' ]);
+	sql("SELECT agentphone_do_not_call('+14155556302', repeat('long reason ', 60))");
+
+	my $rows = sql($rows_query);
+	my $privileges = sql($privileges_query);
+	like($privileges, qr/agentphone_call\S+ t,/, "$release: app may place calls");
+
+	sql('ALTER EXTENSION agentphone UPDATE');
+	is(sql("SELECT extversion FROM pg_extension WHERE extname = 'agentphone'"), $current,
+		"$release: updated to $current");
+	is(sql($rows_query), $rows, "$release: every call, transcript, event and do-not-call entry is intact");
+	is(sql($privileges_query), $privileges, "$release: privileges unchanged");
+
+	ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($later[0], $later[1])"
+		  . " AND status NOT IN ('queued', 'dispatching')") == 2 }, 30),
+		"$release: the calls queued before the update are placed after it");
+	is(join(',', map { posts_to("+1415555620$_") } 1 .. 2), '1,1', "$release: each once");
+	my $id = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155556401')",
+		extra_params => [ '-U', 'app' ]);
+	like(sql("SELECT agentphone_wait($id, '20 s')"), qr/^(in-progress|completed)$/,
+		"$release: app places calls after the update");
+	my ($rc, $out, $err) = $node->psql('postgres', "SELECT agentphone_call('agt_1', '+979123456789')",
+		extra_params => [ '-U', 'app' ]);
+	like($err, qr/premium-rate/, "$release: and the $current rules apply");
+
+	sql('CREATE DATABASE fresh');
+	sql('CREATE EXTENSION agentphone', 'fresh');
+	my ($upgraded, $fresh) = (schema_of('postgres'), schema_of('fresh'));
+	like($upgraded, qr/CREATE FUNCTION agentphone\.claim_calls/, '(the dump holds the extension\'s objects)');
+	is($upgraded, $fresh, "$release: the schema after the update is a fresh $current install's");
+	sql('DROP DATABASE fresh');
+}
+
+my ($rc, $out, $err) = $node->psql('postgres', "ALTER EXTENSION agentphone UPDATE TO '1.0'");
+like($err, qr/has no update path from version "$current" to version "1.0"/, 'a downgrade is refused');
+
+done_testing();
