@@ -230,6 +230,22 @@ agentphone_window_set(void)
 	return agentphone_window_close_s > 0 || agentphone_call_day_mask != 0x7f;
 }
 
+/*
+ * keep_mask hands a check hook's parsed mask to its assign hook (GUC
+ * extra, malloc'd); a negative mask is a value refused.
+ */
+static bool
+keep_mask(int mask, void **extra)
+{
+	int		   *p;
+
+	if (mask < 0 || (p = malloc(sizeof(int))) == NULL)
+		return false;
+	*p = mask;
+	*extra = p;
+	return true;
+}
+
 static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
 /*
@@ -284,20 +300,12 @@ parse_call_days(const char *s)
 static bool
 check_call_days(char **newval, void **extra, GucSource source)
 {
-	int		   *mask;
+	int			mask = parse_call_days(*newval ? *newval : "");
 
 	(void) source;
-	if (parse_call_days(*newval ? *newval : "") < 0)
-	{
+	if (mask < 0)
 		GUC_check_errdetail("The days are three-letter names or ranges, comma-separated, as in 'Mon-Fri' or 'Mon-Fri,Sat'.");
-		return false;
-	}
-	mask = malloc(sizeof(int));
-	if (mask == NULL)
-		return false;
-	*mask = parse_call_days(*newval ? *newval : "");
-	*extra = mask;
-	return true;
+	return keep_mask(mask, extra);
 }
 
 static void
@@ -342,18 +350,8 @@ parse_number_types(const char *s)
 static bool
 check_number_types(char **newval, void **extra, GucSource source)
 {
-	int			m = parse_number_types(*newval ? *newval : "");
-	int		   *mask;
-
 	(void) source;
-	if (m < 0)
-		return false;
-	mask = malloc(sizeof(int));
-	if (mask == NULL)
-		return false;
-	*mask = m;
-	*extra = mask;
-	return true;
+	return keep_mask(parse_number_types(*newval ? *newval : ""), extra);
 }
 
 static void

@@ -7,7 +7,10 @@
 #	 API call id (the capability to fetch a recording).
 #  - An unprivileged role issuing DROP/RENAME/SET TABLESPACE/TEMPLATE on
 #	 the worker's database, 60 times, never makes the worker leave.
-#  - SHOW agentphone.api_key reveals nothing to pg_read_all_settings.
+#  - A do-not-call reason reaches only the role that gave it; a caller
+#	 sees the entries it added, not another's.
+#  - SHOW agentphone.api_key reveals nothing to pg_read_all_settings, and
+#	 a malformed key is never echoed.
 # (One statement queueing 16 calls, a trigger's multi-row INSERT and a
 # role quota inside one statement are in sql/dialing.sql.)
 use strict;
@@ -43,6 +46,7 @@ sub settled
 
 sql(q{
 	CREATE ROLE app LOGIN IN ROLE agentphone_caller;
+	CREATE ROLE app2 LOGIN IN ROLE agentphone_caller;
 	CREATE ROLE other LOGIN;
 	CREATE ROLE intruder LOGIN CREATEDB;
 	CREATE ROLE monitor LOGIN IN ROLE pg_read_all_settings;
@@ -139,6 +143,26 @@ ok(wait_until(sub { posts_to('+14155553005') == 1 }, 5), 'a call queued right af
 cmp_ok(time() - $t0, '<', 1.0, 'within a second of its COMMIT');
 unlike(slurp_file($node->logfile), qr/leaving database "postgres"/, 'the worker never left its database');
 
+# --- a do-not-call reason is private to the role that gave it
+$id = sql("SELECT agentphone_call('agt_1', '+14155553006', not_before => now() + interval '2 seconds')",
+	extra_params => [ '-U', 'app2' ]);
+sql("SELECT agentphone_do_not_call('+14155553006', 'private: she moved to Lisbon')", extra_params => [ '-U', 'app' ]);
+my ($rc, $out, $err) = $node->psql('postgres', "SELECT agentphone_call('agt_1', '+14155553006')",
+	extra_params => [ '-U', 'app2' ]);
+like($err, qr/\+14155553006 is on the do-not-call list\./, 'another role is told the number is on the list');
+unlike($err, qr/Lisbon/, 'but not the reason');
+($rc, $out, $err) = $node->psql('postgres', "SELECT agentphone_call('agt_1', '+14155553006')",
+	extra_params => [ '-U', 'app' ]);
+like($err, qr/on the do-not-call list: private: she moved to Lisbon/, 'the role that gave it is told why');
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $id") eq 'blocked' }, 15),
+	'the other role\'s call queued before the listing is blocked');
+is(sql("SELECT last_error FROM agentphone.calls WHERE id = $id", extra_params => [ '-U', 'app2' ]),
+	'not dialed: +14155553006 is on the do-not-call list', 'its row does not hold the reason either');
+is(sql("SELECT count(*) FROM agentphone.do_not_call", extra_params => [ '-U', 'app2' ]), '0',
+	'a caller does not see the entries another added');
+is(sql("SELECT number || ' ' || reason FROM agentphone.do_not_call", extra_params => [ '-U', 'app' ]),
+	'+14155553006 private: she moved to Lisbon', 'and sees its own');
+
 # --- the key is hidden from pg_read_all_settings
 my $shown = sql('SHOW agentphone.api_key', extra_params => [ '-U', 'monitor' ]);
 isnt($shown, $AgentphoneTest::API_KEY, 'SHOW agentphone.api_key does not reveal the key to pg_read_all_settings');
@@ -148,5 +172,15 @@ is(sql(q{SELECT current_setting('agentphone.api_key') || '|' || (SELECT count(*)
 is(sql(q{SELECT count(*) FROM pg_settings WHERE name = 'agentphone.api_key'}, extra_params => [ '-U', 'monitor' ]),
 	'0', 'pg_settings leaves the key out');
 is(sql('SHOW agentphone.api_key'), $AgentphoneTest::API_KEY, 'a superuser sees it (so the checks above can fail)');
+
+# --- a key with a line break is never echoed, not even in the message
+# that says it cannot be used
+my $offset = -s $node->logfile;
+$node->append_conf('postgresql.conf', "agentphone.api_key = 'sk_broken\\nkey_Zq81xTT'\n");
+$node->reload;
+ok(wait_until(sub { sql("SELECT coalesce(last_error, '') FROM agentphone_worker_status()") =~ /line break/ }, 10),
+	'a key with a line break is not used, and the worker says why');
+sleep 0.5;
+unlike(substr(slurp_file($node->logfile), $offset), qr/Zq81xTT/, 'the rejected key appears nowhere in the log');
 
 done_testing();
