@@ -99,6 +99,15 @@ SELECT timezone, not_before = now() + interval '1 hour' AS kept,
 	next_attempt_at = not_before AS waits FROM agentphone.calls WHERE id = :id;
 ROLLBACK;
 
+-- a wait of 178 million years neither overflows nor returns at once: it
+-- waits (here until the statement timeout)
+SELECT agentphone_call('agt_1', '+14155550905', not_before => now() + interval '1 day') AS id \gset
+SET statement_timeout = '300ms';
+SELECT agentphone_wait(:id, interval '178000000 years');
+RESET statement_timeout;
+SELECT agentphone_cancel(:id);
+DELETE FROM agentphone.calls WHERE id = :id;
+
 -- nothing was queued by any refused call
 SELECT count(*) AS calls FROM agentphone.calls;
 DROP EXTENSION agentphone;

@@ -84,6 +84,15 @@ is(row($id)->{attempts}, 2, '429: attempts = 2');
 is(row($id)->{api_call_id}, $p->[1]{call_id}, "429: the row holds the placed call's id");
 is(row($id)->{last_error}, undef, '429: last_error cleared once placed');
 
+# --- a Retry-After too large for any integer: capped at a day, not wrapped
+($id, $to) = place({ kind => 'status', status => 429,
+	headers => { 'Retry-After' => '999999999999999999999999' } });
+ok(wait_until(sub { row($id)->{status} eq 'queued' && defined row($id)->{last_error} }, 20),
+	'429 with a huge Retry-After: queued for a retry');
+is($node->safe_psql('postgres', "SELECT next_attempt_at BETWEEN now() + interval '23 hours' AND now() + interval '1 day 1 minute' FROM agentphone.calls WHERE id = $id"),
+	't', 'the retry waits the longest Retry-After honoured, one day');
+$node->safe_psql('postgres', "UPDATE agentphone.calls SET status = 'canceled' WHERE id = $id");
+
 # --- 500 then 503 -> backoff, placed by the third attempt
 ($id, $to) = place({ kind => 'status', status => 500 }, { kind => 'status', status => 503 });
 ok(wait_until(sub { row($id)->{status} eq 'in-progress' }, 20), '5xx: placed in the end');
