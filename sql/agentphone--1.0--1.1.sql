@@ -127,7 +127,7 @@ BEGIN
 		RETURN;
 	END IF;
 	SELECT d.reason, d.added_by INTO why, by_role FROM agentphone.do_not_call d
-	 WHERE d.number = dial_refusal.number;
+	 WHERE d.number = dial_refusal.number COLLATE "default";
 	IF FOUND THEN
 		RETURN QUERY SELECT 'blocked', format('%s is on the do-not-call list', number)
 			|| CASE WHEN by_role = role THEN coalesce(': ' || why, '') ELSE '' END;
@@ -137,8 +137,10 @@ BEGIN
 		RETURN;
 	END IF;
 	IF per_number > 0 THEN
+		-- COLLATE: the parameters reach here with the collation of "role"
+		-- (name, "C"), which calls_number_idx does not have
 		SELECT count(*) INTO n FROM agentphone.calls c
-		 WHERE c.to_number = dial_refusal.number
+		 WHERE c.to_number = dial_refusal.number COLLATE "default"
 		   AND c.created_at > now() - interval '1 day'
 		   AND c.status NOT IN ('canceled', 'blocked', 'error');
 		IF n >= per_number THEN
@@ -199,7 +201,7 @@ AS $$
 			   row_number() OVER (PARTITION BY k.to_number ORDER BY k.due_at, k.id) AS nth
 		  FROM checks k
 		 WHERE NOT k.revoked AND k.refusal IS NULL AND k.opens <= now()),
-	capped AS (
+	capped AS MATERIALIZED (	-- counted once per call, not once per join probe
 		SELECT d.id, d.nth,
 			   (SELECT count(*) FROM agentphone.calls o
 				 WHERE o.to_number = d.to_number
@@ -263,6 +265,17 @@ REVOKE ALL ON FUNCTION agentphone.announce_transcript() FROM PUBLIC;
 CREATE TRIGGER calls_transcript AFTER UPDATE OF transcript_complete ON agentphone.calls
 	FOR EACH ROW WHEN (NEW.transcript_complete AND NOT OLD.transcript_complete)
 	EXECUTE FUNCTION agentphone.announce_transcript();
+
+-- Indexes that serve the worker's periodic queries with the live calls
+-- only, however many finished ones are stored (test/t/019_plans.pl): the
+-- calls to follow, and the claimed or reconciling ones.  The index on
+-- every call's status served only those and cost an entry per transition.
+CREATE INDEX calls_following_idx ON agentphone.calls (id)
+	WHERE api_call_id IS NOT NULL AND NOT transcript_complete
+	  AND status NOT IN ('queued', 'dispatching', 'error', 'unknown');
+CREATE INDEX calls_unsettled_idx ON agentphone.calls (status, dispatched_at, id)
+	WHERE status IN ('dispatching', 'reconciling');
+DROP INDEX agentphone.calls_status_idx;
 
 -- The trigger helper resolves nothing through the caller's search_path.
 ALTER FUNCTION agentphone_dial_trigger() SET search_path = pg_catalog, pg_temp;

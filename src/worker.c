@@ -169,7 +169,9 @@ check_extension(void)
 
 /*
  * trim_events deletes events older than agentphone.event_retention, a
- * small batch at a time; while there is nothing left to trim, it looks
+ * small batch at a time, the oldest first, found and deleted through
+ * their indexes (= ANY of an array, not a join a planner might hash over
+ * the whole table); while there is nothing left to trim, it looks
  * again after a minute (or after the retention, if shorter).
  */
 static void
@@ -183,10 +185,10 @@ trim_events(void)
 	if (agentphone_event_retention_s == 0 || now < next_trim_at)
 		return;
 	agentphone_saved_plan(&plan,
-						  "DELETE FROM agentphone.call_events WHERE id IN"
-						  " (SELECT id FROM agentphone.call_events"
-						  "  WHERE at < now() - $1 * interval '1 second' ORDER BY id LIMIT "
-						  CppAsString2(TRIM_BATCH) ")",
+						  "DELETE FROM agentphone.call_events WHERE id = ANY (ARRAY("
+						  " SELECT id FROM agentphone.call_events"
+						  " WHERE at < now() - $1 * interval '1 second' ORDER BY at LIMIT "
+						  CppAsString2(TRIM_BATCH) "))",
 						  1, types);
 	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not trim agentphone.call_events");
