@@ -96,70 +96,32 @@ BEGIN
 	RETURN FOUND;
 END $$;
 
--- dial_refusal says why a number may not be dialed, or returns no row:
--- kind 'blocked' (destination_refusal(), the do-not-call list) or, when
--- at_queue, 'limit' (agentphone.max_calls_per_number_per_day counting the
--- calls queued in the last 24 hours, and the caller's
--- agentphone.role_calls_per_hour/_per_day).  agentphone_call() runs it
--- holding a lock on the number and the role, on a snapshot taken after
--- that lock (rows of the same statement and of transactions that
--- committed meanwhile included).  A do-not-call reason is shown only to
--- the role that gave it.  call_id is no longer used: the signature is
--- 1.0's, which the library calls, so that a 1.1 library still queues
--- calls in a database not yet updated.
+-- The do-not-call check of agentphone_call(), in C, for the claim: why
+-- number may not be called by role because it is listed, or NULL.  The
+-- reason is given only to the role that listed the number.
+CREATE FUNCTION agentphone.do_not_call_refusal(number text, role name) RETURNS text
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'agentphone_do_not_call_refusal';
+REVOKE ALL ON FUNCTION agentphone.do_not_call_refusal(text, name) FROM PUBLIC;
+
+-- dial_refusal says why a number may not be dialed now, or returns no
+-- row: kind 'blocked', a destination rule or the do-not-call list, the
+-- same C checks agentphone_call() runs.  The claim runs it before
+-- dialing.  (In 1.0 it also counted calls for agentphone_call(); the
+-- limits are now counted in C, under locks, and by the claim itself.)
+-- The signature is 1.0's; call_id and at_queue are no longer used.
 DROP FUNCTION agentphone.window_opens(timestamptz, text);
 DROP FUNCTION agentphone.default_blocked_prefixes();
 CREATE OR REPLACE FUNCTION agentphone.dial_refusal(number text, role name, call_id bigint,
 	at_queue boolean, OUT kind text, OUT reason text)
 RETURNS SETOF record
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	why text := agentphone.destination_refusal(number);
-	by_role name;
-	per_number integer := coalesce(nullif(current_setting('agentphone.max_calls_per_number_per_day', true), ''), '0')::integer;
-	quota integer;
-	p text;
-	n bigint;
-BEGIN
-	IF why IS NOT NULL THEN
-		RETURN QUERY SELECT 'blocked', why;
-		RETURN;
-	END IF;
-	SELECT d.reason, d.added_by INTO why, by_role FROM agentphone.do_not_call d
-	 WHERE d.number = dial_refusal.number COLLATE "default";
-	IF FOUND THEN
-		RETURN QUERY SELECT 'blocked', format('%s is on the do-not-call list', number)
-			|| CASE WHEN by_role = role THEN coalesce(': ' || why, '') ELSE '' END;
-		RETURN;
-	END IF;
-	IF NOT at_queue THEN
-		RETURN;
-	END IF;
-	IF per_number > 0 THEN
-		-- COLLATE: the parameters reach here with the collation of "role"
-		-- (name, "C"), which calls_number_idx does not have
-		SELECT count(*) INTO n FROM agentphone.calls c
-		 WHERE c.to_number = dial_refusal.number COLLATE "default"
-		   AND c.created_at > now() - interval '1 day'
-		   AND c.status NOT IN ('canceled', 'blocked', 'error');
-		IF n >= per_number THEN
-			RETURN QUERY SELECT 'limit', format('%s already has %s calls in the last 24 hours (agentphone.max_calls_per_number_per_day = %s)', number, n, per_number);
-			RETURN;
-		END IF;
-	END IF;
-	FOREACH p IN ARRAY ARRAY['hour', 'day'] LOOP
-		quota := coalesce(nullif(current_setting('agentphone.role_calls_per_' || p, true), ''), '0')::integer;
-		CONTINUE WHEN quota = 0;
-		SELECT count(*) INTO n FROM agentphone.calls c
-		 WHERE c.created_by = role AND c.created_at > now() - ('1 ' || p)::interval
-		   AND c.status NOT IN ('canceled', 'blocked');
-		IF n >= quota THEN
-			RETURN QUERY SELECT 'limit', format('role %s has queued %s calls in the last %s (agentphone.role_calls_per_%s = %s)', role, n, p, p, quota);
-			RETURN;
-		END IF;
-	END LOOP;
-END $$;
+	SELECT 'blocked', r
+	  FROM (SELECT coalesce(agentphone.destination_refusal(number),
+							agentphone.do_not_call_refusal(number, role)) AS r) s
+	 WHERE r IS NOT NULL
+$$;
 DROP FUNCTION agentphone.setting_list(text);
 
 -- The worker's claim, as one statement: up to max_calls due queued calls

@@ -166,6 +166,7 @@ extern void agentphone_check_options(Jsonb *options);
 
 /* ----- which numbers are dialed (numbers.c), and when (window.c) ----- */
 extern char *agentphone_dialable_number(const char *number);
+extern char *agentphone_do_not_call_problem(const char *number, const char *role);
 extern Datum agentphone_region_zones(const char *region);
 extern void agentphone_check_callee_zone(const char *number, const char *tz);
 extern bool agentphone_next_window(TimestampTz at, const char *number,

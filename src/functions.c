@@ -86,42 +86,94 @@ lock_for_counting(uint32 key, uint16 kind)
 }
 
 /*
- * check_dial_rules raises an error when agentphone.dial_refusal() refuses
- * the number for role: a blocked destination (22023) or a limit (54000).
- * The limits count calls holding the number's and the role's locks, on a
- * snapshot taken after them, so that calls queued earlier by the same
- * statement and by transactions that committed while this one waited are
- * counted too, whatever the isolation level.  Runs inside an SPI
- * connection, as the tables' owner.
+ * refuse raises the error of a call the dialing rules refuse: a limit
+ * (54000) or a destination (22023), with detail saying which and why.
+ */
+static void
+refuse(bool limit, const char *number, const char *why)
+{
+	ereport(ERROR,
+			(errcode(limit ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("agentphone will not call %s", number),
+			 errdetail("%s.", why),
+			 errhint(limit
+					 ? "The limits are settings a superuser can change (see README \"Responsible dialing\")."
+					 : "A member of agentphone_admin takes a number off the do-not-call list with agentphone_allow_calls().")));
+}
+
+/*
+ * count_calls runs a saved count of calls on a snapshot taken now, after
+ * the counting locks: it sees the calls queued earlier by this
+ * transaction's statements and those of transactions that committed while
+ * this one waited, whatever the isolation level.
+ */
+static int64
+count_calls(SPIPlanPtr plan, Datum *values)
+{
+	bool		isnull;
+
+	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count calls");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * check_role_quota refuses the call when role has queued quota calls in
+ * the last period (hour or day); quota 0 is no limit.
+ */
+static void
+check_role_quota(const char *number, const char *role, int quota, const char *period, int seconds)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {NAMEOID, INT4OID};
+	Datum		v[2] = {CStringGetDatum(role), Int32GetDatum(seconds)};
+	int64		n;
+
+	if (quota == 0)
+		return;
+	agentphone_saved_plan(&plan,
+						  "SELECT count(*) FROM agentphone.calls c WHERE c.created_by = $1"
+						  " AND c.created_at > now() - $2 * interval '1 second'"
+						  " AND c.status NOT IN ('canceled', 'blocked')",
+						  2, types);
+	if ((n = count_calls(plan, v)) >= quota)
+		refuse(true, number, psprintf("role %s has queued %lld calls in the last %s (agentphone.role_calls_per_%s = %d)",
+									  role, (long long) n, period, period, quota));
+}
+
+/*
+ * check_dial_rules raises an error when the do-not-call list, the
+ * per-number limit or the role's quotas refuse the call (the destination
+ * rules were checked already).  The limits are counted holding the
+ * number's and the role's locks.  Runs inside an SPI connection, as the
+ * tables' owner.
  */
 static void
 check_dial_rules(const char *number, Oid roleid, const char *role)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {TEXTOID, NAMEOID};
-	Datum		v[2] = {CStringGetTextDatum(number), CStringGetDatum(role)};
-	char	   *kind;
+	static SPIPlanPtr number_plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		v[1] = {CStringGetTextDatum(number)};
+	int			cap = agentphone_max_calls_per_number_per_day;
+	char	   *problem;
+	int64		n;
 
+	if ((problem = agentphone_do_not_call_problem(number, role)) != NULL)
+		refuse(false, number, problem);
 	lock_for_counting(hash_bytes((const unsigned char *) number, strlen(number)), 1);
 	lock_for_counting(roleid, 2);
 	CommandCounterIncrement();
-	agentphone_saved_plan(&plan,
-						  "SELECT kind, reason FROM agentphone.dial_refusal($1, $2, NULL, true)",
-						  2, types);
-	if (SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot,
-							 true, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not check the dialing rules");
-	if (SPI_processed == 0)
-		return;
-	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	ereport(ERROR,
-			(errcode(strcmp(kind, "limit") == 0 ? ERRCODE_PROGRAM_LIMIT_EXCEEDED
-					 : ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("agentphone will not call %s", number),
-			 errdetail("%s.", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
-			 errhint(strcmp(kind, "limit") == 0
-					 ? "The limits are settings a superuser can change (see README \"Responsible dialing\")."
-					 : "A member of agentphone_admin takes a number off the do-not-call list with agentphone_allow_calls().")));
+	agentphone_saved_plan(&number_plan,
+						  "SELECT count(*) FROM agentphone.calls c WHERE c.to_number = $1"
+						  " AND c.created_at > now() - interval '1 day'"
+						  " AND c.status NOT IN ('canceled', 'blocked', 'error')",
+						  1, types);
+	if (cap > 0 && (n = count_calls(number_plan, v)) >= cap)
+		refuse(true, number, psprintf("%s already has %lld calls in the last 24 hours (agentphone.max_calls_per_number_per_day = %d)",
+									  number, (long long) n, cap));
+	check_role_quota(number, role, agentphone_role_calls_per_hour, "hour", 3600);
+	check_role_quota(number, role, agentphone_role_calls_per_day, "day", 24 * 3600);
 }
 
 /*

@@ -13,13 +13,16 @@
  * a call is queued (agentphone_call() stores libphonenumber's E.164 form)
  * and again when it is claimed for dialing, through
  * agentphone.destination_refusal(), so a setting narrowed meanwhile still
- * holds.  The do-not-call list and the limits are checked next to them, in
- * agentphone.dial_refusal().
+ * holds.  The do-not-call list is checked here too, at both times
+ * (agentphone.do_not_call_refusal() for the claim); the limits, which
+ * count calls, in functions.c and in agentphone.claim_calls().
  *
  *-------------------------------------------------------------------------
  */
 #include "agentphone.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -27,6 +30,7 @@
 #include "phone.h"
 
 PG_FUNCTION_INFO_V1(agentphone_destination_refusal);
+PG_FUNCTION_INFO_V1(agentphone_do_not_call_refusal);
 PG_FUNCTION_INFO_V1(agentphone_normalize_number);
 PG_FUNCTION_INFO_V1(agentphone_check_number);
 PG_FUNCTION_INFO_V1(agentphone_libphonenumber_version);
@@ -149,6 +153,61 @@ agentphone_destination_refusal(PG_FUNCTION_ARGS)
 	if (problem == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(problem));
+}
+
+/*
+ * agentphone_do_not_call_problem says why number may not be called
+ * because it is on the do-not-call list, or returns NULL.  The reason is
+ * given only to the role that listed it.  Runs inside an SPI connection,
+ * as the tables' owner.
+ */
+char *
+agentphone_do_not_call_problem(const char *number, const char *role)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {TEXTOID, NAMEOID};
+	Datum		v[2] = {CStringGetTextDatum(number), CStringGetDatum(role)};
+	char	   *reason;
+	bool		isnull;
+
+	agentphone_saved_plan(&plan,
+						  "SELECT reason, added_by = $2 FROM agentphone.do_not_call WHERE number = $1",
+						  2, types);
+	if (SPI_execute_plan(plan, v, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the do-not-call list");
+	if (SPI_processed == 0)
+		return NULL;
+	reason = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (reason == NULL ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		return psprintf("%s is on the do-not-call list", number);
+	return psprintf("%s is on the do-not-call list: %s", number, reason);
+}
+
+/*
+ * agentphone.do_not_call_refusal(number text, role name) is the claim's
+ * face of agentphone_do_not_call_problem(): NULL, or why not.
+ */
+Datum
+agentphone_do_not_call_refusal(PG_FUNCTION_ARGS)
+{
+	char	   *problem;
+	text	   *result = NULL;
+
+	SPI_connect();
+	problem = agentphone_do_not_call_problem(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+											 NameStr(*PG_GETARG_NAME(1)));
+	if (problem != NULL)
+		result = (text *) SPI_palloc(VARHDRSZ + strlen(problem));
+	if (result != NULL)
+	{
+		SET_VARSIZE(result, VARHDRSZ + strlen(problem));
+		memcpy(VARDATA(result), problem, strlen(problem));
+	}
+	SPI_finish();
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
 }
 
 /*

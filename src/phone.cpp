@@ -70,11 +70,12 @@ parse_e164(PhoneNumberUtil *u, const std::string &number, PhoneNumber *n, std::s
 
 /*
  * classify reads number and describes the number its E.164 form stands
- * for.  The form is parsed again until it no longer changes: for a few
- * ranges the library strips a national prefix only once (Mexico's
- * "+52 01 1 ..." reads as +52 1 ..., which reads as +52 ...), and a
- * stored number must classify as itself.  One that does not settle is
- * refused.
+ * for.  A form that differs from the input is parsed again until it no
+ * longer changes: for a few ranges the library strips a national prefix
+ * only once (Mexico's "+52 01 1 ..." reads as +52 1 ..., which reads as
+ * +52 ...), and a stored number must classify as itself.  One that does
+ * not settle is refused.  Valid means of a known type: IsValidNumber()
+ * would look the region and the type up once more.
  */
 static PhoneVerdict
 classify(const char *number, PhoneInfo *info)
@@ -84,24 +85,25 @@ classify(const char *number, PhoneInfo *info)
 	std::string e164;
 	std::string again;
 	std::string region;
-	int			rounds = 0;
+	PhoneNumberUtil::PhoneNumberType type;
 
 	if (!parse_e164(u, number, &n, &e164))
 		return PHONE_UNPARSABLE;
-	while (parse_e164(u, e164, &n, &again) && again != e164)
+	for (int rounds = 0; e164 != number; rounds++)
 	{
-		if (++rounds == 3)
+		if (rounds == 3 || !parse_e164(u, e164, &n, &again))
 			return PHONE_INVALID;
+		if (again == e164)
+			break;
 		e164 = again;
 	}
-	if (again != e164)
-		return PHONE_INVALID;	/* its own E.164 form does not parse */
-	if (!u->IsValidNumber(n))
+	type = u->GetNumberType(n);
+	if (type == PhoneNumberUtil::UNKNOWN)
 		return PHONE_INVALID;
 	u->GetRegionCodeForNumber(n, &region);
 	if (e164.size() >= PHONE_E164_SIZE || region.size() >= PHONE_REGION_SIZE)
 		return PHONE_INVALID;
-	info->type = static_cast<PhoneType>(u->GetNumberType(n));
+	info->type = static_cast<PhoneType>(type);
 	if (info->type < PHONE_FIXED_LINE || info->type >= NUM_PHONE_TYPES)
 		info->type = PHONE_UNKNOWN;
 	std::strcpy(info->e164, e164.c_str());
