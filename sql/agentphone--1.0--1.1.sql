@@ -204,16 +204,18 @@ $$;
 -- Transitions are announced with our id and the status only: LISTEN needs
 -- no privilege, and an API call id is the capability to fetch a
 -- recording.  A second notification says when a call's transcript has
--- been stored: '{"id": ..., "transcript": "stored"}'.
+-- been stored: '{"id": ..., "transcript": "stored"}'.  Queuing a call
+-- writes no event any more: agentphone.calls.created_at says when, and
+-- each queued call saved an event row, its index entries and a trigger
+-- call; the first event is now the call's first transition.
+DROP TRIGGER calls_queued ON agentphone.calls;
 CREATE OR REPLACE FUNCTION agentphone.record_transition() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	INSERT INTO agentphone.call_events (call_id, from_status, to_status, detail)
-	VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status, NEW.last_error);
-	IF TG_OP = 'UPDATE' THEN
-		PERFORM pg_catalog.pg_notify('agentphone',
-			pg_catalog.json_build_object('id', NEW.id, 'status', NEW.status)::text);
-	END IF;
+	VALUES (NEW.id, OLD.status, NEW.status, NEW.last_error);
+	PERFORM pg_catalog.pg_notify('agentphone',
+		pg_catalog.json_build_object('id', NEW.id, 'status', NEW.status)::text);
 	RETURN NULL;
 END $$;
 CREATE FUNCTION agentphone.announce_transcript() RETURNS trigger
