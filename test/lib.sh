@@ -153,3 +153,29 @@ wait_queue_drained() {
 	done
 	return 1
 }
+
+# direct_client_rate CALLS CONNECTIONS: the POSTs per second a plain Python
+# client gets from the simulator over CONNECTIONS keep-alive connections
+# (the baseline of the dispatch benchmarks)
+direct_client_rate() {
+	$PY - "$SIM_PORT" "$1" "$SIM_KEY" "$2" <<'PY'
+import http.client, json, sys, threading, time
+port, n, key, conns = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+counter = iter(range(n)); lock = threading.Lock()
+def worker():
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    while True:
+        with lock:
+            i = next(counter, None)
+        if i is None:
+            return
+        c.request("POST", "/v1/calls", json.dumps({"agentId": "agt_1", "toNumber": "+1415558%04d" % (i % 10000)}),
+                  {"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+        c.getresponse().read()
+t0 = time.time()
+threads = [threading.Thread(target=worker) for _ in range(conns)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("%.1f" % (n / (time.time() - t0)))
+PY
+}

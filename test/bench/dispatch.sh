@@ -76,27 +76,7 @@ placed=$(scratch_sql -c "SELECT count(*) FROM agentphone.calls WHERE status IN (
 
 say "baseline: a Python client POSTing $calls calls over 16 keep-alive connections"
 sim_reset
-base=$($PY - "$SIM_PORT" "$calls" "$SIM_KEY" <<'PY'
-import http.client, json, sys, threading, time
-port, n, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-counter = iter(range(n)); lock = threading.Lock()
-def worker():
-    c = http.client.HTTPConnection("127.0.0.1", port)
-    while True:
-        with lock:
-            i = next(counter, None)
-        if i is None:
-            return
-        c.request("POST", "/v1/calls", json.dumps({"agentId": "agt_1", "toNumber": "+1415558%04d" % i}),
-                  {"Authorization": "Bearer " + key, "Content-Type": "application/json"})
-        c.getresponse().read()
-t0 = time.time()
-threads = [threading.Thread(target=worker) for _ in range(16)]
-for t in threads: t.start()
-for t in threads: t.join()
-print("%.1f" % (n / (time.time() - t0)))
-PY
-)
+base=$(direct_client_rate "$calls" 16)
 
 read -r rate nposts <<<"$ext"
 echo

@@ -121,27 +121,7 @@ PY
 )
 	scratch_sql -c "ALTER SYSTEM SET agentphone.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
 	sim /_sim/reset ''
-	client=$($PY - "$SIM_PORT" "$n" "$SIM_KEY" <<'PY'
-import http.client, json, sys, threading, time
-port, n, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-counter = iter(range(n)); lock = threading.Lock()
-def worker():
-    c = http.client.HTTPConnection("127.0.0.1", port)
-    while True:
-        with lock:
-            i = next(counter, None)
-        if i is None:
-            return
-        c.request("POST", "/v1/calls", json.dumps({"agentId": "agt_1", "toNumber": "+1415558%04d" % (i % 10000)}),
-                  {"Authorization": "Bearer " + key, "Content-Type": "application/json"})
-        c.getresponse().read()
-t0 = time.time()
-threads = [threading.Thread(target=worker) for _ in range(64)]
-for t in threads: t.start()
-for t in threads: t.join()
-print("%.1f" % (n / (time.time() - t0)))
-PY
-)
+	client=$(direct_client_rate "$n" 64)
 	$PY - "$name" "$calls" "$n" "$plain" "$trig" "$selplain" "$sel" "$drain" "$client" "$cpu0" "$cpu1" "$wal0" "$wal1" <<'PY'
 import sys
 name, calls, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -230,6 +230,10 @@ my $calls_before = sql('SELECT count(*) FROM agentphone.calls');
 my $complete = sql('SELECT string_agg(id::text, \',\') FROM agentphone.calls WHERE transcript_complete');
 my $turns_sql = "SELECT count(*) FROM agentphone.transcripts WHERE call_id IN ($complete)";
 my $turns_before = sql($turns_sql);
+# (older transitions of the stored calls, so that there are several
+# batches to trim whatever this file queued above)
+sql(q{INSERT INTO agentphone.call_events (call_id, from_status, to_status, at)
+	SELECT id, 'queued', 'dispatching', now() - interval '1 day' FROM agentphone.calls, generate_series(1, 4)});
 cmp_ok(sql('SELECT count(*) FROM agentphone.call_events'), '>', 1000, 'more than one batch of events');
 sql(q{ALTER SYSTEM SET agentphone.event_retention = '2s'; ALTER SYSTEM SET agentphone.sweep_interval = '200ms'; SELECT pg_reload_conf()});
 sleep 2;

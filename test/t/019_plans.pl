@@ -103,15 +103,17 @@ my @plans = split /(?=^\S+ \S+ UTC \[\d+\] (?:\S+ )?LOG:  duration: [\d.]+ ms  p
 cmp_ok(scalar(@plans), '>', 100, scalar(@plans) . ' plans logged');
 my @worker = grep { /Query Text: .*agentphone\.(claim_calls|calls)/s } @plans;
 cmp_ok(scalar(@worker), '>', 20, scalar(@worker) . ' of them touch agentphone.calls');
-my %bad;
-for my $p (@plans)
+# query_of(PLAN): the statement a logged plan is for, on one line
+sub query_of
 {
-	next unless $p =~ /Seq Scan on (calls|call_events|transcripts)\b/;
-	my ($text) = $p =~ /Query Text: (.*?)\n\S/s;
-	$text //= $p;
+	my ($plan) = @_;
+	my ($text) = $plan =~ /Query Text: (.*?)\n\S/s;
+	$text //= $plan;
 	$text =~ s/\s+/ /g;
-	$bad{ substr($text, 0, 300) }++;
+	return substr($text, 0, 300);
 }
+my %bad;
+$bad{ query_of($_) }++ for grep { /Seq Scan on (calls|call_events|transcripts)\b/ } @plans;
 is(scalar(keys %bad), 0, 'no plan scans calls, call_events or transcripts sequentially')
   or diag join("\n", map { "$bad{$_}x $_" } sort keys %bad);
 # rows_discarded(PLAN): the most rows one scan of a big table read and
@@ -130,14 +132,7 @@ sub rows_discarded
 	return $most;
 }
 my %wasteful;
-for my $p (@plans)
-{
-	next unless rows_discarded($p) > 200;
-	my ($text) = $p =~ /Query Text: (.*?)\n\S/s;
-	$text //= $p;
-	$text =~ s/\s+/ /g;
-	$wasteful{ substr($text, 0, 300) }++;
-}
+$wasteful{ query_of($_) }++ for grep { rows_discarded($_) > 200 } @plans;
 is(scalar(keys %wasteful), 0, 'no plan reads and discards more than 200 stored rows')
   or diag join("\n", map { "$wasteful{$_}x $_" } sort keys %wasteful);
 
