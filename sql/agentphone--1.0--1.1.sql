@@ -112,16 +112,22 @@ REVOKE ALL ON FUNCTION agentphone.do_not_call_refusal(text, name) FROM PUBLIC;
 -- The signature is 1.0's; call_id and at_queue are no longer used.
 DROP FUNCTION agentphone.window_opens(timestamptz, text);
 DROP FUNCTION agentphone.default_blocked_prefixes();
+-- PL/pgSQL, not SQL: the claim runs it once per call, and PL/pgSQL keeps
+-- its plan where a SQL function with a SET clause is parsed and planned
+-- at every call.
 CREATE OR REPLACE FUNCTION agentphone.dial_refusal(number text, role name, call_id bigint,
 	at_queue boolean, OUT kind text, OUT reason text)
 RETURNS SETOF record
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT 'blocked', r
-	  FROM (SELECT coalesce(agentphone.destination_refusal(number),
-							agentphone.do_not_call_refusal(number, role)) AS r) s
-	 WHERE r IS NOT NULL
-$$;
+DECLARE
+	why text := coalesce(agentphone.destination_refusal(number),
+						 agentphone.do_not_call_refusal(number, role));
+BEGIN
+	IF why IS NOT NULL THEN
+		RETURN QUERY SELECT 'blocked'::text, why;
+	END IF;
+END $$;
 DROP FUNCTION agentphone.setting_list(text);
 
 -- The worker's claim, as one statement: up to max_calls due queued calls
