@@ -170,7 +170,7 @@ agentphone_region_zones(const char *region)
 /*
  * callee_zones returns the zones in which the window must be open for a
  * call to number: tz alone when given, else every zone of the number's
- * country, else agentphone.default_timezone.
+ * country, else agentphone.default_timezone (UTC when set empty).
  */
 static List *
 callee_zones(const char *number, const char *tz)
@@ -182,7 +182,9 @@ callee_zones(const char *number, const char *tz)
 		return list_make1(pstrdup(tz));
 	if (phone_classify(number, &info) == PHONE_OK && info.region[0] != '\0')
 		list = region_zones(info.region);
-	return list != NIL ? list : list_make1(agentphone_default_timezone);
+	if (list != NIL)
+		return list;
+	return list_make1(agentphone_default_timezone[0] ? agentphone_default_timezone : "UTC");
 }
 
 /*
