@@ -28,7 +28,6 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/datetime.h"
-#include "pgtime.h"
 
 PG_FUNCTION_INFO_V1(agentphone_call);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
@@ -146,8 +145,9 @@ check_role_quota(const char *number, const char *role, int quota, const char *pe
  * check_dial_rules raises an error when the do-not-call list, the
  * per-number limit or the role's quotas refuse the call (the destination
  * rules were checked already).  The limits are counted holding the
- * number's and the role's locks.  Runs inside an SPI connection, as the
- * tables' owner.
+ * number's and the role's locks, each taken only while its limit is set:
+ * without quotas, a role's sessions never wait for one another.  Runs
+ * inside an SPI connection, as the tables' owner.
  */
 static void
 check_dial_rules(const char *number, Oid roleid, const char *role)
@@ -161,8 +161,10 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
 
 	if ((problem = agentphone_do_not_call_problem(number, role)) != NULL)
 		refuse(false, number, problem);
-	lock_for_counting(hash_bytes((const unsigned char *) number, strlen(number)), 1);
-	lock_for_counting(roleid, 2);
+	if (cap > 0)
+		lock_for_counting(hash_bytes((const unsigned char *) number, strlen(number)), 1);
+	if (agentphone_role_calls_per_hour > 0 || agentphone_role_calls_per_day > 0)
+		lock_for_counting(roleid, 2);
 	CommandCounterIncrement();
 	agentphone_saved_plan(&number_plan,
 						  "SELECT count(*) FROM agentphone.calls c WHERE c.to_number = $1"

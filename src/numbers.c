@@ -87,7 +87,7 @@ classify_number(const char *number, PhoneInfo *info)
 /*
  * destination_problem says why number (E.164 syntax, checked by the
  * caller) may not be dialed, with *hint the way out, or returns NULL and
- * fills *info.
+ * fills *info (whose e164 is set whenever the number could be classified).
  */
 static char *
 destination_problem(const char *number, PhoneInfo *info, const char **hint)
@@ -95,6 +95,7 @@ destination_problem(const char *number, PhoneInfo *info, const char **hint)
 	char	   *problem;
 	char	   *prefix;
 
+	info->e164[0] = '\0';		/* set once the number is classified */
 	*hint = "Check the number with agentphone_check_number(): agentphone dials only numbers libphonenumber knows as valid.";
 	if (strlen(number) - 1 < MIN_DIGITS)
 	{
@@ -191,23 +192,18 @@ agentphone_do_not_call_problem(const char *number, const char *role)
 Datum
 agentphone_do_not_call_refusal(PG_FUNCTION_ARGS)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	char	   *problem;
-	text	   *result = NULL;
 
 	SPI_connect();
 	problem = agentphone_do_not_call_problem(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 											 NameStr(*PG_GETARG_NAME(1)));
 	if (problem != NULL)
-		result = (text *) SPI_palloc(VARHDRSZ + strlen(problem));
-	if (result != NULL)
-	{
-		SET_VARSIZE(result, VARHDRSZ + strlen(problem));
-		memcpy(VARDATA(result), problem, strlen(problem));
-	}
+		problem = MemoryContextStrdup(caller, problem);	/* outlives SPI */
 	SPI_finish();
-	if (result == NULL)
+	if (problem == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(result);
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
 }
 
 /*
@@ -247,7 +243,7 @@ agentphone_check_number(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	agentphone_check_e164("number", number);
 	problem = destination_problem(number, &info, &hint);
-	if (classify_number(number, &info) == NULL)
+	if (info.e164[0] != '\0')
 	{
 		v[0] = CStringGetTextDatum(info.e164);
 		v[1] = CStringGetTextDatum(phone_type_setting_name(info.type));
