@@ -20,11 +20,12 @@ OBJS = \
 	src/reconcile.o \
 	src/secret.o \
 	src/session.o \
+	src/trigger.o \
 	src/validate.o \
 	src/window.o \
 	src/worker.o
 # A new install runs 1.0 and the upgrade scripts after it.
-DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql
+DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql
 PGFILEDESC = "agentphone - place AI phone calls from SQL"
 
 SHLIB_LINK = -lcurl -lcjson -lphonenumber -lstdc++
@@ -39,7 +40,7 @@ PG_CXXFLAGS = -Wall -Wextra -Werror
 
 # pg_regress tests (sql/ + expected/); test/run.sh runs them against a throwaway
 # cluster preloaded with agentphone and pointed at the simulator.
-REGRESS = validation enqueue dialing
+REGRESS = validation enqueue dialing trigger
 
 # TAP tests in test/t, each starting its own cluster and simulator.
 TAP_TESTS = 1

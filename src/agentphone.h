@@ -173,6 +173,9 @@ extern bool agentphone_next_window(TimestampTz at, const char *number,
 								   const char *tz, TimestampTz *opens);
 
 /* ----- SQL-callable functions (functions.c) ----- */
+/* Arguments of agentphone_call(), which agentphone_queue_call() takes. */
+#define NUM_CALL_ARGS 10
+extern int64 agentphone_queue_call(const Datum *args, const bool *isnull);
 extern int64 agentphone_interval_ms(Interval *iv);
 
 /* ----- the worker's session settings (session.c) ----- */

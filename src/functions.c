@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
@@ -34,19 +35,17 @@ PG_FUNCTION_INFO_V1(agentphone_cancel);
 PG_FUNCTION_INFO_V1(agentphone_wait);
 PG_FUNCTION_INFO_V1(agentphone_worker_status);
 
-/* Arguments of agentphone_call(). */
-#define NUM_CALL_ARGS 10
-
 /* How often agentphone_wait() looks at the call again. */
 #define WAIT_POLL_MS 20
 
 /*
- * text_arg returns argument n as a C string, or NULL when it is NULL.
+ * text_arg returns argument n of a call request as a C string, or NULL
+ * when it is NULL.
  */
 static char *
-text_arg(FunctionCallInfo fcinfo, int n)
+text_arg(const Datum *args, const bool *isnull, int n)
 {
-	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+	return isnull[n] ? NULL : TextDatumGetCString(args[n]);
 }
 
 /*
@@ -68,20 +67,67 @@ check_database(void)
 						 agentphone_database_name)));
 }
 
+/* Kinds of counting lock (sub-ids of an object lock of class pg_extension). */
+#define LOCK_NUMBER		1			/* the calls to one number */
+#define LOCK_ROLE		2			/* the calls queued by one role */
+#define LOCK_NUMBERS	3			/* the calls to every number of the database */
+
 /*
- * lock_for_counting takes, until the end of the transaction, the lock
- * that serialises the counting of calls to one number (kind 1, key the
- * number's hash) or by one role (kind 2, key its OID).  It is an object
- * lock of a class no object has (pg_extension, sub-id 1 or 2): users can
- * take advisory locks at will, not this one.
+ * Numbers a transaction locks one by one before it locks them all: a
+ * statement queueing 100,000 calls would otherwise hold 100,000 locks and
+ * exhaust the lock table (max_locks_per_transaction).
+ */
+#define MAX_NUMBER_LOCKS 64
+
+/*
+ * counting_lock takes, until the end of the transaction, a lock that
+ * serialises the counting of calls (kind, key): an object lock of a class
+ * no object has, so that users, who can take advisory locks at will,
+ * cannot take this one.
  */
 static void
-lock_for_counting(uint32 key, uint16 kind)
+counting_lock(uint16 kind, uint32 key, LOCKMODE mode)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, ExtensionRelationId, key, kind);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/*
+ * lock_number lets this transaction count the calls to number: it locks
+ * the number, holding the lock on all numbers in a mode that lets other
+ * transactions lock theirs.  Past MAX_NUMBER_LOCKS numbers it takes the
+ * lock on all numbers exclusively instead (waiting for the transactions
+ * that hold numbers to end) and locks no more numbers one by one.  A
+ * subtransaction's abort may release locks counted here: the transaction
+ * then only escalates sooner.
+ */
+static void
+lock_number(const char *number)
+{
+	static LocalTransactionId counted_in = InvalidLocalTransactionId;
+	static int	locked = 0;
+	uint32		key = hash_bytes((const unsigned char *) number, strlen(number));
+	LOCKTAG		all;
+	LOCKTAG		one;
+
+	SET_LOCKTAG_OBJECT(all, MyDatabaseId, ExtensionRelationId, 0, LOCK_NUMBERS);
+	SET_LOCKTAG_OBJECT(one, MyDatabaseId, ExtensionRelationId, key, LOCK_NUMBER);
+	if (LockHeldByMe(&all, ExclusiveLock) || LockHeldByMe(&one, ExclusiveLock))
+		return;
+	if (counted_in != MyProc->lxid)
+	{
+		counted_in = MyProc->lxid;
+		locked = 0;
+	}
+	if (++locked > MAX_NUMBER_LOCKS)
+	{
+		counting_lock(LOCK_NUMBERS, 0, ExclusiveLock);
+		return;
+	}
+	counting_lock(LOCK_NUMBERS, 0, RowExclusiveLock);
+	counting_lock(LOCK_NUMBER, key, ExclusiveLock);
 }
 
 /*
@@ -101,20 +147,19 @@ refuse(bool limit, const char *number, const char *why)
 }
 
 /*
- * count_calls runs a saved count of calls on a snapshot taken now, after
- * the counting locks: it sees the calls queued earlier by this
- * transaction's statements and those of transactions that committed while
- * this one waited, whatever the isolation level.
+ * count_calls counts the calls a saved query finds, up to limit (which
+ * is all a refusal needs to know), on a snapshot taken now, after the
+ * counting locks: it sees the calls queued earlier by this transaction's
+ * statements and those of transactions that committed while this one
+ * waited, whatever the isolation level.
  */
-static int64
-count_calls(SPIPlanPtr plan, Datum *values)
+static int
+count_calls(SPIPlanPtr plan, Datum *values, int limit)
 {
-	bool		isnull;
-
 	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
-							 true, false, 1) != SPI_OK_SELECT)
+							 true, false, limit) != SPI_OK_SELECT)
 		elog(ERROR, "could not count calls");
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return (int) SPI_processed;
 }
 
 /*
@@ -127,18 +172,17 @@ check_role_quota(const char *number, const char *role, int quota, const char *pe
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {NAMEOID, INT4OID};
 	Datum		v[2] = {CStringGetDatum(role), Int32GetDatum(seconds)};
-	int64		n;
 
 	if (quota == 0)
 		return;
 	agentphone_saved_plan(&plan,
-						  "SELECT count(*) FROM agentphone.calls c WHERE c.created_by = $1"
+						  "SELECT FROM agentphone.calls c WHERE c.created_by = $1"
 						  " AND c.created_at > now() - $2 * interval '1 second'"
 						  " AND c.status NOT IN ('canceled', 'blocked')",
 						  2, types);
-	if ((n = count_calls(plan, v)) >= quota)
-		refuse(true, number, psprintf("role %s has queued %lld calls in the last %s (agentphone.role_calls_per_%s = %d)",
-									  role, (long long) n, period, period, quota));
+	if (count_calls(plan, v, quota) >= quota)
+		refuse(true, number, psprintf("role %s has queued %d or more calls in the last %s (agentphone.role_calls_per_%s = %d)",
+									  role, quota, period, period, quota));
 }
 
 /*
@@ -157,23 +201,22 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
 	Datum		v[1] = {CStringGetTextDatum(number)};
 	int			cap = agentphone_max_calls_per_number_per_day;
 	char	   *problem;
-	int64		n;
 
 	if ((problem = agentphone_do_not_call_problem(number, role)) != NULL)
 		refuse(false, number, problem);
 	if (cap > 0)
-		lock_for_counting(hash_bytes((const unsigned char *) number, strlen(number)), 1);
+		lock_number(number);
 	if (agentphone_role_calls_per_hour > 0 || agentphone_role_calls_per_day > 0)
-		lock_for_counting(roleid, 2);
+		counting_lock(LOCK_ROLE, roleid, ExclusiveLock);
 	CommandCounterIncrement();
 	agentphone_saved_plan(&number_plan,
-						  "SELECT count(*) FROM agentphone.calls c WHERE c.to_number = $1"
+						  "SELECT FROM agentphone.calls c WHERE c.to_number = $1"
 						  " AND c.created_at > now() - interval '1 day'"
 						  " AND c.status NOT IN ('canceled', 'blocked', 'error')",
 						  1, types);
-	if (cap > 0 && (n = count_calls(number_plan, v)) >= cap)
-		refuse(true, number, psprintf("%s already has %lld calls in the last 24 hours (agentphone.max_calls_per_number_per_day = %d)",
-									  number, (long long) n, cap));
+	if (cap > 0 && count_calls(number_plan, v, cap) >= cap)
+		refuse(true, number, psprintf("%s already has %d or more calls in the last 24 hours (agentphone.max_calls_per_number_per_day = %d)",
+									  number, cap, cap));
 	check_role_quota(number, role, agentphone_role_calls_per_hour, "hour", 3600);
 	check_role_quota(number, role, agentphone_role_calls_per_day, "day", 24 * 3600);
 }
@@ -184,13 +227,13 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
  * zones.  A window that never opens in all of them is an error.
  */
 static TimestampTz
-first_due(const char *number, const char *tz, FunctionCallInfo fcinfo)
+first_due(const char *number, const char *tz, const Datum *args, const bool *isnull)
 {
 	TimestampTz at = GetCurrentTransactionStartTimestamp();
 	TimestampTz opens;
 
-	if (!PG_ARGISNULL(9) && PG_GETARG_TIMESTAMPTZ(9) > at)
-		at = PG_GETARG_TIMESTAMPTZ(9);
+	if (!isnull[9] && DatumGetTimestampTz(args[9]) > at)
+		at = DatumGetTimestampTz(args[9]);
 	if (!agentphone_next_window(at, number, tz, &opens))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -202,13 +245,14 @@ first_due(const char *number, const char *tz, FunctionCallInfo fcinfo)
 }
 
 /*
- * agentphone_call validates a call request and queues it.  It returns the
- * new row's id; the call is placed by the worker after COMMIT, not before
- * not_before, and only while agentphone.call_window is open in the
- * callee's time zone.
+ * agentphone_queue_call validates a call request (the arguments of
+ * agentphone_call(), in their order) and queues it for the current user.
+ * It returns the new row's id; the call is placed by the worker after
+ * COMMIT, not before not_before, and only while agentphone.call_window is
+ * open in the callee's time zone.
  */
-Datum
-agentphone_call(PG_FUNCTION_ARGS)
+int64
+agentphone_queue_call(const Datum *args, const bool *isnull)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[NUM_CALL_ARGS + 2] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
@@ -219,11 +263,12 @@ agentphone_call(PG_FUNCTION_ARGS)
 	Oid			roleid = GetUserId();
 	char	   *role = GetUserNameFromId(roleid, false);
 	AgentphoneUser caller;
-	char	   *agent_id = text_arg(fcinfo, 0);
-	char	   *to_number = text_arg(fcinfo, 1);
-	Jsonb	   *variables = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	Jsonb	   *options = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
-	bool		isnull;
+	char	   *agent_id = text_arg(args, isnull, 0);
+	char	   *to_number = text_arg(args, isnull, 1);
+	char	   *tz = text_arg(args, isnull, 8);
+	Jsonb	   *variables = isnull[2] ? NULL : DatumGetJsonbP(args[2]);
+	Jsonb	   *options = isnull[7] ? NULL : DatumGetJsonbP(args[7]);
+	bool		null;
 	int64		id;
 
 	PreventCommandIfReadOnly("agentphone_call()");
@@ -232,24 +277,24 @@ agentphone_call(PG_FUNCTION_ARGS)
 	agentphone_check_e164("to_number", to_number);
 	to_number = agentphone_dialable_number(to_number);
 	variables = agentphone_normalize_variables(variables);
-	agentphone_check_text("from_number_id", text_arg(fcinfo, 3), MAX_ID_LEN, false, false);
-	agentphone_check_text("initial_greeting", text_arg(fcinfo, 4), MAX_GREETING_LEN, false, true);
-	agentphone_check_text("voice", text_arg(fcinfo, 5), MAX_ID_LEN, false, false);
-	agentphone_check_text("system_prompt", text_arg(fcinfo, 6), MAX_PROMPT_LEN, false, false);
+	agentphone_check_text("from_number_id", text_arg(args, isnull, 3), MAX_ID_LEN, false, false);
+	agentphone_check_text("initial_greeting", text_arg(args, isnull, 4), MAX_GREETING_LEN, false, true);
+	agentphone_check_text("voice", text_arg(args, isnull, 5), MAX_ID_LEN, false, false);
+	agentphone_check_text("system_prompt", text_arg(args, isnull, 6), MAX_PROMPT_LEN, false, false);
 	agentphone_check_options(options);
-	agentphone_check_callee_zone(to_number, text_arg(fcinfo, 8));
+	agentphone_check_callee_zone(to_number, tz);
 
 	for (int i = 0; i < NUM_CALL_ARGS; i++)
 	{
-		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = isnull[i] ? 'n' : ' ';
+		values[i] = isnull[i] ? (Datum) 0 : args[i];
 	}
 	values[1] = CStringGetTextDatum(to_number);
 	if (variables != NULL)
 		values[2] = JsonbPGetDatum(variables);
 	values[NUM_CALL_ARGS] = CStringGetDatum(role);
 	nulls[NUM_CALL_ARGS] = ' ';
-	values[NUM_CALL_ARGS + 1] = TimestampTzGetDatum(first_due(to_number, text_arg(fcinfo, 8), fcinfo));
+	values[NUM_CALL_ARGS + 1] = TimestampTzGetDatum(first_due(to_number, tz, args, isnull));
 	nulls[NUM_CALL_ARGS + 1] = ' ';
 
 	SPI_connect();
@@ -264,12 +309,30 @@ agentphone_call(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not queue the call");
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									 SPI_tuptable->tupdesc, 1, &isnull));
+									 SPI_tuptable->tupdesc, 1, &null));
 	agentphone_restore_user(&caller);
 	SPI_finish();
 
 	agentphone_wake_at_commit();
-	PG_RETURN_INT64(id);
+	return id;
+}
+
+/*
+ * agentphone_call(agent_id, to_number, variables, ...) is SQL's face of
+ * agentphone_queue_call().
+ */
+Datum
+agentphone_call(PG_FUNCTION_ARGS)
+{
+	Datum		args[NUM_CALL_ARGS];
+	bool		isnull[NUM_CALL_ARGS];
+
+	for (int i = 0; i < NUM_CALL_ARGS; i++)
+	{
+		isnull[i] = PG_ARGISNULL(i);
+		args[i] = isnull[i] ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	PG_RETURN_INT64(agentphone_queue_call(args, isnull));
 }
 
 /*

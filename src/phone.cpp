@@ -9,6 +9,11 @@
  * so every entry point catches everything and reports PHONE_FAILED.  The
  * library's own logging is muted: a backend's stdout is nobody's.
  *
+ * A classification depends on the number and the library's metadata
+ * only, and costs tens of microseconds of regular expressions, so the
+ * last ones are remembered: agentphone_call() asks about its number three
+ * times (destination, zones, window), and the same numbers come back.
+ *
  *-------------------------------------------------------------------------
  */
 #include "phone.h"
@@ -111,17 +116,62 @@ classify(const char *number, PhoneInfo *info)
 	return PHONE_OK;
 }
 
+/* Remembered classifications: a direct-mapped table of short numbers. */
+#define CACHE_SIZE 1024
+#define CACHE_KEY_SIZE 24
+
+typedef struct CacheEntry
+{
+	char		number[CACHE_KEY_SIZE];	/* "" when the slot is empty */
+	PhoneVerdict verdict;
+	PhoneInfo	info;
+} CacheEntry;
+
+static CacheEntry cache[CACHE_SIZE];
+
+/*
+ * cache_slot returns the slot of number, or NULL for a number too long to
+ * be remembered (nothing that long is a phone number).
+ */
+static CacheEntry *
+cache_slot(const char *number)
+{
+	size_t		len = std::strlen(number);
+	unsigned int h = 2166136261u;
+
+	if (len == 0 || len >= CACHE_KEY_SIZE)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ static_cast<unsigned char>(number[i])) * 16777619u;
+	return &cache[h % CACHE_SIZE];
+}
+
 extern "C" PhoneVerdict
 phone_classify(const char *number, PhoneInfo *info)
 {
+	CacheEntry *slot = cache_slot(number);
+	PhoneVerdict verdict;
+
+	if (slot != NULL && std::strcmp(slot->number, number) == 0)
+	{
+		*info = slot->info;
+		return slot->verdict;
+	}
 	try
 	{
-		return classify(number, info);
+		verdict = classify(number, info);
 	}
 	catch (...)
 	{
 		return PHONE_FAILED;
 	}
+	if (slot != NULL)
+	{
+		std::strcpy(slot->number, number);
+		slot->verdict = verdict;
+		slot->info = verdict == PHONE_OK ? *info : PhoneInfo();
+	}
+	return verdict;
 }
 
 extern "C" const char *

@@ -1,11 +1,12 @@
 # 018_upgrade.pl: an install of every earlier release, in use, upgraded
 # step by step to the current version loses nothing.  For each release
-# before the current one (today: 1.0) the test installs it, places and
-# completes calls (transcripts, events), queues calls for later, adds
-# do-not-call entries (one with a reason longer than 1.1 accepts) and
-# grants an application role; then ALTER EXTENSION agentphone UPDATE.
-# Every row must be intact, the queued calls placed once each, the
-# privileges unchanged, and the schema (pg_dump --binary-upgrade, which
+# before the current one (today: 1.0 and 1.1) the test installs it, places
+# and completes calls (transcripts, events), queues calls for later, adds
+# do-not-call entries (into 1.0 one with a reason longer than 1.1 accepts),
+# grants an application role and puts a dialing trigger on a table; then
+# ALTER EXTENSION agentphone UPDATE.  Every row must be intact, the queued
+# calls placed once each, the privileges unchanged, the trigger still
+# dialing (through the C function of 1.2), and the schema (pg_dump --binary-upgrade, which
 # dumps the extension's own objects) identical to a fresh install.  A
 # downgrade is refused.
 use strict;
@@ -16,8 +17,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my @releases = ('1.0');
-my $current = '1.1';
+my @releases = ('1.0', '1.1');
+my $current = '1.2';
 
 start_sim();
 my $node = new_node('upgrade', q{
@@ -66,6 +67,7 @@ sql('CREATE ROLE app LOGIN');
 for my $release (@releases)
 {
 	sql("DROP EXTENSION IF EXISTS agentphone CASCADE");
+	sim('POST', '/_sim/reset');
 	sql("CREATE EXTENSION agentphone VERSION '$release'");
 	sql('GRANT agentphone_caller TO app');
 	is(sql("SELECT extversion FROM pg_extension WHERE extname = 'agentphone'"), $release, "$release installed");
@@ -89,7 +91,11 @@ for my $release (@releases)
 	}
 	$node->safe_psql('postgres', "SELECT agentphone_do_not_call('+14155556301', 'asked')",
 		extra_params => [ '-U', 'app' ]);
-	sql("SELECT agentphone_do_not_call('+14155556302', repeat('long reason ', 60))");
+	sql("SELECT agentphone_do_not_call('+14155556302', repeat('long reason ', 60))") if $release eq '1.0';
+	sql(q{CREATE TABLE appointments (patient text, phone text, call_id bigint);
+		GRANT INSERT, SELECT ON appointments TO app;
+		CREATE TRIGGER confirm BEFORE INSERT ON appointments FOR EACH ROW
+			EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'phone', 'patient', 'call_id')});
 
 	my $rows = sql($rows_query);
 	my $privileges = sql($privileges_query);
@@ -112,6 +118,12 @@ for my $release (@releases)
 	my ($rc, $out, $err) = $node->psql('postgres', "SELECT agentphone_call('agt_1', '+979123456789')",
 		extra_params => [ '-U', 'app' ]);
 	like($err, qr/premium-rate/, "$release: and the $current rules apply");
+	$node->safe_psql('postgres', "INSERT INTO appointments VALUES ('Ada', '+14155556501')",
+		extra_params => [ '-U', 'app' ]);
+	is(sql(q{SELECT c.variables::text || ' ' || c.created_by FROM appointments a
+		JOIN agentphone.calls c ON c.id = a.call_id AND c.to_number = a.phone}),
+		'{"patient": "Ada"} app', "$release: the trigger created before the update queues calls after it");
+	sql('DROP TABLE appointments');
 
 	sql('CREATE DATABASE fresh');
 	sql('CREATE EXTENSION agentphone', 'fresh');
