@@ -36,6 +36,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -506,33 +507,59 @@ typedef struct TranscriptWrite
 } TranscriptWrite;
 
 /*
- * transcript_step stores all turns of a call and marks its transcript
- * complete; a replay stores nothing twice.
+ * turn_column returns one text field (at offset in ApiTurn) of every turn,
+ * in order, as a text[] (NULL elements where the field is NULL).
+ */
+static Datum
+turn_column(List *turns, size_t offset)
+{
+	int			n = list_length(turns);
+	Datum	   *elems = palloc0(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc0(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	ListCell   *lc;
+
+	foreach(lc, turns)
+	{
+		char	   *field = *(char **) ((char *) lfirst(lc) + offset);
+		int			i = foreach_current_index(lc);
+
+		nulls[i] = field == NULL;
+		elems[i] = field ? CStringGetTextDatum(field) : (Datum) 0;
+	}
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * transcript_step stores all turns of a call in one statement and marks
+ * its transcript complete; a replay stores nothing twice.
  */
 static void
 transcript_step(void *arg)
 {
 	TranscriptWrite *w = (TranscriptWrite *) arg;
-	Oid			types[5] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			types[4] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Oid			ctypes[1] = {INT8OID};
 	Datum		cv[1] = {Int64GetDatum(w->id)};
-	ListCell   *lc;
+	Datum		v[4] = {Int64GetDatum(w->id)};
+
+	v[1] = turn_column(w->turns, offsetof(ApiTurn, role));
+	v[2] = turn_column(w->turns, offsetof(ApiTurn, content));
+	v[3] = turn_column(w->turns, offsetof(ApiTurn, created_at));
 
 	agentphone_saved_plan(&turn_plan,
 						  "INSERT INTO agentphone.transcripts (call_id, seq, role, content, created_at)"
-						  " VALUES ($1, $2, $3, $4, $5::timestamptz) ON CONFLICT DO NOTHING",
-						  5, types);
-	foreach(lc, w->turns)
-	{
-		ApiTurn    *t = lfirst(lc);
-		Datum		v[5] = {Int64GetDatum(w->id), Int32GetDatum(foreach_current_index(lc) + 1),
-			CStringGetTextDatum(t->role), CStringGetTextDatum(t->content),
-		t->created_at ? CStringGetTextDatum(t->created_at) : (Datum) 0};
-		char		n[5] = {' ', ' ', ' ', ' ', t->created_at ? ' ' : 'n'};
-
-		if (SPI_execute_plan(turn_plan, v, n, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not store a transcript turn");
-	}
+						  " SELECT $1, t.seq, t.role, t.content, t.created_at::timestamptz"
+						  " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]),"
+						  "   pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]))"
+						  "   WITH ORDINALITY AS t(role, content, created_at, seq)"
+						  " WHERE NOT EXISTS (SELECT FROM agentphone.transcripts o"
+						  "   WHERE o.call_id = $1 AND o.seq = t.seq)",
+						  4, types);
+	if (SPI_execute_plan(turn_plan, v, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store a transcript");
 	agentphone_saved_plan(&complete_plan,
 						  "UPDATE agentphone.calls SET transcript_complete = true,"
 						  " next_poll_at = NULL, updated_at = now() WHERE id = $1",
