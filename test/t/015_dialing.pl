@@ -176,7 +176,7 @@ for my $n (1 .. 2)
 }
 my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT agentphone_call('agt_1', '+14155551523')",
 	extra_params => [ '-U', 'dave' ]);
-like($err, qr/ERROR:  54000: agentphone will not call \+14155551523\nDETAIL:  role dave has queued 2 calls in the last hour \(agentphone.role_calls_per_hour = 2\)/,
+like($err, qr/ERROR:  54000: agentphone will not call \+14155551523\nDETAIL:  role dave has queued 2 or more calls in the last hour \(agentphone.role_calls_per_hour = 2\)/,
 	'the third call in an hour is refused, naming the quota');
 ($rc, $out, $err) = $node->psql('postgres', "SET agentphone.role_calls_per_hour = 0", extra_params => [ '-U', 'dave' ]);
 like($err, qr/permission denied to set parameter/, 'a role cannot lift its own quota');
