@@ -130,18 +130,22 @@ like($node->safe_psql('postgres',
 # --- a queued call that a user's transaction holds locked is skipped, not
 # waited for and not spun on; it goes out soon after the lock is released,
 # though nothing wakes the worker then and the sweep is an hour away.  It
-# is queued through a prepared transaction, which wakes nobody.
+# is queued through a prepared transaction, which wakes nobody, and due
+# only in 1.5 s, so that the user's transaction locks it before any pass
+# of the worker could take it.
 $node->safe_psql('postgres', q{
 	BEGIN;
-	SELECT agentphone_call('agt_1', '+14155550190');
+	SELECT agentphone_call('agt_1', '+14155550190', not_before => clock_timestamp() + interval '1.5 s');
 	PREPARE TRANSACTION 'unseen';
 	COMMIT PREPARED 'unseen';
 });
-my ($lin, $lout) = ("BEGIN;\nSELECT id FROM agentphone.calls WHERE to_number = '+14155550190' FOR UPDATE;\n"
-	  . "SELECT pg_sleep(2);\nCOMMIT;\n", '');
+my ($lin, $lout) = ("BEGIN;\nSELECT id FROM agentphone.calls WHERE to_number = '+14155550190' AND status = 'queued' FOR UPDATE;\n"
+	  . "SELECT pg_sleep(3);\nCOMMIT;\n", '');
 my $locker = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-f', '-' ],
 	'<', \$lin, '>', \$lout, '2>', \$lout);
 ok(wait_until(sub { $locker->pump_nb; $lout =~ /^\d+$/m }, 10), 'a user transaction locks a queued call');
+$node->safe_psql('postgres', q{SELECT pg_sleep(greatest(0, extract(epoch FROM
+	(SELECT next_attempt_at FROM agentphone.calls WHERE to_number = '+14155550190') - clock_timestamp()) + 0.1))});
 my $posts_before = @{ sim_posts() };
 my $cpu = worker_cpu_seconds($node);
 my $other = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550191')");
