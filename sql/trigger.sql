@@ -3,55 +3,20 @@
 -- row by row, for every kind of argument; and it checks what it must.
 CREATE EXTENSION agentphone;
 BEGIN;
--- 1.1's function, verbatim but for its schema, to compare against
-CREATE FUNCTION dial_trigger_1_1() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- 1.1's function (as released in agentphone--1.0.sql, unchanged since),
+-- read from the installed script, to compare against
+DO $$
 DECLARE
-	agent text := TG_ARGV[0];
-	number_col text := TG_ARGV[1];
-	vars_spec text := TG_ARGV[2];
-	id_col text := TG_ARGV[3];
-	rec jsonb := pg_catalog.to_jsonb(NEW);
-	vars jsonb;
-	col text;
-	call_id bigint;
+	script text := pg_read_file((SELECT setting FROM pg_config WHERE name = 'SHAREDIR')
+								|| '/extension/agentphone--1.0.sql');
 BEGIN
-	IF TG_NARGS < 2 OR TG_NARGS > 4 THEN
-		RAISE EXCEPTION 'agentphone_dial_trigger() takes 2 to 4 arguments, not %', TG_NARGS
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'EXECUTE FUNCTION agentphone_dial_trigger(''agt_1'', ''phone'' [, ''vars'' [, ''call_id'']])';
-	END IF;
-	IF TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
-		RAISE EXCEPTION 'agentphone_dial_trigger() must be a FOR EACH ROW trigger on INSERT or UPDATE'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	FOREACH col IN ARRAY pg_catalog.array_remove(ARRAY[number_col, id_col]
-		|| pg_catalog.string_to_array(pg_catalog.replace(vars_spec, ' ', ''), ','), NULL) LOOP
-		IF NOT rec ? col THEN
-			RAISE EXCEPTION 'column "%" of agentphone_dial_trigger() does not exist in table %.%',
-				col, TG_TABLE_SCHEMA, TG_TABLE_NAME
-				USING ERRCODE = 'undefined_column',
-					  HINT = 'Check the arguments of trigger ' || TG_NAME || '.';
-		END IF;
-	END LOOP;
-	IF vars_spec IS NOT NULL AND pg_catalog.strpos(vars_spec, ',') = 0
-	   AND pg_catalog.jsonb_typeof(rec -> pg_catalog.btrim(vars_spec)) = 'object' THEN
-		vars := rec -> pg_catalog.btrim(vars_spec);
-	ELSIF vars_spec IS NOT NULL THEN
-		SELECT pg_catalog.jsonb_object_agg(k, rec -> k)
-		INTO vars
-		FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.replace(vars_spec, ' ', ''), ',')) AS k;
-	END IF;
-	call_id := public.agentphone_call(agent, rec ->> number_col, vars);
-	IF id_col IS NOT NULL THEN
-		IF TG_WHEN <> 'BEFORE' THEN
-			RAISE EXCEPTION 'agentphone_dial_trigger() can store the call id in column "%" only in a BEFORE trigger', id_col
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		NEW := pg_catalog.jsonb_populate_record(NEW, pg_catalog.jsonb_build_object(id_col, call_id));
-	END IF;
-	RETURN NEW;
+	EXECUTE replace(replace(substring(script FROM
+		'(CREATE FUNCTION agentphone_dial_trigger\(\) RETURNS trigger.*?END \$\$;)'),
+		'CREATE FUNCTION agentphone_dial_trigger()', 'CREATE FUNCTION dial_trigger_1_1()'),
+		'@extschema@.', 'public.');
 END $$;
+SELECT prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql') AS plpgsql
+FROM pg_proc WHERE proname = 'dial_trigger_1_1';
 
 CREATE DOMAIN call_ref AS bigint CHECK (VALUE > 0);
 CREATE TYPE pair AS (x int, y text);

@@ -232,6 +232,7 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 	Datum		args[NUM_CALL_ARGS] = {0};
 	bool		isnull[NUM_CALL_ARGS];
 	ListCell   *lc;
+	int			id_attnum = 0;
 	int64		id;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -246,7 +247,7 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 	cols = vars_spec ? variable_columns(vars_spec) : NIL;
 	column_must_exist(td, argv[1]);
 	if (id_col != NULL)
-		column_must_exist(td, id_col);
+		id_attnum = column_must_exist(td, id_col);
 	foreach(lc, cols)
 		column_must_exist(td, lfirst(lc));
 	if (id_col != NULL && !TRIGGER_FIRED_BEFORE(td->tg_event))
@@ -271,16 +272,16 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 
 	if (id_col != NULL)
 	{
-		int			attnum = column_must_exist(td, id_col);
+		Form_pg_attribute att = TupleDescAttr(desc, id_attnum - 1);
 		Oid			typinput;
 		Oid			typioparam;
 		Datum		value;
 		bool		null = false;
 
-		getTypeInputInfo(TupleDescAttr(desc, attnum - 1)->atttypid, &typinput, &typioparam);
+		getTypeInputInfo(att->atttypid, &typinput, &typioparam);
 		value = OidInputFunctionCall(typinput, psprintf(INT64_FORMAT, id), typioparam,
-									 TupleDescAttr(desc, attnum - 1)->atttypmod);
-		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &value, &null);
+									 att->atttypmod);
+		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &id_attnum, &value, &null);
 	}
 	return PointerGetDatum(tuple);
 }

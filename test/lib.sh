@@ -154,6 +154,15 @@ wait_queue_drained() {
 	return 1
 }
 
+# worker_cpu [BACKEND_TYPE]: CPU seconds (user + system) used so far by the
+# scratch cluster's backend of that type (a LIKE pattern; default the
+# agentphone worker)
+worker_cpu() {
+	local pid
+	pid=$(scratch_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE '${1:-agentphone worker}'")
+	awk '{ print ($14 + $15) / 100 }' "/proc/$pid/stat"
+}
+
 # direct_client_rate CALLS CONNECTIONS: the POSTs per second a plain Python
 # client gets from the simulator over CONNECTIONS keep-alive connections
 # (the baseline of the dispatch benchmarks)

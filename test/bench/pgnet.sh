@@ -118,10 +118,23 @@ insert_ms() {
 	scratch_sql -c "SELECT bench_ms(\$\$INSERT INTO $1 SELECT '+1415' || ($2 + i)::text, 'n' || i FROM generate_series(1, $calls) i\$\$)"
 }
 
-worker_cpu() {
-	local pid
-	pid=$(scratch_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE '$1'")
-	awk '{ print ($14 + $15) / 100 }' "/proc/$pid/stat"
+# enqueue_and_drain TABLE WORKER FIRST DONE: the plain INSERT's baseline,
+# then the INSERT into TABLE (numbers from FIRST) and the wait until the
+# query DONE is true; prints "plain_ms trigger_ms end_epoch cpu_ms" (CPU
+# of the backend type WORKER per call, during the INSERT and the drain)
+enqueue_and_drain() {
+	local plain trig t0 cpu0 cpu1
+	read -r plain _ < <(insert_ms leads_plain "$3")
+	scratch_sql -c "TRUNCATE leads_plain" >/dev/null
+	sim /_sim/reset '' >/dev/null
+	cpu0=$(worker_cpu "$2")
+	read -r trig t0 < <(insert_ms "$1" $(($3 + 100000)))
+	for _ in $(seq 1500); do
+		[ "$(scratch_sql -c "$4")" = t ] && break
+		sleep 0.2
+	done
+	cpu1=$(worker_cpu "$2")
+	echo "$plain $trig $t0 $($PY -c "print('%.3f' % (1000 * ($cpu1 - $cpu0) / $calls))")"
 }
 
 # posts T0: "ok_posts other_posts rate gets" from the simulator's log: POSTs
@@ -151,36 +164,18 @@ wrk_bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$scratch/wrk.out")
 wrk_bad=${wrk_bad:-0}
 
 say "pg_net: enqueue by trigger, then drain"
-read -r plain_pg _ < <(insert_ms leads_plain 3000000)
-scratch_sql -c "TRUNCATE leads_plain"
-sim /_sim/reset ''
-cpu0=$(worker_cpu 'pg_net%')
-read -r trig_pg t0_pg < <(insert_ms leads_pgnet 3100000)
-for _ in $(seq 1500); do
-	[ "$(scratch_sql -c "SELECT count(*) >= $calls FROM net._http_response")" = t ] && break
-	sleep 0.2
-done
-cpu1=$(worker_cpu 'pg_net%')
+read -r plain_pg trig_pg t0_pg pg_cpu < <(enqueue_and_drain leads_pgnet 'pg_net%' 3000000 \
+	"SELECT count(*) >= $calls FROM net._http_response")
 read -r pg_ok pg_bad pg_rate _ < <(posts "$t0_pg")
 read -r pg_resp pg_200 pg_timeout pg_err < <(scratch_sql -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE status_code = 200),
 	count(*) FILTER (WHERE timed_out), count(*) FILTER (WHERE error_msg IS NOT NULL) FROM net._http_response")
-pg_cpu=$($PY -c "print('%.3f' % (1000 * ($cpu1 - $cpu0) / $calls))")
 
 say "agentphone: enqueue by trigger, then drain"
-read -r plain_ap _ < <(insert_ms leads_plain 3200000)
-scratch_sql -c "TRUNCATE leads_plain"
-sim /_sim/reset ''
-cpu0=$(worker_cpu 'agentphone worker')
-read -r trig_ap t0_ap < <(insert_ms leads_agentphone 3300000)
-for _ in $(seq 1500); do
-	[ "$(scratch_sql -c "SELECT NOT EXISTS (SELECT FROM agentphone.calls WHERE status = 'queued')
-		AND NOT EXISTS (SELECT FROM agentphone.calls WHERE status IN ('dispatching', 'reconciling'))")" = t ] && break
-	sleep 0.2
-done
-cpu1=$(worker_cpu 'agentphone worker')
+read -r plain_ap trig_ap t0_ap ap_cpu < <(enqueue_and_drain leads_agentphone 'agentphone worker' 3200000 \
+	"SELECT NOT EXISTS (SELECT FROM agentphone.calls WHERE status = 'queued')
+		AND NOT EXISTS (SELECT FROM agentphone.calls WHERE status IN ('dispatching', 'reconciling'))")
 read -r ap_ok ap_bad ap_rate ap_gets < <(posts "$t0_ap")
 ap_placed=$(scratch_sql -c "SELECT count(*) FROM agentphone.calls WHERE api_call_id IS NOT NULL")
-ap_cpu=$($PY -c "print('%.3f' % (1000 * ($cpu1 - $cpu0) / $calls))")
 
 echo
 $PY - "$calls" "$pgnet_version" "$plain_pg" "$trig_pg" "$plain_ap" "$trig_ap" \

@@ -56,12 +56,6 @@ CREATE TRIGGER dial AFTER INSERT ON leads FOR EACH ROW
 	EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'phone', 'name');
 SQL
 
-worker_cpu() {
-	local pid
-	pid=$(scratch_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'")
-	awk '{ print ($14 + $15) / 100 }' "/proc/$pid/stat"
-}
-
 # load_history: HISTORY finished calls, triggers off for the bulk load
 load_history() {
 	scratch_sql <<SQL
