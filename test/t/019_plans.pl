@@ -54,7 +54,8 @@ sql(qq{
 		CASE WHEN i % 8 < 4 THEN 'call_hist_' || i END, t, t + interval '1 minute', 60,
 		i % 8 < 4, 1, NULL, t, t
 	  FROM generate_series(1, $history) i, LATERAL (SELECT now() - (i % 365) * interval '1 day' - interval '1 hour' AS t) s;
-	UPDATE agentphone.call_events e SET at = c.created_at FROM agentphone.calls c WHERE c.id = e.call_id;
+	INSERT INTO agentphone.call_events (call_id, from_status, to_status, at)
+	SELECT id, 'in-progress', status, ended_at FROM agentphone.calls;
 	INSERT INTO agentphone.transcripts (call_id, seq, role, content)
 	SELECT id, s, CASE s WHEN 1 THEN 'agent' ELSE 'user' END, 'turn ' || s
 	  FROM agentphone.calls, generate_series(1, 2) s WHERE id % 4 = 0 AND status = 'completed';
