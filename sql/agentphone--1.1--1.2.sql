@@ -86,3 +86,8 @@ BEGIN
 		RETURNING c.*)
 	SELECT * FROM claimed;
 END $$;
+
+-- A call's end and the mark transcript_complete are now stored by one
+-- UPDATE (src/poll.c), which fires both triggers; a trigger's name orders
+-- it, so the status is announced before the transcript, as before.
+ALTER TRIGGER calls_transcript ON agentphone.calls RENAME TO calls_transition_transcript;

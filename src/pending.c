@@ -35,6 +35,17 @@ pending_new(RequestKind kind, Oid extension_oid, int64 id, const char *api_id)
 }
 
 /*
+ * pending_free frees the owner record of a handled request.
+ */
+void
+pending_free(Pending *p)
+{
+	if (p->ended)
+		pfree(p->ended);
+	pfree(p);
+}
+
+/*
  * cycle_due says whether a new cycle should start now.
  */
 bool

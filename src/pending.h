@@ -19,6 +19,8 @@ typedef enum RequestKind
 	REQ_RECONCILE				/* GET /calls?search=<number> */
 } RequestKind;
 
+struct ApiCall;
+
 /* The owner of one request in flight (lives in TopMemoryContext). */
 typedef struct Pending
 {
@@ -28,6 +30,8 @@ typedef struct Pending
 	int			attempt;		/* REQ_CREATE: 1 for the first try */
 	int			offset;			/* REQ_LIST: offset of the page */
 	char		api_id[129];	/* REQ_GET, REQ_*TRANSCRIPT: the API's id */
+	struct ApiCall *ended;		/* REQ_*TRANSCRIPT: the ended call, stored
+								 * with its transcript (one chunk), or NULL */
 } Pending;
 
 /* When a periodic piece of work (a poll or reconcile cycle) runs next. */
@@ -42,6 +46,7 @@ extern bool cycle_due(const Cycle *c, TimestampTz now);
 extern long cycle_wait_ms(const Cycle *c, TimestampTz now);
 extern Pending *pending_new(RequestKind kind, Oid extension_oid, int64 id,
 							const char *api_id);
+extern void pending_free(Pending *p);
 extern bool api_id_is_safe(const char *id);
 extern char *api_url(const char *fmt,...) pg_attribute_printf(1, 2);
 extern char *run_in_subtransaction(void (*fn) (void *), void *arg);

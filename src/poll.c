@@ -21,9 +21,11 @@
  *	4. poll_record_one() stores each lookup in the worker's record
  *	   transaction (no UPDATE when nothing changed); once a call has ended,
  *	   its transcript is fetched (GET /calls/{id}/transcript, any documented
- *	   shape, falling back to the "transcripts" of Get Call) and stored with
- *	   the mark transcript_complete in one subtransaction, so a crash
- *	   mid-way leaves nothing half written and the retry stores it once.
+ *	   shape, falling back to the "transcripts" of Get Call) and stored in
+ *	   one subtransaction with the call's end and the mark
+ *	   transcript_complete, which one UPDATE sets, so a crash mid-way
+ *	   leaves nothing half written and the retry stores it once.  When
+ *	   neither endpoint gives the transcript, the end is stored alone.
  *
  * With 300 live calls a quiet cycle costs 3 requests.  When no call is
  * live the worker stops polling, and starts again when it places one.
@@ -82,7 +84,6 @@ static SPIPlanPtr load_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr snippet_plan = NULL;
 static SPIPlanPtr turn_plan = NULL;
-static SPIPlanPtr complete_plan = NULL;
 static SPIPlanPtr backoff_plan = NULL;
 
 /*
@@ -106,7 +107,7 @@ poll_reset(void)
 	ListCell   *lc;
 
 	foreach(lc, followups)
-		pfree(lfirst(lc));
+		pending_free(lfirst(lc));
 	if (cycle_cxt)
 		MemoryContextReset(cycle_cxt);
 	live = listed = snippets = followups = NIL;
@@ -185,19 +186,53 @@ poll_load(void)
 }
 
 /*
- * queue_followup queues a request about one call; it starts when a slot
- * is free (start_followups).
+ * keep_ended copies what the store of an ended call uses into one chunk
+ * of TopMemoryContext, to be stored with the call's transcript.
  */
-static void
-queue_followup(RequestKind kind, int64 id, const char *api_id)
+static ApiCall *
+keep_ended(const ApiCall *a)
+{
+	const char *const from[4] = {a->status, a->ended_at, a->recording_url, a->snippet};
+	size_t		size = sizeof(ApiCall);
+	ApiCall    *c;
+	char	   *next;
+	char	  **to[4];
+
+	for (int i = 0; i < 4; i++)
+		size += from[i] ? strlen(from[i]) + 1 : 0;
+	c = MemoryContextAllocZero(TopMemoryContext, size);
+	c->duration_seconds = a->duration_seconds;
+	c->recording_available = a->recording_available;
+	to[0] = &c->status, to[1] = &c->ended_at, to[2] = &c->recording_url, to[3] = &c->snippet;
+	next = (char *) (c + 1);
+	for (int i = 0; i < 4; i++)
+		if (from[i])
+		{
+			*to[i] = strcpy(next, from[i]);
+			next += strlen(from[i]) + 1;
+		}
+	return c;
+}
+
+/*
+ * queue_followup queues a request about one call, carrying a copy of
+ * ended (or NULL) to store with its transcript; it starts when a slot is
+ * free (start_followups).  False when the call's API id cannot be used.
+ */
+static bool
+queue_followup(RequestKind kind, int64 id, const char *api_id, const ApiCall *ended)
 {
 	MemoryContext old;
+	Pending    *p;
 
 	if (!api_id_is_safe(api_id))
-		return;
+		return false;
 	old = MemoryContextSwitchTo(cycle_memory());
-	followups = lappend(followups, pending_new(kind, cycle_extension, id, api_id));
+	p = pending_new(kind, cycle_extension, id, api_id);
+	p->ended = ended ? keep_ended(ended) : NULL;
+	followups = lappend(followups, p);
 	MemoryContextSwitchTo(old);
+	return true;
 }
 
 /*
@@ -276,7 +311,7 @@ poll_start(Oid extension_oid)
 		if (!c->ended)
 			need_list = true;
 		else if (c->due)
-			queue_followup(REQ_TRANSCRIPT, c->id, c->api_id);
+			queue_followup(REQ_TRANSCRIPT, c->id, c->api_id, NULL);
 	}
 	if (need_list)
 		start_request(pending_new(REQ_LIST, extension_oid, 0, NULL));
@@ -345,7 +380,7 @@ compare_with_list(void)
 			continue;
 		hit = bsearch(c->api_id, sorted, n, sizeof(ApiCall *), listed_key_cmp);
 		if (hit == NULL || strcmp(c->status, CALL_IN_PROGRESS) != 0 || (c->overdue && c->due))
-			queue_followup(REQ_GET, c->id, c->api_id);
+			queue_followup(REQ_GET, c->id, c->api_id, NULL);
 		else
 			note_snippet(c, (*hit)->snippet);
 	}
@@ -446,20 +481,22 @@ typedef struct CallUpdate
 	ApiCall    *call;			/* what the API said, or NULL */
 	const char *flag;			/* last_error to set, or NULL */
 	int			backoff_ms;		/* next individual lookup, or -1 */
+	bool		transcript_complete;	/* its transcript was just stored */
 } CallUpdate;
 
 /*
- * update_step stores a looked-up call; the WHERE clause skips the UPDATE
- * when nothing changed.
+ * update_step stores a looked-up call (fields the API left out keep their
+ * value); the WHERE clause skips the UPDATE when nothing changed.
  */
 static void
 update_step(void *arg)
 {
 	CallUpdate *u = (CallUpdate *) arg;
 	ApiCall    *a = u->call;
-	Oid			types[9] = {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
-	Datum		v[9];
-	char		n[9];
+	Oid			types[10] = {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID,
+	INT4OID, BOOLOID};
+	Datum		v[10];
+	char		n[10];
 	const char *texts[9] = {NULL, a->status, a->ended_at, NULL, NULL, a->recording_url,
 	a->snippet, u->flag, NULL};
 
@@ -472,6 +509,7 @@ update_step(void *arg)
 	v[3] = Int32GetDatum(a->duration_seconds), n[3] = a->duration_seconds >= 0 ? ' ' : 'n';
 	v[4] = BoolGetDatum(a->recording_available == 1), n[4] = a->recording_available >= 0 ? ' ' : 'n';
 	v[8] = Int32GetDatum(u->backoff_ms), n[8] = u->backoff_ms >= 0 ? ' ' : 'n';
+	v[9] = BoolGetDatum(u->transcript_complete), n[9] = ' ';
 
 	agentphone_saved_plan(&update_plan,
 						  "WITH new AS (SELECT coalesce($2, c.status) AS status,"
@@ -481,21 +519,22 @@ update_step(void *arg)
 						  "   coalesce($6, c.recording_url) AS recording_url,"
 						  "   coalesce($7, c.last_transcript_snippet) AS snippet,"
 						  "   coalesce($8, c.last_error) AS last_error,"
-						  "   now() + $9 * interval '1 millisecond' AS next_poll_at"
+						  "   c.transcript_complete OR $10 AS transcript_complete,"
+						  "   CASE WHEN NOT $10 THEN now() + $9 * interval '1 millisecond' END AS next_poll_at"
 						  "   FROM agentphone.calls c WHERE c.id = $1)"
 						  " UPDATE agentphone.calls c SET status = new.status, ended_at = new.ended_at,"
 						  " duration_seconds = new.duration_seconds,"
 						  " recording_available = new.recording_available,"
 						  " recording_url = new.recording_url, last_transcript_snippet = new.snippet,"
 						  " last_error = new.last_error, next_poll_at = new.next_poll_at,"
-						  " updated_at = now()"
+						  " transcript_complete = new.transcript_complete, updated_at = now()"
 						  " FROM new WHERE c.id = $1 AND (c.status, c.ended_at, c.duration_seconds,"
 						  " c.recording_available, c.recording_url, c.last_transcript_snippet,"
-						  " c.last_error, c.next_poll_at IS NULL)"
+						  " c.last_error, c.next_poll_at IS NULL, c.transcript_complete)"
 						  " IS DISTINCT FROM (new.status, new.ended_at, new.duration_seconds,"
 						  " new.recording_available, new.recording_url, new.snippet,"
-						  " new.last_error, new.next_poll_at IS NULL)",
-						  9, types);
+						  " new.last_error, new.next_poll_at IS NULL, new.transcript_complete)",
+						  10, types);
 	if (SPI_execute_plan(update_plan, v, n, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update a polled call");
 }
@@ -504,6 +543,7 @@ typedef struct TranscriptWrite
 {
 	int64		id;
 	List	   *turns;			/* ApiTurn */
+	ApiCall    *call;			/* the ended call's fields, or NULL */
 } TranscriptWrite;
 
 /*
@@ -533,17 +573,18 @@ turn_column(List *turns, size_t offset)
 }
 
 /*
- * transcript_step stores all turns of a call in one statement and marks
- * its transcript complete; a replay stores nothing twice.
+ * transcript_step stores all turns of a call in one statement, then the
+ * call's end and the mark transcript_complete in one UPDATE; a replay
+ * stores nothing twice.
  */
 static void
 transcript_step(void *arg)
 {
 	TranscriptWrite *w = (TranscriptWrite *) arg;
 	Oid			types[4] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	Oid			ctypes[1] = {INT8OID};
-	Datum		cv[1] = {Int64GetDatum(w->id)};
 	Datum		v[4] = {Int64GetDatum(w->id)};
+	ApiCall		unchanged = {.duration_seconds = -1,.recording_available = -1};
+	CallUpdate	u = {w->id, w->call ? w->call : &unchanged, NULL, -1, true};
 
 	v[1] = turn_column(w->turns, offsetof(ApiTurn, role));
 	v[2] = turn_column(w->turns, offsetof(ApiTurn, content));
@@ -560,12 +601,7 @@ transcript_step(void *arg)
 						  4, types);
 	if (SPI_execute_plan(turn_plan, v, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store a transcript");
-	agentphone_saved_plan(&complete_plan,
-						  "UPDATE agentphone.calls SET transcript_complete = true,"
-						  " next_poll_at = NULL, updated_at = now() WHERE id = $1",
-						  1, ctypes);
-	if (SPI_execute_plan(complete_plan, cv, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not mark a transcript complete");
+	update_step(&u);
 }
 
 typedef struct Backoff
@@ -625,15 +661,16 @@ answer_problem(HttpRequest *req)
 
 /*
  * on_call handles Get Call: store what changed; an ended call gets its
- * transcript fetched; a call still in progress past max_call_duration is
- * flagged and looked up again later with a growing backoff.
+ * transcript fetched, and its end is stored with it (one UPDATE, not two);
+ * a call still in progress past max_call_duration is flagged and looked up
+ * again later with a growing backoff.
  */
 static void
 on_call(HttpRequest *req, Pending *p)
 {
 	ApiCall		a;
 	const char *problem = answer_problem(req);
-	CallUpdate	u = {p->id, &a, NULL, -1};
+	CallUpdate	u = {p->id, &a, NULL, -1, false};
 
 	if (problem == NULL)
 		problem = api_decode_call(req->body, &a);
@@ -656,7 +693,10 @@ on_call(HttpRequest *req, Pending *p)
 	}
 	note_status(a.status);
 	if (is_ended(&a))
-		queue_followup(REQ_TRANSCRIPT, p->id, p->api_id);
+	{
+		if (queue_followup(REQ_TRANSCRIPT, p->id, p->api_id, &a))
+			return;
+	}
 	else if (a.started_at != NULL)
 	{
 		/* still live: flag it when it is overdue */
@@ -681,29 +721,33 @@ on_call(HttpRequest *req, Pending *p)
 static void
 on_transcript(HttpRequest *req, Pending *p)
 {
-	TranscriptWrite w = {p->id, NIL};
+	TranscriptWrite w = {p->id, NIL, p->ended};
 	const char *problem = answer_problem(req);
+	ApiCall		a;
 
 	if (problem == NULL)
 	{
 		if (p->kind == REQ_TRANSCRIPT)
 			problem = api_decode_transcript(req->body, &w.turns);
-		else
+		else if ((problem = api_decode_call(req->body, &a)) == NULL)
 		{
-			ApiCall		a;
-
-			problem = api_decode_call(req->body, &a);
 			w.turns = a.turns;
+			w.call = &a;
 		}
 	}
 	if (problem == NULL)
 		store(transcript_step, &w, p->id);
-	else if (p->kind == REQ_TRANSCRIPT)
-		queue_followup(REQ_GET_TRANSCRIPT, p->id, p->api_id);
-	else
+	else if (p->kind != REQ_TRANSCRIPT ||
+			 !queue_followup(REQ_GET_TRANSCRIPT, p->id, p->api_id, p->ended))
 	{
 		Backoff		b = {p->id, psprintf("could not fetch the transcript: %s", problem)};
 
+		if (p->ended)
+		{
+			CallUpdate	u = {p->id, p->ended, NULL, -1, false};
+
+			store(update_step, &u, p->id);
+		}
 		store(backoff_step, &b, p->id);
 	}
 }

@@ -406,7 +406,7 @@ record_finished(TimestampTz now)
 		{
 			if (((Pending *) req->owner)->extension_oid == extension_oid)
 				poll_on_list(req);
-			pfree(req->owner);
+			pending_free(req->owner);
 			http_free(req);
 		}
 		else
@@ -424,7 +424,7 @@ record_finished(TimestampTz now)
 	foreach(lc, a.done)
 	{
 		req = lfirst(lc);
-		pfree(req->owner);
+		pending_free(req->owner);
 		http_free(req);
 	}
 	poll_after_record();

@@ -83,7 +83,8 @@ Control API (no auth, JSON in and out, same port)
 
 A fault is {"method": "POST", "path": "/v1/calls" (exact, or a prefix ending in
 "*"; method and path may be omitted or "*" to match anything), "count": 1
-(-1 = forever), "kind": ...}.  Each API request takes the first matching fault:
+(-1 = forever), "skip": 0 (matching requests let through before it applies),
+"kind": ...}.  Each API request takes the first matching fault:
     status     {"status": 429, "body": {...}|"text", "headers": {...}, "content_type"}
                answer this instead of handling the request
     delay      {"seconds": S}  sleep, then handle normally
@@ -295,6 +296,10 @@ def normalize_fault(fault):
     if isinstance(count, bool) or not isinstance(count, int) or count == 0 or count < -1:
         raise ControlError("fault count must be a positive integer or -1 (forever)")
     out["count"] = count
+    skip = out.get("skip", 0)
+    if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+        raise ControlError("fault skip must be an integer >= 0")
+    out["skip"] = skip
     status = out.get("status")
     if status is not None and (isinstance(status, bool) or not isinstance(status, int)
                                or not 100 <= status <= 599):
@@ -363,6 +368,9 @@ class SimState:
         with self.lock:
             for index, fault in enumerate(self.faults):
                 if method_matches(fault.get("method"), method) and path_matches(fault.get("path"), path):
+                    if fault["skip"] > 0:
+                        fault["skip"] -= 1
+                        return None
                     taken = copy.deepcopy(fault)
                     if fault["count"] > 0:
                         fault["count"] -= 1

@@ -512,6 +512,14 @@ class SimulatorTest(unittest.TestCase):
         self.assertEqual(call("GET", "/v1/calls/" + cid)[0], 200)
         self.assertEqual(ctl("GET", "/faults"), {"faults": []})
 
+    def test_fault_skip(self):
+        cid = create()["id"]
+        ctl("POST", "/faults", {"faults": [{"path": "/v1/calls/" + cid, "kind": "status", "status": 503,
+                                            "skip": 2, "count": 1}]})
+        self.assertEqual([call("GET", "/v1/calls/" + cid)[0] for _ in range(4)], [200, 200, 503, 200])
+        self.assertEqual(jcall("POST", "/_sim/faults", {"faults": [{"kind": "drop", "skip": -1}]},
+                               auth=False)[0], 400)
+
     def test_fault_delay(self):
         ctl("POST", "/faults", {"faults": [{"method": "POST", "path": "/v1/calls", "kind": "delay",
                                             "seconds": 0.6}]})

@@ -86,6 +86,26 @@ ok(wait_complete("id = $held"), 'a call ended meanwhile is followed to its end')
 is(sql("SELECT status FROM agentphone.calls WHERE id = $held"), 'completed', 'ended call: completed');
 is(turns_of($held), 'agent:Still here.', 'ended call: transcript stored');
 
+# an ended call whose transcript cannot be fetched (neither endpoint
+# answers) still has its end stored, says why, and gets its transcript
+# once the API answers again
+my $stuck = place({ hold => JSON::PP::true, turns => [ { role => 'agent', content => 'Later.' } ],
+	turn_interval => 0.05 });
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $stuck") eq 'in-progress' }, 20),
+	'a second held call is in progress');
+my $stuck_api = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $stuck");
+sim('POST', '/_sim/faults', { faults => [
+	{ method => 'GET', path => "/v1/calls/$stuck_api/transcript", count => -1, kind => 'status', status => 503 },
+	# the lookup that sees the end gets through, the fallback does not
+	{ method => 'GET', path => "/v1/calls/$stuck_api", skip => 1, count => -1, kind => 'status', status => 503 } ] });
+sim('POST', "/_sim/calls/$stuck_api/finish", { status => 'completed' });
+ok(wait_until(sub { sql("SELECT status = 'completed' AND ended_at IS NOT NULL AND NOT transcript_complete
+		AND last_error LIKE 'could not fetch the transcript:%' FROM agentphone.calls WHERE id = $stuck") eq 't' }, 20),
+	'an ended call whose transcript cannot be fetched: its end is stored, and why the transcript is missing');
+sim('DELETE', '/_sim/faults');
+ok(wait_complete("id = $stuck"), 'its transcript is stored once the API answers');
+is(turns_of($stuck), 'agent:Later.', 'the whole transcript');
+
 $listener->finish;
 my @notes = map { decode_json($_) } ($lout =~ /Asynchronous notification "agentphone" with payload "(.*?)" received/g);
 my @seq = map { $_->{status} // "transcript $_->{transcript}" } grep { $_->{id} == $done } @notes;
