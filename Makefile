@@ -9,6 +9,7 @@ OBJS = \
 	src/api.o \
 	src/dbguard.o \
 	src/dispatch.o \
+	src/events.o \
 	src/functions.o \
 	src/guc.o \
 	src/http.o \

@@ -111,6 +111,9 @@ my @notes = map { decode_json($_) } ($lout =~ /Asynchronous notification "agentp
 my @seq = map { $_->{status} // "transcript $_->{transcript}" } grep { $_->{id} == $done } @notes;
 is(join(',', @seq), 'dispatching,in-progress,completed,transcript stored',
 	'LISTEN agentphone: a notification for each transition of a queued call, then one for its stored transcript');
+ok(index($lout, qq{payload "{"id" : $done, "status" : "completed"}"}) >= 0
+	  && index($lout, qq{payload "{"id" : $done, "transcript" : "stored"}"}) >= 0,
+	"the payloads are json_build_object()'s, byte for byte, as in 1.1");
 ok(!(grep { exists $_->{call_id} } @notes), "no payload carries the API's call id (the key to its recording)");
 is(sql("SELECT string_agg(coalesce(from_status, '-') || '>' || to_status, ',' ORDER BY id) FROM agentphone.call_events WHERE call_id = $failed"),
 	'queued>dispatching,dispatching>in-progress,in-progress>failed',
