@@ -8,7 +8,11 @@
  * so connections to the API are reused.  The worker never blocks in
  * libcurl: http_wait() sleeps in a WaitEventSet that holds the latch, the
  * postmaster-death event and curl's sockets, so a COMMIT, SIGTERM or
- * SIGHUP interrupts the wait at once.
+ * SIGHUP interrupts the wait at once.  libcurl is driven by its socket
+ * interface: it says which sockets to watch (on_socket) and when it wants
+ * time (on_timer), and is told only about the socket that is ready.  The
+ * WaitEventSet is kept from one wait to the next and rebuilt only when
+ * curl opens or closes a socket, which with reused connections is rare.
  *
  * A POST is never sent twice by libcurl itself.  libcurl silently resends
  * a request on a fresh connection when a reused connection dies before an
@@ -30,8 +34,6 @@
  */
 #include "agentphone.h"
 
-#include <sys/select.h>
-
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -48,10 +50,91 @@ static dlist_head active = DLIST_STATIC_INIT(active);
 static HttpRequest *done_head = NULL;
 static HttpRequest *done_tail = NULL;
 
-/* Longest a wait may last while curl works without a socket to watch. */
-#define CURL_BUSY_WAIT_MS 50
+/* A socket curl asked us to watch. */
+typedef struct CurlSocket
+{
+	curl_socket_t fd;
+	uint32		events;			/* WL_SOCKET_* curl wants, 0 for none */
+	int			pos;			/* its event in wait_set, -1 if none */
+	bool		changed;		/* events changed since wait_set was built */
+} CurlSocket;
+
+static CurlSocket *sockets = NULL;
+static int	n_sockets = 0;
+static int	max_sockets = 0;
+static bool sockets_added = false;	/* wait_set lacks a socket */
+static WaitEventSet *wait_set = NULL;
+static long curl_timer_ms = -1; /* when curl wants time, -1: never */
+static TimestampTz curl_timer_from = 0;
+
+/* Most events one wait reports; level-triggered, the rest come next. */
+#define MAX_WAIT_EVENTS 128
 /* Cap on a Retry-After we honour: one day. */
 #define MAX_RETRY_AFTER_MS (24 * 3600 * 1000)
+
+/*
+ * on_socket is curl's socket callback: it notes which sockets to watch for
+ * what.  Like every callback it must not raise an error, so the
+ * WaitEventSet is brought up to date by the next wait, not here, and a
+ * socket table that cannot grow fails the transfer (MCXT_ALLOC_NO_OOM).
+ */
+static int
+on_socket(CURL *e pg_attribute_unused(), curl_socket_t fd, int what,
+		  void *userp pg_attribute_unused(), void *socketp pg_attribute_unused())
+{
+	uint32		events = ((what == CURL_POLL_IN || what == CURL_POLL_INOUT) ? WL_SOCKET_READABLE : 0) |
+		((what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ? WL_SOCKET_WRITEABLE : 0);
+	int			i;
+
+	for (i = 0; i < n_sockets && sockets[i].fd != fd; i++)
+		;
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < n_sockets)
+		{
+			sockets[i] = sockets[--n_sockets];
+			sockets_added = true;	/* rebuild: the set holds a stale fd */
+		}
+		return 0;
+	}
+	if (i == n_sockets)
+	{
+		if (n_sockets == max_sockets)
+		{
+			CurlSocket *more = MemoryContextAllocExtended(http_context,
+													  sizeof(CurlSocket) * max_sockets * 2,
+													  MCXT_ALLOC_NO_OOM);
+
+			if (more == NULL)
+				return -1;		/* curl fails the transfer */
+			memcpy(more, sockets, sizeof(CurlSocket) * max_sockets);
+			pfree(sockets);
+			sockets = more;
+			max_sockets *= 2;
+		}
+		sockets[n_sockets++] = (CurlSocket) {fd, events, -1, false};
+		sockets_added = true;
+		return 0;
+	}
+	if (sockets[i].events != events)
+	{
+		sockets[i].events = events;
+		sockets[i].changed = true;
+	}
+	return 0;
+}
+
+/*
+ * on_timer is curl's timer callback: curl wants to be called after
+ * timeout_ms (-1: not at all).
+ */
+static int
+on_timer(CURLM *m pg_attribute_unused(), long timeout_ms, void *userp pg_attribute_unused())
+{
+	curl_timer_ms = timeout_ms;
+	curl_timer_from = GetCurrentTimestamp();
+	return 0;
+}
 
 /*
  * http_init sets up libcurl once per process.
@@ -72,6 +155,10 @@ http_init(void)
 				 errmsg("could not create a libcurl multi handle")));
 	http_context = AllocSetContextCreate(TopMemoryContext, "agentphone http",
 										 ALLOCSET_SMALL_SIZES);
+	max_sockets = 16;
+	sockets = MemoryContextAlloc(http_context, sizeof(CurlSocket) * max_sockets);
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
 }
 
 /*
@@ -358,16 +445,14 @@ finish(CURL *e, CURLcode result)
 }
 
 /*
- * perform lets libcurl make progress and collects finished transfers.
+ * collect_done moves finished transfers to the done list.
  */
 static void
-perform(void)
+collect_done(void)
 {
-	int			running;
 	int			queued;
 	CURLMsg    *msg;
 
-	curl_multi_perform(multi, &running);
 	while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
 	{
 		if (msg->msg == CURLMSG_DONE)
@@ -376,21 +461,54 @@ perform(void)
 }
 
 /*
- * add_curl_sockets adds curl's sockets to set and returns how many fds
- * curl reported (-1 when it is busy without one).
+ * ready_wait_set returns the WaitEventSet of the latch, postmaster death
+ * and curl's sockets, rebuilt only when curl added or removed a socket.
  */
-static int
-add_curl_sockets(WaitEventSet *set, fd_set *rd, fd_set *wr, int maxfd)
+static WaitEventSet *
+ready_wait_set(void)
 {
-	for (int fd = 0; fd <= maxfd; fd++)
+	for (int i = 0; i < n_sockets && !sockets_added; i++)
 	{
-		uint32		ev = (FD_ISSET(fd, rd) ? WL_SOCKET_READABLE : 0) |
-			(FD_ISSET(fd, wr) ? WL_SOCKET_WRITEABLE : 0);
+		CurlSocket *c = &sockets[i];
 
-		if (ev != 0)
-			AddWaitEventToSet(set, ev, fd, NULL, NULL);
+		if (!c->changed)
+			continue;
+		c->changed = false;
+		if (c->pos >= 0 && c->events != 0)
+			ModifyWaitEvent(wait_set, c->pos, c->events, NULL);
+		else
+			sockets_added = true;
 	}
-	return maxfd;
+	if (wait_set != NULL && !sockets_added)
+		return wait_set;
+	if (wait_set != NULL)
+		FreeWaitEventSet(wait_set);
+	wait_set = CreateWaitEventSet(http_context, n_sockets + 2);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < n_sockets; i++)
+	{
+		CurlSocket *c = &sockets[i];
+
+		c->changed = false;
+		c->pos = c->events ? AddWaitEventToSet(wait_set, c->events, c->fd, NULL, NULL) : -1;
+	}
+	sockets_added = false;
+	return wait_set;
+}
+
+/*
+ * curl_timer_left returns how long until curl wants time, or -1.
+ */
+static long
+curl_timer_left(void)
+{
+	long		waited;
+
+	if (curl_timer_ms < 0)
+		return -1;
+	waited = (long) ((GetCurrentTimestamp() - curl_timer_from) / 1000);
+	return Max(curl_timer_ms - waited, 0);
 }
 
 /*
@@ -402,47 +520,40 @@ add_curl_sockets(WaitEventSet *set, fd_set *rd, fd_set *wr, int maxfd)
 bool
 http_wait(long timeout_ms)
 {
-	fd_set		rd,
-				wr,
-				ex;
-	int			maxfd = -1;
-	long		curl_timeout = -1;
-	WaitEventSet *set;
-	WaitEvent	events[FD_SETSIZE];
+	WaitEvent	events[MAX_WAIT_EVENTS];
+	long		timer = curl_timer_left();
+	int			running;
 	int			nev;
 	bool		latch_set = false;
 
-	FD_ZERO(&rd);
-	FD_ZERO(&wr);
-	FD_ZERO(&ex);
-	if (n_in_flight > 0)
-	{
-		perform();
-		curl_multi_fdset(multi, &rd, &wr, &ex, &maxfd);
-		curl_multi_timeout(multi, &curl_timeout);
-		if (curl_timeout >= 0 && curl_timeout < timeout_ms)
-			timeout_ms = curl_timeout;
-		if (maxfd < 0 && n_in_flight > 0)
-			timeout_ms = Min(timeout_ms, CURL_BUSY_WAIT_MS);
-	}
+	if (timer >= 0 && timer < timeout_ms)
+		timeout_ms = timer;
 	if (done_head != NULL)
 		timeout_ms = 0;
 
-	set = CreateWaitEventSet(CurrentMemoryContext, maxfd + 3);
-	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	add_curl_sockets(set, &rd, &wr, maxfd);
-	nev = WaitEventSetWait(set, Max(timeout_ms, 0), events, lengthof(events),
+	nev = WaitEventSetWait(ready_wait_set(), Max(timeout_ms, 0), events, lengthof(events),
 						   PG_WAIT_EXTENSION);
 	for (int i = 0; i < nev; i++)
-		if (events[i].events & WL_LATCH_SET)
+	{
+		uint32		ev = events[i].events;
+
+		if (ev & WL_LATCH_SET)
 			latch_set = true;
-	FreeWaitEventSet(set);
+		else if (ev & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
+			curl_multi_socket_action(multi, events[i].fd,
+									 ((ev & WL_SOCKET_READABLE) ? CURL_CSELECT_IN : 0) |
+									 ((ev & WL_SOCKET_WRITEABLE) ? CURL_CSELECT_OUT : 0),
+									 &running);
+	}
+	if (curl_timer_left() == 0)
+	{
+		curl_timer_ms = -1;
+		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	collect_done();
 
 	if (latch_set)
 		ResetLatch(MyLatch);
-	if (n_in_flight > 0)
-		perform();
 	return latch_set;
 }
 
