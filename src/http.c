@@ -34,6 +34,8 @@
  */
 #include "agentphone.h"
 
+#include <sys/stat.h>
+
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -50,19 +52,24 @@ static dlist_head active = DLIST_STATIC_INIT(active);
 static HttpRequest *done_head = NULL;
 static HttpRequest *done_tail = NULL;
 
-/* A socket curl asked us to watch. */
+/*
+ * A socket of curl's, open.  curl stops watching a connection it keeps for
+ * reuse (events 0) and watches it again when it reuses it: its event stays
+ * in wait_set meanwhile, so reuse costs one epoll_ctl, not a rebuild.
+ */
 typedef struct CurlSocket
 {
 	curl_socket_t fd;
 	uint32		events;			/* WL_SOCKET_* curl wants, 0 for none */
 	int			pos;			/* its event in wait_set, -1 if none */
+	ino_t		ino;			/* its inode when its event was added */
 	bool		changed;		/* events changed since wait_set was built */
 } CurlSocket;
 
 static CurlSocket *sockets = NULL;
 static int	n_sockets = 0;
 static int	max_sockets = 0;
-static bool sockets_added = false;	/* wait_set lacks a socket */
+static bool rebuild = false;	/* wait_set lacks a socket or has a closed one */
 static WaitEventSet *wait_set = NULL;
 static long curl_timer_ms = -1; /* when curl wants time, -1: never */
 static TimestampTz curl_timer_from = 0;
@@ -71,6 +78,36 @@ static TimestampTz curl_timer_from = 0;
 #define MAX_WAIT_EVENTS 128
 /* Cap on a Retry-After we honour: one day. */
 #define MAX_RETRY_AFTER_MS (24 * 3600 * 1000)
+
+/*
+ * socket_index returns the index of fd in sockets, n_sockets if absent.
+ */
+static int
+socket_index(curl_socket_t fd)
+{
+	int			i;
+
+	for (i = 0; i < n_sockets && sockets[i].fd != fd; i++)
+		;
+	return i;
+}
+
+/*
+ * on_close is curl's close-socket callback: the socket leaves the table,
+ * and wait_set is rebuilt before the next wait.
+ */
+static int
+on_close(void *clientp pg_attribute_unused(), curl_socket_t fd)
+{
+	int			i = socket_index(fd);
+
+	if (i < n_sockets)
+	{
+		sockets[i] = sockets[--n_sockets];
+		rebuild = true;
+	}
+	return close(fd);
+}
 
 /*
  * on_socket is curl's socket callback: it notes which sockets to watch for
@@ -84,19 +121,10 @@ on_socket(CURL *e pg_attribute_unused(), curl_socket_t fd, int what,
 {
 	uint32		events = ((what == CURL_POLL_IN || what == CURL_POLL_INOUT) ? WL_SOCKET_READABLE : 0) |
 		((what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ? WL_SOCKET_WRITEABLE : 0);
-	int			i;
 
-	for (i = 0; i < n_sockets && sockets[i].fd != fd; i++)
-		;
-	if (what == CURL_POLL_REMOVE)
-	{
-		if (i < n_sockets)
-		{
-			sockets[i] = sockets[--n_sockets];
-			sockets_added = true;	/* rebuild: the set holds a stale fd */
-		}
-		return 0;
-	}
+	/* CURL_POLL_REMOVE: events 0; the socket stays open until on_close */
+	int			i = socket_index(fd);
+
 	if (i == n_sockets)
 	{
 		if (n_sockets == max_sockets)
@@ -112,8 +140,8 @@ on_socket(CURL *e pg_attribute_unused(), curl_socket_t fd, int what,
 			sockets = more;
 			max_sockets *= 2;
 		}
-		sockets[n_sockets++] = (CurlSocket) {fd, events, -1, false};
-		sockets_added = true;
+		sockets[n_sockets++] = (CurlSocket) {fd, events, -1, 0, false};
+		rebuild = true;
 		return 0;
 	}
 	if (sockets[i].events != events)
@@ -318,6 +346,7 @@ set_safe_options(CURL *e, long timeout_ms)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, Min(timeout_ms, 5000L));
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "agentphone/1.0");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
 }
 
 /*
@@ -388,6 +417,8 @@ http_start_accept(const char *url, const char *bearer, const char *json,
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
 
+	/* keep no more idle connections than can be busy at once */
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(agentphone_max_in_flight, 1));
 	if (curl_multi_add_handle(multi, e) != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -461,25 +492,40 @@ collect_done(void)
 }
 
 /*
+ * inode_of returns the inode of fd's socket, 0 if fd is not open.  curl
+ * closes a few sockets of its own (its resolver's) without on_close: a
+ * number seen again may be another socket, whose event must be added anew.
+ */
+static ino_t
+inode_of(curl_socket_t fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+/*
  * ready_wait_set returns the WaitEventSet of the latch, postmaster death
- * and curl's sockets, rebuilt only when curl added or removed a socket.
+ * and curl's sockets, rebuilt only when curl opened or closed a socket.  A
+ * socket curl stopped watching keeps its event as it was; should it fire,
+ * the set is rebuilt without it (see http_wait).
  */
 static WaitEventSet *
 ready_wait_set(void)
 {
-	for (int i = 0; i < n_sockets && !sockets_added; i++)
+	for (int i = 0; i < n_sockets && !rebuild; i++)
 	{
 		CurlSocket *c = &sockets[i];
 
-		if (!c->changed)
+		if (!c->changed || c->events == 0)
 			continue;
 		c->changed = false;
-		if (c->pos >= 0 && c->events != 0)
+		if (c->pos >= 0 && inode_of(c->fd) == c->ino)
 			ModifyWaitEvent(wait_set, c->pos, c->events, NULL);
 		else
-			sockets_added = true;
+			rebuild = true;
 	}
-	if (wait_set != NULL && !sockets_added)
+	if (wait_set != NULL && !rebuild)
 		return wait_set;
 	if (wait_set != NULL)
 		FreeWaitEventSet(wait_set);
@@ -492,9 +538,23 @@ ready_wait_set(void)
 
 		c->changed = false;
 		c->pos = c->events ? AddWaitEventToSet(wait_set, c->events, c->fd, NULL, NULL) : -1;
+		c->ino = inode_of(c->fd);
 	}
-	sockets_added = false;
+	rebuild = false;
 	return wait_set;
+}
+
+/*
+ * socket_watched says whether event pos of wait_set is a socket curl
+ * watches now.
+ */
+static bool
+socket_watched(int pos)
+{
+	for (int i = 0; i < n_sockets; i++)
+		if (sockets[i].pos == pos)
+			return sockets[i].events != 0;
+	return false;
 }
 
 /*
@@ -539,6 +599,8 @@ http_wait(long timeout_ms)
 
 		if (ev & WL_LATCH_SET)
 			latch_set = true;
+		else if (!socket_watched(events[i].pos))
+			rebuild = true;
 		else if (ev & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
 			curl_multi_socket_action(multi, events[i].fd,
 									 ((ev & WL_SOCKET_READABLE) ? CURL_CSELECT_IN : 0) |

@@ -20,6 +20,18 @@ agentphone.retry_delay = '100ms'
 agentphone.max_attempts = 6
 });
 my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+# descriptors(PID): how many sockets and epoll descriptors it has open
+sub descriptors
+{
+	my %n = (socket => 0, eventpoll => 0);
+	for (map { readlink($_) // '' } glob("/proc/$_[0]/fd/*"))
+	{
+		$n{socket}++ if /^socket:/;
+		$n{eventpoll}++ if /eventpoll/;
+	}
+	return %n;
+}
+my %before = descriptors($pid);
 
 my @faults = (
 	({ kind => 'status', status => 429, headers => { 'Retry-After' => '1' } }) x 30,
@@ -81,6 +93,14 @@ is($node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_
 	$pid, 'the worker never restarted');
 is($node->safe_psql('postgres', 'SELECT reconciled > 0 AND retried > 0 FROM agentphone_worker_status()'), 't',
 	'its counters show the retries and reconciliations');
+# every connection the storm broke was closed, and every wait set with
+# it: the worker holds at most agentphone.max_in_flight connections more
+# than before the storm, and one wait set of its own
+my %after = descriptors($pid);
+cmp_ok($after{socket}, '<=', $before{socket} + 16,
+	"the worker keeps no more connections than it may use at once ($after{socket} sockets, $before{socket} before)");
+cmp_ok($after{eventpoll}, '<=', $before{eventpoll} + 1,
+	"and leaks no wait set ($after{eventpoll} epoll descriptors, $before{eventpoll} before)");
 
 $node->stop;
 done_testing();
