@@ -131,6 +131,14 @@ extern void agentphone_count(AgentphoneCounter c, int n);
 extern void agentphone_note_error(const char *message);
 extern void agentphone_note_loop(int in_flight);
 
+/*
+ * A statement that finds one call by id and checks its status writes
+ * "status IS NOT DISTINCT FROM 'queued'", not "status = 'queued'": with
+ * "=", the planner prefers the small partial index of that status
+ * (calls_due_idx, calls_unsettled_idx), scanned whole for the id, over
+ * calls_pkey, so each such statement read every queued or dispatching
+ * call (test/t/019_plans.pl fails on that plan).
+ */
 struct _SPI_plan;
 extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,
 											   const char *query,

@@ -413,7 +413,7 @@ store_outcome(int64 id, const Outcome *o)
 				   "UPDATE agentphone.calls SET status = $2, api_call_id = $3,"
 				   " from_number = $4, started_at = $5::timestamptz, last_error = NULL,"
 				   " next_attempt_at = NULL, updated_at = now()"
-				   " WHERE id = $1 AND status = 'dispatching'",
+				   " WHERE id = $1 AND status IS NOT DISTINCT FROM 'dispatching'",
 				   5, types);
 		if (SPI_execute_plan(placed_plan, v, n, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record placed call");
@@ -430,7 +430,7 @@ store_outcome(int64 id, const Outcome *o)
 				   "UPDATE agentphone.calls SET status = $2,"
 				   " next_attempt_at = now() + $3 * interval '1 millisecond',"
 				   " last_error = $4, updated_at = now()"
-				   " WHERE id = $1 AND status = 'dispatching'",
+				   " WHERE id = $1 AND status IS NOT DISTINCT FROM 'dispatching'",
 				   4, types);
 		if (SPI_execute_plan(state_plan, v, n, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record call outcome");

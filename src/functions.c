@@ -379,7 +379,7 @@ agentphone_cancel(PG_FUNCTION_ARGS)
 				  "UPDATE agentphone.calls SET status = 'canceled',"
 				  " last_error = 'canceled by ' || $2,"
 				  " next_attempt_at = NULL, updated_at = now()"
-				  " WHERE id = $1 AND status = 'queued'",
+				  " WHERE id = $1 AND status IS NOT DISTINCT FROM 'queued'",
 				  2, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_UPDATE)
 		elog(ERROR, "could not cancel the call");

@@ -205,7 +205,7 @@ adopt(const Unsure *u, const ApiCall *c)
 						  "UPDATE agentphone.calls SET api_call_id = $2, status = $3,"
 						  " from_number = $4, started_at = $5::timestamptz,"
 						  " last_error = NULL, next_attempt_at = NULL, updated_at = now()"
-						  " WHERE id = $1 AND status = 'reconciling'"
+						  " WHERE id = $1 AND status IS NOT DISTINCT FROM 'reconciling'"
 						  " AND NOT EXISTS (SELECT 1 FROM agentphone.calls o WHERE o.api_call_id = $2)",
 						  5, types);
 	if (SPI_execute_plan(adopt_plan, v, n, false, 0) != SPI_OK_UPDATE)
@@ -234,7 +234,7 @@ resolve(const Unsure *u)
 						  "UPDATE agentphone.calls SET status = $2, last_error = $3,"
 						  " next_attempt_at = CASE WHEN $2 = 'queued' THEN now() END,"
 						  " updated_at = now()"
-						  " WHERE id = $1 AND status = 'reconciling'",
+						  " WHERE id = $1 AND status IS NOT DISTINCT FROM 'reconciling'",
 						  3, types);
 	if (SPI_execute_plan(resolve_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not resolve a reconciled call");
