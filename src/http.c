@@ -111,7 +111,8 @@ on_close(void *clientp pg_attribute_unused(), curl_socket_t fd)
 
 /*
  * on_socket is curl's socket callback: it notes which sockets to watch for
- * what.  Like every callback it must not raise an error, so the
+ * what (CURL_POLL_REMOVE: nothing; the socket stays in the table until
+ * on_close).  Like every callback it must not raise an error, so the
  * WaitEventSet is brought up to date by the next wait, not here, and a
  * socket table that cannot grow fails the transfer (MCXT_ALLOC_NO_OOM).
  */
@@ -121,8 +122,6 @@ on_socket(CURL *e pg_attribute_unused(), curl_socket_t fd, int what,
 {
 	uint32		events = ((what == CURL_POLL_IN || what == CURL_POLL_INOUT) ? WL_SOCKET_READABLE : 0) |
 		((what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ? WL_SOCKET_WRITEABLE : 0);
-
-	/* CURL_POLL_REMOVE: events 0; the socket stays open until on_close */
 	int			i = socket_index(fd);
 
 	if (i == n_sockets)

@@ -5,8 +5,9 @@
 #   bash test/bench/scale.sh [CALLS] [HISTORY]     (defaults 10000, 1000000)
 #
 # For each of "empty" and "history" (HISTORY finished calls over 100,000
-# numbers and a year, each with its event and, one in four, two transcript
-# turns, inserted in bulk and analyzed):
+# numbers and a year, one in four with two transcript turns, those of the
+# last 30 days (agentphone.event_retention) with their event, inserted in
+# bulk and analyzed):
 #   1. enqueue by trigger: INSERT of CALLS rows into a table with
 #      agentphone_dial_trigger, against the same INSERT into the same
 #      table without the trigger (every dialing rule at its default);
@@ -68,8 +69,12 @@ SELECT t, 'postgres', 'agt_1', '+1212' || (2000000 + i % 100000)::text,
 	CASE WHEN i % 8 < 6 THEN 'call_h' || i END, t, t + interval '1 minute', 60, i % 8 < 6, 1, NULL, t, t
   FROM generate_series(1, $history) i,
 	LATERAL (SELECT now() - (i % 365) * interval '1 day' - interval '1 hour' AS t) s;
+-- events as the worker leaves them: those older than event_retention (30
+-- days) already trimmed (a year of them would be trimmed during the round,
+-- and their deletion counted as the WAL of the calls)
 INSERT INTO agentphone.call_events (call_id, from_status, to_status, at)
-SELECT id, 'in-progress', status, created_at FROM agentphone.calls;
+SELECT id, 'in-progress', status, created_at FROM agentphone.calls
+ WHERE created_at > now() - interval '30 days';
 INSERT INTO agentphone.transcripts (call_id, seq, role, content)
 SELECT id, s, CASE s WHEN 1 THEN 'agent' ELSE 'user' END, 'turn ' || s
   FROM agentphone.calls, generate_series(1, 2) s WHERE id % 4 = 0 AND status = 'completed';
