@@ -25,6 +25,9 @@ RETURNS SETOF agentphone.calls
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- looked up once per claim, not parsed again for every claimed row
+	call_fn oid := '@extschema@.agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)'::regprocedure;
 BEGIN
 	RETURN QUERY
 	WITH due AS (
@@ -36,9 +39,7 @@ BEGIN
 	checks AS (
 		SELECT c.id, c.to_number, c.next_attempt_at AS due_at,
 			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = c.created_by)
-				 OR NOT has_function_privilege(c.created_by,
-					 '@extschema@.agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)',
-					 'EXECUTE') AS revoked,
+				 OR NOT has_function_privilege(c.created_by, call_fn, 'EXECUTE') AS revoked,
 			   (SELECT r.reason FROM agentphone.dial_refusal(c.to_number, c.created_by, c.id, false) r) AS refusal,
 			   agentphone.window_opens(now(), c.timezone, c.to_number) AS opens
 		  FROM due JOIN agentphone.calls c ON c.id = due.id),

@@ -67,7 +67,9 @@ firing(FunctionCallInfo fcinfo, const char *name)
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s() must be fired AFTER INSERT OR UPDATE FOR EACH ROW", name)));
+				 errmsg("%s() must be fired AFTER INSERT OR UPDATE FOR EACH ROW", name),
+				 errdetail("It records and announces the transitions of agentphone.calls."),
+				 errhint("Leave it to the triggers agentphone creates on agentphone.calls.")));
 	f.rel = td->tg_relation;
 	f.new = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	f.old = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_trigtuple : NULL;
