@@ -59,6 +59,8 @@ Control API (no auth, JSON in and out, same port)
     GET    /_sim/config                 current settings
     POST   /_sim/config                 set any of: api_key, error_shape ("detail"|"envelope"),
                                         transcript_shape (1|2|3), heartbeat_seconds,
+                                        idle_seconds (300: an idle keep-alive connection
+                                        is closed after that long),
                                         agents {agt: {"name", "numbers": {num: "+1..."}}},
                                         default_script, web_call_id (bool) -> settings
     POST   /_sim/script                 {"scripts": [script, ...]} queue for next calls -> {"queued": n}
@@ -344,6 +346,7 @@ class SimState:
         self.error_shape = "detail"
         self.transcript_shape = 1
         self.heartbeat_seconds = self.initial_heartbeat
+        self.idle_seconds = 300.0
         self.default_script = copy.deepcopy(DEFAULT_SCRIPT)
         self.web_call_id = True
         self.cond.notify_all()
@@ -352,6 +355,7 @@ class SimState:
         return {"api_key": self.api_key, "error_shape": self.error_shape,
                 "transcript_shape": self.transcript_shape,
                 "heartbeat_seconds": self.heartbeat_seconds,
+                "idle_seconds": self.idle_seconds,
                 "agents": copy.deepcopy(self.agents),
                 "default_script": copy.deepcopy(self.default_script),
                 "web_call_id": self.web_call_id}
@@ -719,7 +723,7 @@ class SimHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "agentphone-sim/1.0"
     sys_version = ""
-    timeout = 300  # seconds an idle keep-alive connection is kept
+    timeout = 300  # seconds an idle keep-alive connection is kept (idle_seconds)
 
     # --- plumbing ---------------------------------------------------------
 
@@ -756,6 +760,8 @@ class SimHandler(BaseHTTPRequestHandler):
         self._started_answer = False
         try:
             self._dispatch(method)
+            # how long this connection may now sit idle before it is closed
+            self.connection.settimeout(self.sim.idle_seconds)
         except CONNECTION_ERRORS:
             self.close_connection = True
         except Exception:  # a simulator bug: say so, answer 500 if still possible
@@ -1287,9 +1293,9 @@ class SimHandler(BaseHTTPRequestHandler):
             elif key == "transcript_shape":
                 if value not in (1, 2, 3) or isinstance(value, bool):
                     raise ControlError("transcript_shape must be 1, 2 or 3")
-            elif key == "heartbeat_seconds":
+            elif key in ("heartbeat_seconds", "idle_seconds"):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                    raise ControlError("heartbeat_seconds must be a number > 0")
+                    raise ControlError("%s must be a number > 0" % key)
                 value = float(value)
             elif key == "agents":
                 value = self._check_agents(value)

@@ -184,5 +184,24 @@ $s1 = scans();
 sleep 3;
 cmp_ok(scans() - $s1, '>=', 4, 'with a 250 ms sweep the worker does look (so the check above can fail)');
 
+# --- the API closes idle connections: the worker does not spin on the
+# closed sockets it keeps for reuse, and dials again on fresh ones
+sim('POST', '/_sim/config', { idle_seconds => 0.3 });
+my $first = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550901')");
+is($node->safe_psql('postgres', "SELECT agentphone_wait($first, '20 s')"), 'in-progress',
+	'a call is placed over connections the API closes when idle');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT transcript_complete FROM agentphone.calls WHERE id = $first") eq 't' }, 30),
+	'and followed to its end');
+sleep 1;    # every connection idle past 0.3 s: closed by the API
+$cpu = worker_cpu_seconds($node);
+sleep 2;
+$used = worker_cpu_seconds($node) - $cpu;
+note("worker CPU over 2 s with its kept connections closed by the API: $used s");
+cmp_ok($used, '<', 0.3, 'the worker does not spin on connections the API closed');
+my $second = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550902')");
+is($node->safe_psql('postgres', "SELECT agentphone_wait($second, '20 s')"), 'in-progress',
+	'the next call is placed on a new connection');
+
 $node->stop;
 done_testing();
