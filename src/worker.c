@@ -357,7 +357,6 @@ claim_and_send(TimestampTz now)
 	TimestampTz free_at = 0;
 	int			budget = dispatch_budget(now, &free_at);
 	int			slots = agentphone_max_in_flight - http_in_flight();
-	bool		backlog = more_due;
 
 	next_claim_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
 	more_due = false;
@@ -370,11 +369,7 @@ claim_and_send(TimestampTz now)
 		next_claim_at = free_at;
 		return;
 	}
-	/*
-	 * With a backlog, claim in batches of at least a quarter of the slots:
-	 * a claim is a transaction and a flush, whatever it takes.
-	 */
-	if (slots <= 0 || (backlog && slots < agentphone_max_in_flight / 4))
+	if (slots <= 0)
 	{
 		more_due = true;		/* claim again when a request finishes */
 		return;
