@@ -51,7 +51,29 @@ typedef struct Firing
 	CallColumns *cols;
 } Firing;
 
-static CallColumns *call_columns(FunctionCallInfo fcinfo, Relation rel);
+/*
+ * call_columns returns the attribute numbers of id, status and last_error
+ * in the trigger's table.
+ */
+static CallColumns *
+call_columns(FunctionCallInfo fcinfo, Relation rel)
+{
+	CallColumns *c = fcinfo->flinfo->fn_extra;
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (c != NULL && c->relid == RelationGetRelid(rel))
+		return c;
+	if (c == NULL)
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallColumns));
+	c->relid = RelationGetRelid(rel);
+	c->id = SPI_fnumber(desc, "id");
+	c->status = SPI_fnumber(desc, "status");
+	c->last_error = SPI_fnumber(desc, "last_error");
+	if (c->id <= 0 || c->status <= 0 || c->last_error <= 0)
+		elog(ERROR, "agentphone's triggers need agentphone.calls' id, status and last_error");
+	fcinfo->flinfo->fn_extra = c;
+	return c;
+}
 
 /*
  * firing checks that the function runs as an AFTER ROW trigger of INSERT
@@ -75,30 +97,6 @@ firing(FunctionCallInfo fcinfo, const char *name)
 	f.old = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_trigtuple : NULL;
 	f.cols = call_columns(fcinfo, f.rel);
 	return f;
-}
-
-/*
- * call_columns returns the attribute numbers of id, status and last_error
- * in the trigger's table.
- */
-static CallColumns *
-call_columns(FunctionCallInfo fcinfo, Relation rel)
-{
-	CallColumns *c = fcinfo->flinfo->fn_extra;
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	if (c != NULL && c->relid == RelationGetRelid(rel))
-		return c;
-	if (c == NULL)
-		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallColumns));
-	c->relid = RelationGetRelid(rel);
-	c->id = SPI_fnumber(desc, "id");
-	c->status = SPI_fnumber(desc, "status");
-	c->last_error = SPI_fnumber(desc, "last_error");
-	if (c->id <= 0 || c->status <= 0 || c->last_error <= 0)
-		elog(ERROR, "agentphone's triggers need agentphone.calls' id, status and last_error");
-	fcinfo->flinfo->fn_extra = c;
-	return c;
 }
 
 /*

@@ -40,40 +40,11 @@ typedef struct TriggerCache
 	Oid			relid;			/* the table the row types are of */
 	FmgrInfo	to_jsonb;		/* to_jsonb() of that table's rows */
 	Oid			call_fn;		/* agentphone_call() */
+	List	   *cols;			/* the columns the variables argument lists */
+	AttrNumber	id_attnum;		/* the id column, 0 if none */
+	Oid			id_input;		/* its type's input function */
+	Oid			id_ioparam;
 } TriggerCache;
-
-/*
- * trigger_cache returns the statement's cache for rel, set up at the
- * first row: to_jsonb() of its row type, and agentphone_call(), found in
- * the extension's schema (this function's own).
- */
-static TriggerCache *
-trigger_cache(FunctionCallInfo fcinfo, Relation rel)
-{
-	TriggerCache *cache = fcinfo->flinfo->fn_extra;
-	MemoryContext old;
-	Oid			argtypes[NUM_CALL_ARGS] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID};
-	char	   *schema;
-
-	if (cache != NULL && cache->relid == RelationGetRelid(rel))
-		return cache;
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (cache == NULL)
-		cache = palloc0(sizeof(TriggerCache));
-	cache->relid = RelationGetRelid(rel);
-	fmgr_info_cxt(F_TO_JSONB, &cache->to_jsonb, fcinfo->flinfo->fn_mcxt);
-	cache->to_jsonb.fn_expr = (Node *)
-		makeFuncExpr(F_TO_JSONB, JSONBOID,
-					 list_make1(makeNullConst(RelationGetDescr(rel)->tdtypeid, -1, InvalidOid)),
-					 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
-	cache->call_fn = LookupFuncName(list_make2(makeString(schema), makeString("agentphone_call")),
-									NUM_CALL_ARGS, argtypes, false);
-	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = cache;
-	return cache;
-}
 
 /*
  * row_as_jsonb returns to_jsonb() of the row.
@@ -217,22 +188,82 @@ check_trigger_use(TriggerData *td)
 				 errmsg("agentphone_dial_trigger() must be a FOR EACH ROW trigger on INSERT or UPDATE")));
 }
 
+/*
+ * read_arguments checks the trigger's arguments against its table and
+ * notes what every row needs of them.
+ */
+static void
+read_arguments(TriggerCache *cache, TriggerData *td)
+{
+	char	  **argv = td->tg_trigger->tgargs;
+	char	   *id_col = td->tg_trigger->tgnargs > 3 ? argv[3] : NULL;
+	ListCell   *lc;
+
+	check_trigger_use(td);
+	cache->cols = td->tg_trigger->tgnargs > 2 ? variable_columns(argv[2]) : NIL;
+	column_must_exist(td, argv[1]);
+	foreach(lc, cache->cols)
+		column_must_exist(td, lfirst(lc));
+	cache->id_attnum = 0;
+	if (id_col == NULL)
+		return;
+	cache->id_attnum = column_must_exist(td, id_col);
+	if (!TRIGGER_FIRED_BEFORE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("agentphone_dial_trigger() can store the call id in column \"%s\" only in a BEFORE trigger", id_col)));
+	getTypeInputInfo(TupleDescAttr(RelationGetDescr(td->tg_relation), cache->id_attnum - 1)->atttypid,
+					 &cache->id_input, &cache->id_ioparam);
+}
+
+/*
+ * trigger_cache returns the statement's cache for the trigger's table,
+ * set up at the first row: its arguments checked and read, to_jsonb() of
+ * the table's row type, and agentphone_call(), found in the extension's
+ * schema (this function's own).
+ */
+static TriggerCache *
+trigger_cache(FunctionCallInfo fcinfo, TriggerData *td)
+{
+	TriggerCache *cache = fcinfo->flinfo->fn_extra;
+	Relation	rel = td->tg_relation;
+	MemoryContext old;
+	Oid			argtypes[NUM_CALL_ARGS] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID};
+	char	   *schema;
+
+	if (cache != NULL && cache->relid == RelationGetRelid(rel))
+		return cache;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (cache == NULL)
+		cache = palloc0(sizeof(TriggerCache));
+	read_arguments(cache, td);
+	cache->relid = RelationGetRelid(rel);
+	fmgr_info_cxt(F_TO_JSONB, &cache->to_jsonb, fcinfo->flinfo->fn_mcxt);
+	cache->to_jsonb.fn_expr = (Node *)
+		makeFuncExpr(F_TO_JSONB, JSONBOID,
+					 list_make1(makeNullConst(RelationGetDescr(rel)->tdtypeid, -1, InvalidOid)),
+					 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	cache->call_fn = LookupFuncName(list_make2(makeString(schema), makeString("agentphone_call")),
+									NUM_CALL_ARGS, argtypes, false);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = cache;
+	return cache;
+}
+
 Datum
 agentphone_dial_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	char	  **argv;
 	char	   *vars_spec;
-	char	   *id_col;
-	List	   *cols;
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	TriggerCache *cache;
 	Jsonb	   *rec;
 	Datum		args[NUM_CALL_ARGS] = {0};
 	bool		isnull[NUM_CALL_ARGS];
-	ListCell   *lc;
-	int			id_attnum = 0;
 	int64		id;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -240,24 +271,11 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("agentphone_dial_trigger() may only be called as a trigger"),
 				 errhint("CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'phone').")));
-	check_trigger_use(td);
+	cache = trigger_cache(fcinfo, td);
 	argv = td->tg_trigger->tgargs;
 	vars_spec = td->tg_trigger->tgnargs > 2 ? argv[2] : NULL;
-	id_col = td->tg_trigger->tgnargs > 3 ? argv[3] : NULL;
-	cols = vars_spec ? variable_columns(vars_spec) : NIL;
-	column_must_exist(td, argv[1]);
-	if (id_col != NULL)
-		id_attnum = column_must_exist(td, id_col);
-	foreach(lc, cols)
-		column_must_exist(td, lfirst(lc));
-	if (id_col != NULL && !TRIGGER_FIRED_BEFORE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("agentphone_dial_trigger() can store the call id in column \"%s\" only in a BEFORE trigger", id_col)));
-
 	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	desc = RelationGetDescr(td->tg_relation);
-	cache = trigger_cache(fcinfo, td->tg_relation);
 	if (pg_proc_aclcheck(cache->call_fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "agentphone_call");
 	rec = row_as_jsonb(cache, tuple, desc);
@@ -266,22 +284,19 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(argv[0]);
 	isnull[0] = false;
 	args[1] = jsonb_field(rec, argv[1], true, &isnull[1]);
-	if ((args[2] = PointerGetDatum(variables_of(rec, vars_spec, cols))) != (Datum) 0)
+	if ((args[2] = PointerGetDatum(variables_of(rec, vars_spec, cache->cols))) != (Datum) 0)
 		isnull[2] = false;
 	id = agentphone_queue_call(args, isnull);
 
-	if (id_col != NULL)
+	if (cache->id_attnum != 0)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, id_attnum - 1);
-		Oid			typinput;
-		Oid			typioparam;
-		Datum		value;
+		int			attnum = cache->id_attnum;
+		Datum		value = OidInputFunctionCall(cache->id_input, psprintf(INT64_FORMAT, id),
+												 cache->id_ioparam,
+												 TupleDescAttr(desc, attnum - 1)->atttypmod);
 		bool		null = false;
 
-		getTypeInputInfo(att->atttypid, &typinput, &typioparam);
-		value = OidInputFunctionCall(typinput, psprintf(INT64_FORMAT, id), typioparam,
-									 att->atttypmod);
-		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &id_attnum, &value, &null);
+		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &value, &null);
 	}
 	return PointerGetDatum(tuple);
 }
