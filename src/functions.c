@@ -525,6 +525,7 @@ agentphone_worker_status(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agentphone is not loaded through shared_preload_libraries"),
+				 errdetail("No background worker is running: queued calls are not placed."),
 				 errhint("Add agentphone to shared_preload_libraries and restart the server.")));
 	SpinLockAcquire(&agentphone_shared->mutex);
 	memcpy(&snap, agentphone_shared, sizeof(snap));

@@ -473,12 +473,19 @@ agentphone_define_settings(void)
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
+	/*
+	 * Restart-only, but PostgreSQL allows such a setting only while the
+	 * library is preloaded; a backend that loads it later (the library
+	 * missing from shared_preload_libraries) has no worker to configure and
+	 * must not die defining it.
+	 */
 	DefineCustomStringVariable("agentphone.database_name",
 							   "Database in which the agentphone worker places calls.",
 							   NULL,
 							   &agentphone_database_name,
 							   "postgres",
-							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("agentphone.max_in_flight",
 							"Maximum number of API requests the worker has in flight at once.",
