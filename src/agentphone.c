@@ -15,6 +15,7 @@
 #include "agentphone.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -25,6 +26,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/elog.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 PG_MODULE_MAGIC;
@@ -250,6 +252,21 @@ agentphone_saved_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argty
 		*plan = p;
 	}
 	return *plan;
+}
+
+/*
+ * agentphone_calls_has_column says whether agentphone.calls has column:
+ * a library newer than the installed scripts (ALTER EXTENSION agentphone
+ * UPDATE not yet run) keeps working with the older table, without what
+ * the newer columns bring.
+ */
+bool
+agentphone_calls_has_column(const char *column)
+{
+	Oid			nsp = get_namespace_oid("agentphone", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("calls", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
 }
 
 /*

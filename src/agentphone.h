@@ -143,6 +143,7 @@ struct _SPI_plan;
 extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,
 											   const char *query,
 											   int nargs, Oid *argtypes);
+extern bool agentphone_calls_has_column(const char *column);
 
 /* ----- the worker and database-level commands (dbguard.c) ----- */
 extern void agentphone_install_dbguard(void);
@@ -152,6 +153,11 @@ extern void agentphone_database_released(void);
 /* ----- the API key and URL policy (secret.c) ----- */
 extern const char *agentphone_api_key_value(void);
 extern const char *agentphone_key_problem(void);
+extern const char *agentphone_key_source(void);
+extern const char *agentphone_key_hint(void);
+extern void agentphone_note_key_refused(long status);
+extern void agentphone_forget_key_refusal(void);
+extern const char *agentphone_key_refused_problem(void);
 extern int	agentphone_known_keys(const char *keys[2]);
 extern const char *agentphone_url_problem(void);
 
@@ -179,6 +185,7 @@ extern Datum agentphone_region_zones(const char *region);
 extern void agentphone_check_callee_zone(const char *number, const char *tz);
 extern bool agentphone_next_window(TimestampTz at, const char *number,
 								   const char *tz, TimestampTz *opens);
+extern char *agentphone_window_wait_text(TimestampTz opens);
 
 /* ----- SQL-callable functions (functions.c) ----- */
 /* Arguments of agentphone_call(), which agentphone_queue_call() takes. */

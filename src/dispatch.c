@@ -23,6 +23,10 @@
  *	 2xx with a call id				placed: the API's status and call id
  *	 2xx without a readable id		reconciling (the call may exist)
  *	 408, 409, 429, 5xx				retry after Retry-After or backoff
+ *	 401							queued again, the attempt not counted: the
+ *									account's key is refused, and the worker
+ *									places nothing until the key changes
+ *									(403 is a refused destination: an error)
  *	 other statuses					error, with the API's message
  *	 no connection, nothing sent	retry
  *	 failure after sending			reconciling (a retry could dial twice)
@@ -55,7 +59,8 @@ typedef enum OutcomeKind
 	OUTCOME_PLACED,
 	OUTCOME_RETRY,
 	OUTCOME_ERROR,
-	OUTCOME_UNKNOWN
+	OUTCOME_UNKNOWN,
+	OUTCOME_KEY_REFUSED
 } OutcomeKind;
 
 typedef struct Outcome
@@ -270,6 +275,52 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 }
 
 /*
+ * dispatch_release_window_holds makes every call the calling window holds
+ * due again, at its not_before if that is later: the next claim holds it
+ * again by the window in force.  The worker runs it when it starts and
+ * when agentphone.call_window, call_days or default_timezone change.
+ */
+void
+dispatch_release_window_holds(void)
+{
+	static SPIPlanPtr release_plan = NULL;
+
+	agentphone_saved_plan(&release_plan,
+			   "UPDATE agentphone.calls SET next_attempt_at = greatest(not_before, now()),"
+			   " held_by_window = false, last_error = NULL, updated_at = now()"
+			   " WHERE status = 'queued' AND held_by_window",
+			   0, NULL);
+	if (SPI_execute_plan(release_plan, NULL, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not release the calls held for their window");
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg_plural("agentphone worker: %llu call waiting for its calling window is due again by the window in force",
+							   "agentphone worker: %llu calls waiting for their calling window are due again by the window in force",
+							   SPI_processed, (unsigned long long) SPI_processed)));
+}
+
+/*
+ * dispatch_note_waiting writes why into the last_error of every due
+ * queued call that does not say it yet: the calls wait, and their owners
+ * can see why.  The claim clears it when the call is placed.
+ */
+void
+dispatch_note_waiting(const char *why)
+{
+	static SPIPlanPtr note_plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		v[1] = {CStringGetTextDatum(why)};
+
+	agentphone_saved_plan(&note_plan,
+			   "UPDATE agentphone.calls SET last_error = $1, updated_at = now()"
+			   " WHERE status = 'queued' AND next_attempt_at <= now()"
+			   " AND last_error IS DISTINCT FROM $1",
+			   1, types);
+	if (SPI_execute_plan(note_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not note why calls wait");
+}
+
+/*
  * dispatch_send starts the POST of every claimed call.  Each send counts
  * against the per-minute window.  extension_oid identifies the
  * incarnation of the extension the calls belong to.
@@ -354,12 +405,16 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt)
 	}
 	else if (st == 408 || st == 409 || st == 429 || (st >= 500 && st < 600))
 		retry_or_give_up(o, attempt, api_error_text(st, req->body), req->retry_after_ms);
+	else if (st == 401)
+	{
+		o->kind = OUTCOME_KEY_REFUSED;
+		o->message = psprintf("not placed: %s; the call stays queued until the key in %s changes",
+							  api_error_text(st, req->body), agentphone_key_source());
+	}
 	else
 	{
 		o->kind = OUTCOME_ERROR;
 		o->message = api_error_text(st, req->body);
-		if (st == 401)
-			o->message = psprintf("%s (check agentphone.api_key)", o->message);
 	}
 }
 
@@ -420,18 +475,23 @@ store_outcome(int64 id, const Outcome *o)
 	}
 	else
 	{
-		static const char *const kinds[] = {NULL, CALL_QUEUED, CALL_ERROR, CALL_RECONCILING};
-		Oid			types[4] = {INT8OID, TEXTOID, INT4OID, TEXTOID};
-		Datum		v[4] = {Int64GetDatum(id), CStringGetTextDatum(kinds[o->kind]),
-		Int32GetDatum(o->delay_ms), CStringGetTextDatum(o->message)};
-		char		n[4] = {' ', ' ', o->kind == OUTCOME_RETRY ? ' ' : 'n', ' '};
+		static const char *const kinds[] = {NULL, CALL_QUEUED, CALL_ERROR, CALL_RECONCILING,
+		CALL_QUEUED};
+		bool		requeue = o->kind == OUTCOME_RETRY || o->kind == OUTCOME_KEY_REFUSED;
+		Oid			types[5] = {INT8OID, TEXTOID, INT4OID, TEXTOID, BOOLOID};
+		Datum		v[5] = {Int64GetDatum(id), CStringGetTextDatum(kinds[o->kind]),
+			Int32GetDatum(o->delay_ms), CStringGetTextDatum(o->message),
+		BoolGetDatum(o->kind == OUTCOME_KEY_REFUSED)};
+		char		n[5] = {' ', ' ', requeue ? ' ' : 'n', ' ', ' '};
 
+		/* $5: an attempt the account's key refused is not counted */
 		agentphone_saved_plan(&state_plan,
 				   "UPDATE agentphone.calls SET status = $2,"
 				   " next_attempt_at = now() + $3 * interval '1 millisecond',"
+				   " attempts = attempts - $5::integer,"
 				   " last_error = $4, updated_at = now()"
 				   " WHERE id = $1 AND status IS NOT DISTINCT FROM 'dispatching'",
-				   4, types);
+				   5, types);
 		if (SPI_execute_plan(state_plan, v, n, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record call outcome");
 	}
@@ -502,6 +562,8 @@ dispatch_record_one(HttpRequest *req)
 		reconcile_note();
 	if (o.kind == OUTCOME_RETRY)
 		agentphone_count(COUNT_RETRIED, 1);
+	if (o.kind == OUTCOME_KEY_REFUSED)
+		agentphone_note_key_refused(req->status);
 	if (o.kind == OUTCOME_ERROR)
 	{
 		agentphone_count(COUNT_FAILED, 1);

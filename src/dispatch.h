@@ -24,6 +24,8 @@ typedef struct ClaimedCall
 
 extern int	dispatch_budget(TimestampTz now, TimestampTz *free_at);
 extern void dispatch_recover_orphans(void);
+extern void dispatch_release_window_holds(void);
+extern void dispatch_note_waiting(const char *why);
 extern List *dispatch_claim(int max, MemoryContext cxt, long *next_due_ms);
 extern void dispatch_send(List *claimed, Oid extension_oid);
 extern int	dispatch_record_one(struct HttpRequest *req);

@@ -224,10 +224,12 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
 /*
  * first_due returns when a call queued now may first be dialed: not
  * before not_before, and when the calling window opens in the callee's
- * zones.  A window that never opens in all of them is an error.
+ * zones.  A window that never opens in all of them is an error.  *held is
+ * set when the window puts the call off.
  */
 static TimestampTz
-first_due(const char *number, const char *tz, const Datum *args, const bool *isnull)
+first_due(const char *number, const char *tz, const Datum *args, const bool *isnull,
+		  bool *held)
 {
 	TimestampTz at = GetCurrentTransactionStartTimestamp();
 	TimestampTz opens;
@@ -241,7 +243,28 @@ first_due(const char *number, const char *tz, const Datum *args, const bool *isn
 				 errdetail("The calling window (agentphone.call_window, agentphone.call_days) is never open in all time zones of the number's country at once."),
 				 errhint("Pass the callee's time zone (timezone => ...): see agentphone_check_number(%s).",
 						 quote_literal_cstr(number))));
+	*held = opens > at;
 	return opens;
+}
+
+/*
+ * announce_hold tells the caller that call id waits for the calling
+ * window, once per transaction: a statement queueing a thousand calls
+ * outside the window gets one notice, not a thousand.
+ */
+static void
+announce_hold(int64 id, const char *waiting)
+{
+	static LocalTransactionId announced_in = InvalidLocalTransactionId;
+
+	if (announced_in == MyProc->lxid)
+		return;
+	announced_in = MyProc->lxid;
+	ereport(NOTICE,
+			(errmsg("call %lld is %s", (long long) id, waiting),
+			 errdetail("agentphone.call_window is \"%s\" and agentphone.call_days \"%s\", in the callee's time zone; other calls of this transaction that wait likewise say so in last_error.",
+					   agentphone_call_window, agentphone_call_days),
+			 errhint("The call follows the window in force: when these settings change, it is due by the new ones.")));
 }
 
 /*
@@ -255,11 +278,13 @@ int64
 agentphone_queue_call(const Datum *args, const bool *isnull)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[NUM_CALL_ARGS + 2] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
+	static SPIPlanPtr plan_1_2 = NULL;	/* for a table not yet updated to 1.3 */
+	SPIPlanPtr	insert;
+	Oid			argtypes[NUM_CALL_ARGS + 4] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID, NAMEOID,
-	TIMESTAMPTZOID};
-	Datum		values[NUM_CALL_ARGS + 2];
-	char		nulls[NUM_CALL_ARGS + 2];
+	TIMESTAMPTZOID, BOOLOID, TEXTOID};
+	Datum		values[NUM_CALL_ARGS + 4];
+	char		nulls[NUM_CALL_ARGS + 4];
 	Oid			roleid = GetUserId();
 	char	   *role = GetUserNameFromId(roleid, false);
 	AgentphoneUser caller;
@@ -269,6 +294,9 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 	Jsonb	   *variables = isnull[2] ? NULL : DatumGetJsonbP(args[2]);
 	Jsonb	   *options = isnull[7] ? NULL : DatumGetJsonbP(args[7]);
 	bool		null;
+	bool		held;
+	TimestampTz due;
+	char	   *waiting = NULL;
 	int64		id;
 
 	PreventCommandIfReadOnly("agentphone_call()");
@@ -294,25 +322,42 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 		values[2] = JsonbPGetDatum(variables);
 	values[NUM_CALL_ARGS] = CStringGetDatum(role);
 	nulls[NUM_CALL_ARGS] = ' ';
-	values[NUM_CALL_ARGS + 1] = TimestampTzGetDatum(first_due(to_number, tz, args, isnull));
+	due = first_due(to_number, tz, args, isnull, &held);
+	values[NUM_CALL_ARGS + 1] = TimestampTzGetDatum(due);
 	nulls[NUM_CALL_ARGS + 1] = ' ';
+	values[NUM_CALL_ARGS + 2] = BoolGetDatum(held);
+	nulls[NUM_CALL_ARGS + 2] = ' ';
+	if (held)
+		waiting = agentphone_window_wait_text(due);
+	values[NUM_CALL_ARGS + 3] = waiting ? CStringGetTextDatum(waiting) : (Datum) 0;
+	nulls[NUM_CALL_ARGS + 3] = waiting ? ' ' : 'n';
 
 	SPI_connect();
 	agentphone_become_owner(&caller);
 	check_dial_rules(to_number, roleid, role);
-	agentphone_saved_plan(&plan,
-				  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
-				  " from_number_id, initial_greeting, voice, system_prompt, options,"
-				  " timezone, not_before, created_by, next_attempt_at)"
-				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-				  NUM_CALL_ARGS + 2, argtypes);
-	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+	if (agentphone_calls_has_column("held_by_window"))
+		insert = agentphone_saved_plan(&plan,
+					  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
+					  " from_number_id, initial_greeting, voice, system_prompt, options,"
+					  " timezone, not_before, created_by, next_attempt_at, held_by_window, last_error)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+					  NUM_CALL_ARGS + 4, argtypes);
+	else
+		insert = agentphone_saved_plan(&plan_1_2,
+					  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
+					  " from_number_id, initial_greeting, voice, system_prompt, options,"
+					  " timezone, not_before, created_by, next_attempt_at, last_error)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14) RETURNING id",
+					  NUM_CALL_ARGS + 4, argtypes);
+	if (SPI_execute_plan(insert, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not queue the call");
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									 SPI_tuptable->tupdesc, 1, &null));
 	agentphone_restore_user(&caller);
 	SPI_finish();
 
+	if (held)
+		announce_hold(id, waiting);
 	agentphone_wake_at_commit();
 	return id;
 }

@@ -63,7 +63,7 @@ require_key(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no AgentPhone API key: %s", agentphone_key_problem()),
-				 errhint("Ask a superuser to set agentphone.api_key_file (preferred) or agentphone.api_key and reload the configuration.")));
+				 errhint("%s", agentphone_key_hint())));
 }
 
 /*
@@ -163,7 +163,7 @@ fail(HttpRequest *req, const char *what)
 					 st == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED :
 					 ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("%s", text),
-			 st == 401 ? errhint("Check agentphone.api_key.") : 0));
+			 st == 401 ? errhint("Ask a superuser to check the key in %s.", agentphone_key_source()) : 0));
 }
 
 /*

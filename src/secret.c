@@ -21,6 +21,7 @@
 
 #include <sys/stat.h>
 
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/memutils.h"
@@ -36,6 +37,14 @@ static off_t file_key_size = -1;
 
 /* Why agentphone_api_key_value() found no key, for messages. */
 static char key_problem[256];
+
+/*
+ * The key the API refused (401), by its hash, and the status: the
+ * worker places no call with it until the key changes or a reload.
+ */
+static bool key_refused = false;
+static uint32 refused_key_hash;
+static long refused_status;
 
 /*
  * trim_key strips leading and trailing white space (a final newline, as
@@ -168,6 +177,84 @@ agentphone_key_problem(void)
 	if (!superuser() && strstr(key_problem, "agentphone.api_key_file") != NULL)
 		return "agentphone.api_key_file cannot serve as a key (a superuser sees why in agentphone_worker_status() or the server log)";
 	return key_problem;
+}
+
+/*
+ * agentphone_key_source names the setting the key comes from.
+ */
+const char *
+agentphone_key_source(void)
+{
+	if (agentphone_api_key_file != NULL && agentphone_api_key_file[0] != '\0')
+		return "agentphone.api_key_file";
+	return "agentphone.api_key";
+}
+
+/*
+ * agentphone_key_hint says what to do when agentphone_api_key_value()
+ * found no key, without telling anyone to set what is already set.
+ */
+const char *
+agentphone_key_hint(void)
+{
+	if (agentphone_api_key_file != NULL && agentphone_api_key_file[0] != '\0')
+		return "Ask a superuser to fix the file named by agentphone.api_key_file: owned by the server's OS user, readable by nobody else (chmod 600), holding the key. It is read again when it changes.";
+	if (agentphone_api_key != NULL && agentphone_api_key[0] != '\0')
+		return "Ask a superuser to correct agentphone.api_key (or to use agentphone.api_key_file) and reload the configuration.";
+	return "Ask a superuser to set agentphone.api_key_file (preferred) or agentphone.api_key and reload the configuration.";
+}
+
+static uint32
+key_hash(const char *key)
+{
+	return hash_bytes((const unsigned char *) key, (int) strlen(key));
+}
+
+/*
+ * agentphone_note_key_refused remembers that the API answered status (401)
+ * to the current key.
+ */
+void
+agentphone_note_key_refused(long status)
+{
+	const char *key = agentphone_api_key_value();
+
+	if (key == NULL)
+		return;
+	key_refused = true;
+	refused_key_hash = key_hash(key);
+	refused_status = status;
+}
+
+/*
+ * agentphone_forget_key_refusal lets the worker try the key again (after
+ * a reload: the account may have been fixed on the API's side).
+ */
+void
+agentphone_forget_key_refusal(void)
+{
+	key_refused = false;
+}
+
+/*
+ * agentphone_key_refused_problem says, while the key the API refused is
+ * still the current one, why calls wait; NULL otherwise.
+ */
+const char *
+agentphone_key_refused_problem(void)
+{
+	const char *key;
+
+	if (!key_refused)
+		return NULL;
+	key = agentphone_api_key_value();
+	if (key == NULL || key_hash(key) != refused_key_hash)
+	{
+		key_refused = false;
+		return NULL;
+	}
+	return psprintf("the AgentPhone API refused the key from %s (HTTP %ld); calls stay queued until it changes",
+					agentphone_key_source(), refused_status);
 }
 
 /*

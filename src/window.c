@@ -338,6 +338,18 @@ agentphone_next_window(TimestampTz at, const char *number, const char *tz,
 }
 
 /*
+ * agentphone_window_wait_text is what last_error says of a call the
+ * calling window holds until opens (the claim writes the same words).
+ */
+char *
+agentphone_window_wait_text(TimestampTz opens)
+{
+	return psprintf("waiting for the calling window to open at %s",
+					DatumGetCString(DirectFunctionCall1(timestamptz_out,
+														TimestampTzGetDatum(opens))));
+}
+
+/*
  * agentphone.window_opens(at timestamptz, tz text, number text): the SQL
  * face of agentphone_next_window(), NULL for "never".
  */

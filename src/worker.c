@@ -64,6 +64,9 @@ static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
 static bool api_unusable = false;	/* the URL or key allows no request (warned) */
 static TimestampTz next_trim_at = 0;	/* reset when settings are reloaded */
+static char *window_rules = NULL;	/* the calling window's settings, as of
+									 * the last release */
+static bool window_release_due = false;	/* they changed since */
 
 typedef struct ClaimArgs
 {
@@ -207,6 +210,8 @@ claim_step(void *arg)
 	check_extension();
 	if (!extension_ready())
 		return;
+	if (window_release_due && agentphone_calls_has_column("held_by_window"))
+		dispatch_release_window_holds();
 	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
 	trim_events();
 }
@@ -310,6 +315,41 @@ start_poll_cycle(void)
 }
 
 /*
+ * note_window_rules notes whether the calling window's settings differ
+ * from those of the last release (at start, they do): the next claim then
+ * releases the calls held for their window first.
+ */
+static void
+note_window_rules(void)
+{
+	char	   *rules = psprintf("%s|%s|%s", agentphone_call_window,
+								 agentphone_call_days, agentphone_default_timezone);
+
+	if (window_rules == NULL || strcmp(rules, window_rules) != 0)
+	{
+		if (window_rules != NULL)
+			pfree(window_rules);
+		window_rules = MemoryContextStrdup(TopMemoryContext, rules);
+		window_release_due = true;
+		next_claim_at = 0;
+	}
+	pfree(rules);
+}
+
+/*
+ * note_waiting_step is the body of the transaction that says in their
+ * last_error why due calls are not placed.
+ */
+static void
+note_waiting_step(void *arg)
+{
+	check_extension();
+	if (extension_ready())
+		dispatch_note_waiting(psprintf("waiting: the worker cannot place calls: %s",
+									   (const char *) arg));
+}
+
+/*
  * claim_due_at lowers next_claim_at to now + ms.
  */
 static void
@@ -322,16 +362,38 @@ claim_due_at(TimestampTz now, long ms)
 }
 
 /*
- * api_usable says whether the API URL and key allow requests; the first
- * time they do not, it says why in a warning (once, until they do again).
+ * api_problem says why no request may be sent now (the URL, the key, or
+ * the key the API refused), or NULL; *hint is set to what fixes it.
+ */
+static const char *
+api_problem(const char **hint)
+{
+	const char *problem = agentphone_url_problem();
+
+	*hint = "Correct the setting and reload the configuration.";
+	if (problem != NULL)
+		return problem;
+	if (agentphone_api_key_value() == NULL)
+	{
+		*hint = agentphone_key_hint();
+		return psprintf("no API key: %s", agentphone_key_problem());
+	}
+	*hint = psprintf("Put the account's key in %s: the worker tries it as soon as it changes, or after a reload.",
+					 agentphone_key_source());
+	return agentphone_key_refused_problem();
+}
+
+/*
+ * api_usable says whether requests may be sent; the first time they may
+ * not, it says why in a warning (once, until they may again), and at each
+ * sweep it writes why into the last_error of the calls left waiting.
  */
 static bool
 api_usable(void)
 {
-	const char *problem = agentphone_url_problem();
+	const char *hint;
+	const char *problem = api_problem(&hint);
 
-	if (problem == NULL && agentphone_api_key_value() == NULL)
-		problem = psprintf("no API key: %s", agentphone_key_problem());
 	if (problem == NULL)
 	{
 		api_unusable = false;
@@ -340,9 +402,10 @@ api_usable(void)
 	if (!api_unusable)
 		ereport(WARNING,
 				(errmsg("agentphone: queued calls are not placed: %s", problem),
-				 errhint("Correct the setting and reload the configuration.")));
+				 errhint("%s", hint)));
 	api_unusable = true;
 	agentphone_note_error(problem);
+	run_in_transaction("agentphone: noting why calls wait", note_waiting_step, (void *) problem);
 	return false;
 }
 
@@ -382,6 +445,7 @@ claim_and_send(TimestampTz now)
 		next_claim_at = TimestampTzPlusMilliseconds(now, ERROR_PAUSE_MS);
 		return;
 	}
+	window_release_due = false;
 	dispatch_send(a.claimed, extension_oid);
 	if (list_length(a.claimed) == a.max)
 		more_due = true;
@@ -498,6 +562,7 @@ agentphone_worker_main(Datum main_arg)
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "agentphone worker loop",
 									ALLOCSET_DEFAULT_SIZES);
+	note_window_rules();
 	for (;;)
 	{
 		TimestampTz now;
@@ -511,6 +576,8 @@ agentphone_worker_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			next_trim_at = 0;	/* agentphone.event_retention may have changed */
+			note_window_rules();
+			agentphone_forget_key_refusal();
 		}
 
 		now = GetCurrentTimestamp();

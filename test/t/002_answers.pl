@@ -1,5 +1,6 @@
 # 002_answers.pl: what the worker does with each kind of API answer.
-# Refusals end in "error" with the API's words and no retry; 429, 5xx and
+# Refusals end in "error" with the API's words and no retry (a 401, which
+# refuses the account's key rather than the call, leaves it queued); 429, 5xx and
 # unreachable APIs are retried (Retry-After honoured) and the call is placed
 # once; answers that leave the outcome unknown are never resent.
 use strict;
@@ -178,13 +179,17 @@ $node->safe_psql('postgres', q{
 	SELECT pg_reload_conf();
 });
 
-# --- a wrong key is refused, and the message points at the setting
+# --- a wrong key: the call stays queued, the message points at the
+# setting, and a reload tries the key again (020 has the key file's case)
 sim('POST', '/_sim/config', { api_key => 'sk_other' });
 ($id, $to) = place();
-is(wait_status($id), 'error', 'wrong key: error');
-like(row($id)->{last_error}, qr/^AgentPhone API answered HTTP 401: .*\(check agentphone.api_key\)$/,
+ok(wait_until(sub { (row($id)->{last_error} // '') =~ /401/ }, 20), 'wrong key: the 401 is recorded');
+like(row($id)->{last_error}, qr/^not placed: AgentPhone API answered HTTP 401: .*; the call stays queued until the key in agentphone.api_key changes$/,
 	'401: last_error points at agentphone.api_key');
+is(row($id)->{status} . ' ' . row($id)->{attempts}, 'queued 0', '401: queued again, the attempt not counted');
 sim('POST', '/_sim/config', { api_key => $AgentphoneTest::API_KEY });
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+ok(wait_until(sub { row($id)->{status} eq 'in-progress' }, 20), 'after a reload the key is tried again: placed');
 
 # --- one bad answer does not block the others
 sim('POST', '/_sim/faults', { faults => [

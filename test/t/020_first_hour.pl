@@ -4,6 +4,18 @@
 #   1. the library left out of shared_preload_libraries: every function
 #      still works in a session that lives on, calls are queued, and the
 #      warning names the setting;
+#   2. a call put off by the calling window says so (one NOTICE per
+#      transaction, last_error on every call) and follows the window in
+#      force: widened, removed, or changed while the server was down, the
+#      window releases it (never before its not_before);
+#   3. a wrong key in the key file: the API's 401 loses no call; every call
+#      stays queued, its attempt not counted, last_error saying why; one
+#      WARNING naming agentphone.api_key_file; no more POSTs meanwhile;
+#      the right key written to the file places each call once, without a
+#      reload;
+#   4. no silent queue: a key file others can read, or an http URL not
+#      allowed, puts why into the last_error the caller reads, and the
+#      hint never says to set what is set;
 use strict;
 use warnings;
 
@@ -69,5 +81,125 @@ is($out, 'after call', 'and the session lives on');
 is($bare->safe_psql('postgres', 'SHOW agentphone.database_name'), 'postgres',
 	'the setting from postgresql.conf is shown');
 $bare->stop;
+
+# --- 2. the calling window
+my $node = new_node('first_hour', "agentphone.sweep_interval = '200ms'\n");
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+sub posts_to { my ($n) = @_; return scalar(grep { $_->{body}{toNumber} eq $n } @{ sim_posts() }); }
+sub reload_with { sql("ALTER SYSTEM $_[0]; SELECT pg_reload_conf()"); sleep 0.5; }
+
+# a one-hour window that is closed now in Los Angeles
+my $hour = sql("SELECT extract(hour FROM now() AT TIME ZONE 'America/Los_Angeles')::int");
+my $closed = $hour < 21 ? sprintf('%02d:00-%02d:00', $hour + 2, $hour + 3) : '01:00-02:00';
+reload_with("SET agentphone.call_window = '$closed'");
+
+sub queue_in_la
+{
+	my ($number, @more) = @_;
+	return "SELECT agentphone_call('agt_1', '$number', timezone => 'America/Los_Angeles'"
+	  . join('', map { ", $_" } @more) . ')';
+}
+($out, $err) = psql_session($node, 'postgres',
+	'BEGIN; ' . queue_in_la('+14155550201') . '; ' . queue_in_la('+14155550202') . '; COMMIT;');
+my @ids = split /\n/, $out;
+my @notices = $err =~ /NOTICE:  (.*)$/mg;
+is(scalar(@notices), 1, 'two calls put off by the window in one transaction: one NOTICE');
+like($notices[0] // '', qr/^call $ids[0] is waiting for the calling window to open at \d{4}-\d\d-\d\d \d\d:00:00/,
+	'naming the call and when it will be placed');
+like($err, qr/DETAIL:  agentphone.call_window is "$closed"/, 'and the window');
+is(sql("SELECT string_agg(status || ' ' || held_by_window || ' ' || (last_error LIKE 'waiting for the calling window to open at %')::text, ',' ORDER BY id)"
+	  . " FROM agentphone.calls WHERE id IN ($ids[0], $ids[1])"),
+	'queued true true,queued true true', 'each says in last_error what it waits for');
+sleep 1;
+is(posts_to('+14155550201') + posts_to('+14155550202'), 0, 'neither is dialed meanwhile');
+
+my $later = sql(queue_in_la('+14155550203', "not_before => now() + interval '1 hour'"));
+reload_with('RESET agentphone.call_window');
+ok(wait_until(sub { posts_to('+14155550201') == 1 && posts_to('+14155550202') == 1 }, 15),
+	'the window removed: the calls it held are dialed at once, once each');
+is(sql("SELECT status || ' ' || held_by_window || ' ' || (next_attempt_at > now() + interval '50 minutes') FROM agentphone.calls WHERE id = $later"),
+	'queued false true', 'but not one before its not_before');
+is(posts_to('+14155550203'), 0, '(not dialed)');
+
+reload_with("SET agentphone.call_window = '$closed'");
+my $widened = sql(queue_in_la('+14155550204'));
+reload_with("SET agentphone.call_window = '00:00-23:59'");
+ok(wait_until(sub { posts_to('+14155550204') == 1 }, 15), 'the window widened to now: the call is dialed');
+
+reload_with("SET agentphone.call_window = '$closed'");
+my $restarted = sql(queue_in_la('+14155550205'));
+$node->stop;
+$node->append_conf('postgresql.auto.conf', "agentphone.call_window = ''\n");
+$node->start;
+ok(wait_until(sub { posts_to('+14155550205') == 1 }, 15),
+	'the window removed while the server was down: dialed after the restart');
+
+# --- 3. a wrong key in the key file
+sql("ALTER SYSTEM RESET agentphone.call_window");
+sql('CREATE ROLE app LOGIN; GRANT agentphone_caller TO app');
+sub as_app { my ($rc, $o, $e) = $node->psql('postgres', $_[0], extra_params => [ '-U', 'app' ]); return wantarray ? ($o, $e) : $o; }
+my $keyfile = $node->basedir . '/agentphone.key';
+sub write_key
+{
+	my ($key, $mode) = @_;
+	open my $fh, '>', $keyfile or die "$keyfile: $!";
+	print $fh "$key\n";
+	close $fh;
+	chmod $mode // 0600, $keyfile;
+}
+write_key('sk_live_wrong');
+reload_with("SET agentphone.api_key_file = '$keyfile'");
+my $log_from = -s $node->logfile;
+my @wrong = map { scalar as_app("SELECT agentphone_call('agt_1', '+1415555030$_')") } 1 .. 3;
+my $wrong = join(',', @wrong);
+ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($wrong) AND last_error LIKE '%401%'") == 3 }, 15),
+	'a wrong key: every call answered 401 says so in last_error');
+is(sql("SELECT string_agg(DISTINCT status || ' ' || attempts, ',') FROM agentphone.calls WHERE id IN ($wrong)"),
+	'queued 0', 'and stays queued, the attempt not counted');
+like(as_app("SELECT last_error FROM agentphone.calls WHERE id = $wrong[0]"),
+	qr/^(not placed: AgentPhone API answered HTTP 401: .*; the call stays queued until the key in agentphone\.api_key_file changes|waiting: the worker cannot place calls: the AgentPhone API refused the key from agentphone\.api_key_file \(HTTP 401\).*)$/,
+	'the caller reads why, naming agentphone.api_key_file');
+my $posts_paused = scalar(@{ sim_posts() });
+my $late = as_app("SELECT agentphone_call('agt_1', '+14155550304')");
+sleep 1.5;
+is(scalar(@{ sim_posts() }), $posts_paused, 'no POST while the key is the refused one');
+like(as_app("SELECT last_error FROM agentphone.calls WHERE id = $late"),
+	qr/^waiting: the worker cannot place calls: the AgentPhone API refused the key from agentphone\.api_key_file \(HTTP 401\)/,
+	'a call queued meanwhile says why it waits');
+my $log = substr(slurp_file($node->logfile), $log_from);
+my @warnings = $log =~ /WARNING:  agentphone: queued calls are not placed: (the AgentPhone API refused the key[^\n]*)/g;
+is(scalar(@warnings), 1, 'one WARNING in the server log');
+like($log, qr/HINT:  Put the account's key in agentphone\.api_key_file: the worker tries it as soon as it changes/,
+	'its hint names the key file');
+unlike($log, qr/sk_live_wrong/, 'the key itself is never logged');
+write_key($AgentphoneTest::API_KEY);
+ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($wrong, $late) AND status = 'in-progress'") == 4 }, 20),
+	'the right key written to the file: every call placed, without a reload');
+my @placed = grep { $_->{status} == 200 } @{ sim_posts() };
+is(join(',', map { my $to = "+1415555030$_"; scalar(grep { $_->{body}{toNumber} eq $to } @placed) } 1 .. 4),
+	'1,1,1,1', 'each once');
+is(sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($wrong, $late) AND last_error IS NULL"), 4,
+	'and their last_error is cleared');
+
+# --- 4. no silent queue
+write_key($AgentphoneTest::API_KEY, 0644);
+my $exposed = as_app("SELECT agentphone_call('agt_1', '+14155550305')");
+ok(wait_until(sub { (as_app("SELECT last_error FROM agentphone.calls WHERE id = $exposed") // '') =~ /^waiting: the worker cannot place calls: no API key/ }, 15),
+	'a key file others can read: the caller reads why the call waits');
+my ($rc, $o, $e) = $node->psql('postgres', "SELECT agentphone_get_call('call_x')");
+like($e, qr/HINT:  Ask a superuser to fix the file named by agentphone\.api_key_file: owned by the server's OS user, readable by nobody else \(chmod 600\)/,
+	'and the hint says to fix the file, not to set it');
+unlike($e, qr/set agentphone\.api_key_file/, '(not to set what is set)');
+write_key($AgentphoneTest::API_KEY);
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $exposed") eq 'in-progress' }, 20),
+	'the file fixed: placed');
+
+reload_with('SET agentphone.allow_insecure_http = off');
+my $insecure = as_app("SELECT agentphone_call('agt_1', '+14155550306')");
+ok(wait_until(sub { (as_app("SELECT last_error FROM agentphone.calls WHERE id = $insecure") // '') =~ /^waiting: the worker cannot place calls: agentphone\.api_url must use https/ }, 15),
+	'an http URL not allowed: the caller reads why the call waits');
+reload_with('RESET agentphone.allow_insecure_http');
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $insecure") eq 'in-progress' }, 20),
+	'allowed again: placed');
 
 done_testing();
