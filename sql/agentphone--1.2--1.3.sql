@@ -88,3 +88,35 @@ BEGIN
 		RETURNING c.*)
 	SELECT * FROM claimed;
 END $$;
+
+-- agentphone_wait(id, timeout, until): wait until the call is 'placed' (as
+-- the two-argument form does), has 'ended', or has its 'transcript' stored.
+CREATE FUNCTION agentphone_wait(id bigint, timeout interval, until text) RETURNS text
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_wait';
+REVOKE ALL ON FUNCTION agentphone_wait(bigint, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_wait(bigint, interval, text) TO agentphone_caller;
+COMMENT ON FUNCTION agentphone_wait(bigint, interval, text) IS
+'wait until the call is placed, has ended, or has its transcript stored (until => ''placed'', ''ended'' or ''transcript''), or the timeout passes, and return its status';
+
+-- agentphone_stream_transcript returns each turn as it arrives, then a
+-- closing row whose event says why the stream stopped: 'ended' (the call
+-- ended), 'timeout', or 'closed' (the server closed the stream).
+DROP FUNCTION agentphone_stream_transcript(text, interval);
+CREATE FUNCTION agentphone_stream_transcript(call_id text, timeout interval DEFAULT '60 seconds')
+RETURNS TABLE (seq integer, role text, content text, created_at timestamptz, event text)
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_stream_transcript';
+REVOKE ALL ON FUNCTION agentphone_stream_transcript(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_stream_transcript(text, interval) TO agentphone_caller;
+
+-- agentphone_retry(id): a call of one's own that ended in error (a batch
+-- refused by a misconfigured account, say) or unknown, queued again with
+-- every dialing rule checked as for a new call; returns when it is due.
+CREATE FUNCTION agentphone_retry(id bigint) RETURNS timestamptz
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_retry';
+REVOKE ALL ON FUNCTION agentphone_retry(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_retry(bigint) TO agentphone_caller;
+COMMENT ON FUNCTION agentphone_retry(bigint) IS
+'queue a call that ended in error or unknown again, with the dialing rules checked again; returns when it is due';

@@ -13,6 +13,10 @@
  * superuser for the duration of one fixed, fully qualified statement, with
  * search_path pinned by the functions' SET clause.
  *
+ * PostgreSQL refuses a role without the grant before any of our code runs,
+ * with a bare "permission denied"; agentphone_privilege_hint, called from
+ * the log hook, adds which group role to grant.
+ *
  *-------------------------------------------------------------------------
  */
 #include "agentphone.h"
@@ -59,6 +63,46 @@ is_admin(void)
 }
 
 /*
+ * refuse_row_id explains that digits (a row id of agentphone.calls, which
+ * agentphone_call() returns) were passed where the API's call id belongs,
+ * naming that id when the role's call has one.  Runs inside an SPI
+ * connection.
+ */
+static void
+refuse_row_id(const char *digits)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		v[1] = {CStringGetTextDatum(digits)};
+	bool		isnull = true;
+	char	   *api_id = NULL;
+
+	if (strlen(digits) <= 18 &&
+		SPI_execute_with_args("SELECT api_call_id, status FROM agentphone.calls WHERE id = $1::bigint",
+							  1, types, v, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		api_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s is the id of your call in agentphone.calls, not an API call id", digits),
+					 errdetail("Call %s is %s and has no API call id yet.", digits,
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+					 errhint("Wait until it is placed (agentphone_wait(%s)), then pass its api_call_id.", digits)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is the id of your call in agentphone.calls, not an API call id", digits),
+				 errdetail("The API knows call %s as \"%s\".", digits, api_id),
+				 errhint("Pass its api_call_id: %s.", quote_literal_cstr(api_id))));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("\"%s\" is not an API call id", digits),
+			 errdetail("API call ids look like 'call_123abc'; a number is an id of agentphone.calls, and none of your calls has id %s.", digits),
+			 errhint("Pass the api_call_id column of one of your calls in agentphone.calls.")));
+}
+
+/*
  * agentphone_require_api_call raises an error unless the current role may
  * read or act on the API call api_id: an admin may reach any; another role
  * only a call it queued (visible to it in agentphone.calls).  Runs inside
@@ -75,10 +119,59 @@ agentphone_require_api_call(const char *api_id)
 	if (SPI_execute_with_args("SELECT 1 FROM agentphone.calls WHERE api_call_id = $1",
 							  1, types, v, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up API call %s", api_id);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for API call %s", api_id),
-				 errdetail("A role reaches only the calls it queued with agentphone_call()."),
-				 errhint("Members of agentphone_admin reach every call.")));
+	if (SPI_processed > 0)
+		return;
+	if (strspn(api_id, "0123456789") == strlen(api_id))
+		refuse_row_id(api_id);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for API call %s", api_id),
+			 errdetail("A role reaches only the calls it queued with agentphone_call()."),
+			 errhint("Pass the api_call_id of one of your calls in agentphone.calls; members of agentphone_admin reach every call.")));
+}
+
+/* The functions granted to agentphone_admin only; the others are callers'. */
+static const char *const admin_functions[] = {
+	"agentphone_allow_calls", "agentphone_list_calls",
+	"agentphone_list_calls_for_number", "agentphone_worker_status"
+};
+
+/*
+ * granting_role names the group role whose grant lifts a "permission
+ * denied" error of the given message, or returns NULL when it is not about
+ * agentphone.
+ */
+static const char *
+granting_role(const char *message)
+{
+	static const char function_prefix[] = "permission denied for function agentphone_";
+
+	if (strcmp(message, "permission denied for schema agentphone") == 0)
+		return "agentphone_caller";
+	if (strncmp(message, function_prefix, sizeof(function_prefix) - 1) != 0)
+		return NULL;
+	for (size_t i = 0; i < lengthof(admin_functions); i++)
+		if (strcmp(message + strlen("permission denied for function "), admin_functions[i]) == 0)
+			return "agentphone_admin";
+	return "agentphone_caller";
+}
+
+/*
+ * agentphone_privilege_hint gives a bare "permission denied" for one of
+ * agentphone's functions, or for its schema, a hint naming the grant that
+ * lifts it.  It reads nothing but the error (it runs inside the log hook).
+ */
+void
+agentphone_privilege_hint(ErrorData *edata)
+{
+	const char *role;
+
+	if (edata->elevel < ERROR || edata->sqlerrcode != ERRCODE_INSUFFICIENT_PRIVILEGE ||
+		edata->hint != NULL || edata->message == NULL)
+		return;
+	if ((role = granting_role(edata->message)) == NULL)
+		return;
+	edata->hint = psprintf("Ask an administrator to GRANT %s TO your role (README \"Privileges\").%s",
+						   role, strcmp(role, "agentphone_admin") == 0 ?
+						   " It is for administrators: its members see and act on every role's calls." : "");
 }

@@ -2,8 +2,8 @@
  *
  * agentphone.c
  *		Module entry point: settings, shared memory, the background worker's
- *		registration, waking the worker at COMMIT, and keeping the API key
- *		out of the server log.
+ *		registration, waking the worker at COMMIT, and the log hook: the API
+ *		key kept out of the server log, the grant named in a refusal.
  *
  * The worker is woken through its latch, published in a small shared
  * memory struct.  A backend that queues calls asks to wake it; the wake
@@ -408,6 +408,7 @@ agentphone_emit_log(ErrorData *edata)
 		if (debug_query_string && strstr(debug_query_string, key) != NULL)
 			edata->hide_stmt = true;
 	}
+	agentphone_privilege_hint(edata);
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
 }

@@ -167,6 +167,7 @@ typedef struct AgentphoneUser
 	Oid			userid;
 	int			sec_context;
 } AgentphoneUser;
+extern void agentphone_privilege_hint(ErrorData *edata);
 extern void agentphone_become_owner(AgentphoneUser *save);
 extern void agentphone_restore_user(const AgentphoneUser *save);
 extern void agentphone_require_api_call(const char *api_id);

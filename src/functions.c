@@ -32,6 +32,7 @@
 
 PG_FUNCTION_INFO_V1(agentphone_call);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
+PG_FUNCTION_INFO_V1(agentphone_retry);
 PG_FUNCTION_INFO_V1(agentphone_wait);
 PG_FUNCTION_INFO_V1(agentphone_worker_status);
 
@@ -223,19 +224,18 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
 
 /*
  * first_due returns when a call queued now may first be dialed: not
- * before not_before, and when the calling window opens in the callee's
+ * before *not_before (if given), and when the calling window opens in the callee's
  * zones.  A window that never opens in all of them is an error.  *held is
  * set when the window puts the call off.
  */
 static TimestampTz
-first_due(const char *number, const char *tz, const Datum *args, const bool *isnull,
-		  bool *held)
+first_due(const char *number, const char *tz, const TimestampTz *not_before, bool *held)
 {
 	TimestampTz at = GetCurrentTransactionStartTimestamp();
 	TimestampTz opens;
 
-	if (!isnull[9] && DatumGetTimestampTz(args[9]) > at)
-		at = DatumGetTimestampTz(args[9]);
+	if (not_before != NULL && *not_before > at)
+		at = *not_before;
 	if (!agentphone_next_window(at, number, tz, &opens))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -295,6 +295,7 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 	Jsonb	   *options = isnull[7] ? NULL : DatumGetJsonbP(args[7]);
 	bool		null;
 	bool		held;
+	TimestampTz not_before = 0;
 	TimestampTz due;
 	char	   *waiting = NULL;
 	int64		id;
@@ -322,7 +323,9 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 		values[2] = JsonbPGetDatum(variables);
 	values[NUM_CALL_ARGS] = CStringGetDatum(role);
 	nulls[NUM_CALL_ARGS] = ' ';
-	due = first_due(to_number, tz, args, isnull, &held);
+	if (!isnull[9])
+		not_before = DatumGetTimestampTz(args[9]);
+	due = first_due(to_number, tz, isnull[9] ? NULL : &not_before, &held);
 	values[NUM_CALL_ARGS + 1] = TimestampTzGetDatum(due);
 	nulls[NUM_CALL_ARGS + 1] = ' ';
 	values[NUM_CALL_ARGS + 2] = BoolGetDatum(held);
@@ -434,6 +437,110 @@ agentphone_cancel(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(canceled);
 }
 
+/*
+ * retryable_call locks call id (which the caller can see) and reads what a
+ * retry needs; it refuses a call that did not end in "error" or "unknown".
+ * Runs as the tables' owner, inside an SPI connection.
+ */
+static HeapTuple
+retryable_call(int64 id, TupleDesc *desc)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+	char	   *status;
+
+	agentphone_saved_plan(&plan,
+				  "SELECT status, to_number, timezone, not_before FROM agentphone.calls"
+				  " WHERE id = $1 FOR UPDATE",
+				  1, argtypes);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not lock call %lld", (long long) id);
+	*desc = SPI_tuptable->tupdesc;
+	status = SPI_getvalue(SPI_tuptable->vals[0], *desc, 1);
+	if (strcmp(status, CALL_ERROR) != 0 && strcmp(status, CALL_UNKNOWN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("call %lld is %s: only a call in error or unknown can be retried",
+						(long long) id, status),
+				 strcmp(status, CALL_QUEUED) == 0 ?
+				 errhint("It is already waiting to be placed; agentphone_wait(%lld) waits for it.", (long long) id) :
+				 errhint("Place a new call with agentphone_call().")));
+	return SPI_tuptable->vals[0];
+}
+
+/*
+ * agentphone_retry puts a call that ended in "error" or "unknown" back in
+ * the queue, for the role that queued it (or an admin): every dialing
+ * rule is checked again as for a new call, the calling window applies,
+ * and the attempts so far still count.  It returns when the call is due.
+ * An "unknown" call may have rung the callee already: the caller is told
+ * so.
+ */
+Datum
+agentphone_retry(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	int64		id = PG_GETARG_INT64(0);
+	Oid			roleid = GetUserId();
+	char	   *role = GetUserNameFromId(roleid, false);
+	Oid			argtypes[5] = {INT8OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	AgentphoneUser caller;
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		isnull;
+	bool		held;
+	bool		was_unknown;
+	char	   *number;
+	char	   *tz;
+	TimestampTz not_before;
+	TimestampTz due;
+	char	   *waiting = NULL;
+
+	PreventCommandIfReadOnly("agentphone_retry()");
+	check_database();
+	SPI_connect();
+	call_must_exist(id);		/* as the caller: its own calls */
+	agentphone_become_owner(&caller);
+	row = retryable_call(id, &desc);
+	was_unknown = strcmp(SPI_getvalue(row, desc, 1), CALL_UNKNOWN) == 0;
+	number = agentphone_dialable_number(SPI_getvalue(row, desc, 2));
+	tz = SPI_getvalue(row, desc, 3);
+	not_before = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
+	due = first_due(number, tz, isnull ? NULL : &not_before, &held);
+	check_dial_rules(number, roleid, role);
+	if (held)
+		waiting = agentphone_window_wait_text(due);
+
+	values[0] = Int64GetDatum(id);
+	values[1] = TimestampTzGetDatum(due);
+	values[2] = BoolGetDatum(held);
+	values[3] = waiting ? CStringGetTextDatum(waiting) : (Datum) 0;
+	nulls[3] = waiting ? ' ' : 'n';
+	values[4] = CStringGetTextDatum(role);
+	agentphone_saved_plan(&plan,
+				  "UPDATE agentphone.calls SET status = 'queued', next_attempt_at = $2,"
+				  " held_by_window = $3, last_error = coalesce($4, 'retried by ' || $5),"
+				  " updated_at = now()"
+				  " WHERE id = $1",
+				  5, argtypes);
+	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "could not queue call %lld again", (long long) id);
+	agentphone_restore_user(&caller);
+	SPI_finish();
+
+	if (was_unknown)
+		ereport(NOTICE,
+				(errmsg("call %lld may already have rung %s", (long long) id, number),
+				 errdetail("Its first attempt's outcome is unknown: the API may have placed it.")));
+	if (held)
+		announce_hold(id, waiting);
+	agentphone_wake_at_commit();
+	PG_RETURN_TIMESTAMPTZ(due);
+}
+
 /* Longest timeout honoured: a longer one waits this long (100 years). */
 #define MAX_TIMEOUT_MS ((int64) 100 * 365 * 24 * 3600 * 1000)
 
@@ -458,12 +565,13 @@ agentphone_interval_ms(Interval *iv)
 }
 
 /*
- * fetch_status reads the call's status; it raises an error when the call
- * does not exist or was queued by the current, uncommitted transaction
- * (the worker cannot see it, so waiting would always time out).
+ * fetch_status reads the call's status and whether its transcript is
+ * stored; it raises an error when the call does not exist or was queued by
+ * the current, uncommitted transaction (the worker cannot see it, so
+ * waiting would always time out).
  */
 static char *
-fetch_status(int64 id)
+fetch_status(int64 id, bool *transcript_complete)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {INT8OID};
@@ -472,13 +580,15 @@ fetch_status(int64 id)
 	TransactionId xmin;
 	char	   *status;
 
-	agentphone_saved_plan(&plan, "SELECT status, xmin FROM agentphone.calls WHERE id = $1",
+	agentphone_saved_plan(&plan, "SELECT status, xmin, transcript_complete FROM agentphone.calls WHERE id = $1",
 				  1, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed == 0)
 		call_must_exist(id);
 	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 2, &isnull));
+	*transcript_complete = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 3, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	if (strcmp(status, CALL_QUEUED) == 0 && TransactionIdIsCurrentTransactionId(xmin))
 		ereport(ERROR,
@@ -489,11 +599,65 @@ fetch_status(int64 id)
 	return status;
 }
 
+/* What agentphone_wait() waits for. */
+typedef enum WaitUntil
+{
+	UNTIL_PLACED,				/* the call has left the queue */
+	UNTIL_ENDED,				/* it is over, or will never be placed */
+	UNTIL_TRANSCRIPT			/* its transcript is stored, or it has none */
+} WaitUntil;
+
 /*
- * agentphone_wait waits until the call has left "queued", "dispatching"
- * and "reconciling", or until the timeout passes, and returns its status.
- * It sleeps on its latch, so it is cancellable and exits on postmaster
- * death.
+ * wait_until_arg reads agentphone_wait()'s until argument.
+ */
+static WaitUntil
+wait_until_arg(const char *until)
+{
+	if (strcmp(until, "placed") == 0)
+		return UNTIL_PLACED;
+	if (strcmp(until, "ended") == 0)
+		return UNTIL_ENDED;
+	if (strcmp(until, "transcript") == 0)
+		return UNTIL_TRANSCRIPT;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid until \"%s\" for agentphone_wait()", until),
+			 errdetail("It waits until the call is placed, has ended, or has its transcript stored."),
+			 errhint("Pass until => 'placed', 'ended' or 'transcript'.")));
+	return UNTIL_PLACED;		/* keep the compiler quiet */
+}
+
+/*
+ * wait_over says whether a call in status (transcript stored or not) is
+ * where agentphone_wait() was asked to wait for.
+ */
+static bool
+wait_over(const char *status, bool transcript_complete, WaitUntil until)
+{
+	static const char *const before_placed[] = {CALL_QUEUED, CALL_DISPATCHING, CALL_RECONCILING};
+	static const char *const never_placed[] = {CALL_CANCELED, "blocked", CALL_ERROR, CALL_UNKNOWN};
+	static const char *const ended[] = {"completed", "failed", "busy", "no-answer"};
+
+	for (size_t i = 0; i < lengthof(before_placed); i++)
+		if (strcmp(status, before_placed[i]) == 0)
+			return false;
+	if (until == UNTIL_PLACED)
+		return true;
+	for (size_t i = 0; i < lengthof(never_placed); i++)
+		if (strcmp(status, never_placed[i]) == 0)
+			return true;		/* over, and never to have a transcript */
+	if (until == UNTIL_TRANSCRIPT)
+		return transcript_complete;
+	for (size_t i = 0; i < lengthof(ended); i++)
+		if (strcmp(status, ended[i]) == 0)
+			return true;
+	return false;				/* live: in-progress, ending, ringing, ... */
+}
+
+/*
+ * agentphone_wait(id, timeout [, until]) waits until call id is placed
+ * (or will never be), has ended, or has its transcript stored, or until
+ * the timeout; it returns the call's status then.
  */
 Datum
 agentphone_wait(PG_FUNCTION_ARGS)
@@ -501,8 +665,10 @@ agentphone_wait(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	int64		timeout_ms = agentphone_interval_ms(PG_GETARG_INTERVAL_P(1));
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	WaitUntil	until = PG_NARGS() > 2 ? wait_until_arg(text_to_cstring(PG_GETARG_TEXT_PP(2))) : UNTIL_PLACED;
 	MemoryContext callcxt = CurrentMemoryContext;
 	char	   *status;
+	bool		transcript_complete;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -516,9 +682,8 @@ agentphone_wait(PG_FUNCTION_ARGS)
 	{
 		long		left;
 
-		status = fetch_status(id);
-		if (strcmp(status, CALL_QUEUED) != 0 && strcmp(status, CALL_DISPATCHING) != 0 &&
-			strcmp(status, CALL_RECONCILING) != 0)
+		status = fetch_status(id, &transcript_complete);
+		if (wait_over(status, transcript_complete, until))
 			break;
 		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (left <= 0)

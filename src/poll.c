@@ -129,6 +129,21 @@ poll_postpone(void)
 }
 
 /*
+ * poll_interval_reloaded brings the next cycle forward to one new poll
+ * interval from now, when agentphone.poll_interval was shortened: a
+ * reload takes effect at once, not after the old interval.
+ */
+void
+poll_interval_reloaded(void)
+{
+	TimestampTz soonest = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  agentphone_poll_interval_ms);
+
+	if (poll_cycle.next_at > soonest)
+		poll_cycle.next_at = soonest;
+}
+
+/*
  * cycle_memory returns the context of the current cycle, creating it.
  */
 static MemoryContext

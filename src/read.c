@@ -67,6 +67,19 @@ require_key(void)
 }
 
 /*
+ * backend_http_begin readies this session's requests: a key and URL that
+ * may be used, libcurl, and nothing left of a query that stopped reading
+ * a stream early and then failed.
+ */
+static void
+backend_http_begin(void)
+{
+	require_key();
+	http_init();
+	http_abort_all();
+}
+
+/*
  * check_id raises an error unless s can name an API object in a URL path.
  */
 static char *
@@ -143,7 +156,8 @@ fail(HttpRequest *req, const char *what)
 		http_free(req);
 		ereport(ERROR,
 				(errcode(too_large ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not get an answer from the AgentPhone API: %s", text)));
+				 errmsg("could not get an answer from the AgentPhone API: %s", text),
+				 errhint("Try again; if it keeps failing, ask a superuser to check agentphone.api_url, agentphone.http_proxy and agentphone.request_timeout.")));
 	}
 	text = api_error_text(st, req->body);
 	http_free(req);
@@ -151,12 +165,14 @@ fail(HttpRequest *req, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("AgentPhone has no %s", what),
-				 errdetail("%s", text)));
+				 errdetail("%s", text),
+				 errhint("Pass an id the API returned: the api_call_id column of agentphone.calls, like 'call_123abc'.")));
 	if (st == 409)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s is no longer live", what),
-				 errdetail("%s", text)));
+				 errdetail("%s", text),
+				 errhint("It has ended: read it with agentphone_get_call() or from agentphone.calls.")));
 	ereport(ERROR,
 			(errcode(st == 401 || st == 403 ? ERRCODE_INSUFFICIENT_PRIVILEGE :
 					 st == 422 || st == 400 ? ERRCODE_INVALID_PARAMETER_VALUE :
@@ -175,8 +191,7 @@ request(const char *url, const char *json, bool auth, size_t max_bytes, const ch
 {
 	HttpRequest *req;
 
-	require_key();
-	http_init();
+	backend_http_begin();
 	req = http_start(url, auth ? agentphone_api_key_value() : NULL, json,
 					 agentphone_request_timeout_ms, NULL);
 	req->max_bytes = max_bytes;
@@ -259,7 +274,8 @@ check_max_rows(int max_rows)
 	if (max_rows < 0 || max_rows > MAX_LIST_ROWS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_rows must be between 0 and %d", MAX_LIST_ROWS)));
+				 errmsg("max_rows must be between 0 and %d", MAX_LIST_ROWS),
+				 errhint("Read more in pages: pass the cursor the last page ended with.")));
 	return max_rows;
 }
 
@@ -288,7 +304,8 @@ list_pages(FunctionCallInfo fcinfo, const char *base_url, int max_rows, const ch
 		if (problem)
 			ereport(ERROR,
 					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-					 errmsg("could not read the AgentPhone API's list of calls: %s", problem)));
+					 errmsg("could not read the AgentPhone API's list of calls: %s", problem),
+					 errhint("Try again; agentphone.calls holds every call agentphone placed.")));
 		foreach(lc, page)
 		{
 			if (rows++ < max_rows)
@@ -373,7 +390,8 @@ agentphone_call_transcript(PG_FUNCTION_ARGS)
 	if (problem)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("could not read the transcript of call \"%s\": %s", id, problem)));
+				 errmsg("could not read the transcript of call \"%s\": %s", id, problem),
+				 errhint("Try again; the worker stores every ended call's transcript in agentphone.transcripts.")));
 	foreach(lc, turns)
 	{
 		ApiTurn    *t = lfirst(lc);
@@ -425,7 +443,8 @@ agentphone_web_call(PG_FUNCTION_ARGS)
 	if (metadata && !JB_ROOT_IS_OBJECT(metadata))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("metadata must be a JSON object")));
+				 errmsg("metadata must be a JSON object"),
+				 errhint("Pass an object, as in jsonb_build_object('campaign', 'spring').")));
 	variables = agentphone_normalize_variables(variables);
 
 	initStringInfo(&body);
@@ -442,6 +461,35 @@ agentphone_web_call(PG_FUNCTION_ARGS)
 	req = request(api_url("/calls/web"), body.data, true, MAX_JSON_BYTES,
 				  psprintf("agent \"%s\"", agent));
 	PG_RETURN_DATUM(body_jsonb(req));
+}
+
+/*
+ * note_ending stores "ending" in call id's row when the API's answer to End
+ * Call says so and the row still says the call is live: the caller sees
+ * the hang-up at once, and the worker follows the call to its end.
+ */
+static void
+note_ending(int64 id, const char *body)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		v[1] = {Int64GetDatum(id)};
+	ApiCall		answer;
+	AgentphoneUser caller;
+
+	if (body == NULL || api_decode_call(body, &answer) != NULL ||
+		answer.status == NULL || strcmp(answer.status, "ending") != 0)
+		return;
+	SPI_connect();
+	agentphone_become_owner(&caller);
+	agentphone_saved_plan(&plan,
+				  "UPDATE agentphone.calls SET status = 'ending', updated_at = now()"
+				  " WHERE id = $1 AND status IS NOT DISTINCT FROM 'in-progress'",
+				  1, types);
+	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not store that call %lld is ending", (long long) id);
+	agentphone_restore_user(&caller);
+	SPI_finish();
 }
 
 /*
@@ -478,94 +526,95 @@ agentphone_end_call(PG_FUNCTION_ARGS)
 	if (!api_id_is_safe(api_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("call %lld has an API id that cannot be used in a URL", (long long) id)));
+				 errmsg("call %lld has an API id that cannot be used in a URL", (long long) id),
+				 errhint("End it from the AgentPhone dashboard; its api_call_id was not written by agentphone.")));
 
 	req = request(api_url("/calls/%s/end", api_id), "", true, MAX_JSON_BYTES,
 				  psprintf("call %lld (\"%s\")", (long long) id, api_id));
+	note_ending(id, req->body);
 	PG_RETURN_DATUM(body_jsonb(req));
 }
 
-/*
- * put_turn adds one streamed turn as a row.
- */
-static void
-put_turn(ReturnSetInfo *rsinfo, int seq, ApiTurn *t)
+/* Where agentphone_stream_transcript() is in its stream. */
+typedef struct TranscriptStream
 {
-	Datum		v[4];
-	bool		n[4] = {false, false, false, false};
+	HttpRequest *req;
+	size_t		pos;			/* of the next event in req->body */
+	int			seq;			/* of the last turn returned */
+	TimestampTz deadline;
+	bool		over;			/* the closing row was returned */
+} TranscriptStream;
 
-	v[0] = Int32GetDatum(seq);
-	v[1] = CStringGetTextDatum(t->role);
-	v[2] = CStringGetTextDatum(t->content);
-	v[3] = time_datum(t->created_at, &n[3]);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+/*
+ * stream_row forms one row: a turn (event "turn"), or, with t NULL, the
+ * closing row that says why the stream stopped.
+ */
+static Datum
+stream_row(FuncCallContext *funcctx, int seq, ApiTurn *t, const char *event)
+{
+	Datum		v[5];
+	bool		n[5] = {t == NULL, t == NULL, t == NULL, true, false};
+
+	if (t != NULL)
+	{
+		v[0] = Int32GetDatum(seq);
+		v[1] = CStringGetTextDatum(t->role);
+		v[2] = CStringGetTextDatum(t->content);
+		v[3] = time_datum(t->created_at, &n[3]);
+	}
+	v[4] = CStringGetTextDatum(event);
+	return HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, v, n));
 }
 
 /*
- * stream_turns reads events from the stream req until "ended", the end of
- * the stream or the deadline, adding each turn as a row.  Returns true
- * when the call ended.
+ * next_stream_event waits for the next turn of the stream, returned in
+ * *turn, or for its end: the call ended ("ended"), the server closed the
+ * stream ("closed") or the deadline passed ("timeout"), returned.
  */
-static bool
-stream_turns(HttpRequest *req, ReturnSetInfo *rsinfo, TimestampTz deadline)
+static const char *
+next_stream_event(TranscriptStream *st, ApiTurn **turn)
 {
-	size_t		pos = 0;
-	int			seq = 0;
-	bool		ended = false;
-	bool		finished = false;
+	HttpRequest *req = st->req;
 
-	while (!ended)
+	*turn = NULL;
+	for (;;)
 	{
 		char	   *event;
 		char	   *data;
 		long		left;
 
-		while (!ended && req->body &&
-			   api_sse_next(req->body, req->body_len, &pos, &event, &data))
+		while (req->body && api_sse_next(req->body, req->body_len, &st->pos, &event, &data))
 		{
-			ApiTurn    *t = strcmp(event, "turn") == 0 ? api_decode_turn(data) : NULL;
-
-			if (t)
-				put_turn(rsinfo, ++seq, t);
-			ended = strcmp(event, "ended") == 0;
+			if (strcmp(event, "ended") == 0)
+				return "ended";
+			if (strcmp(event, "turn") == 0 && (*turn = api_decode_turn(data)) != NULL)
+				return NULL;
 		}
-		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (ended || finished || left <= 0)
-			break;
+		if (req->easy == NULL)
+			return "closed";	/* the server closed the stream */
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), st->deadline);
+		if (left <= 0)
+			return "timeout";
 		http_wait(Min(left, 1000));
 		CHECK_FOR_INTERRUPTS();
-		finished = (req->easy == NULL);	/* the server closed the stream */
 	}
-	return ended;
 }
 
 /*
- * agentphone_stream_transcript follows a call's live transcript stream
- * (server-sent events) and returns its turns as rows, once the call has
- * ended or the timeout has passed.  A finished call's stream replays its
- * turns and ends at once.
+ * open_stream starts the transcript stream of call id and waits for its
+ * status line, so that a 404 is an error before any row.
  */
-Datum
-agentphone_stream_transcript(PG_FUNCTION_ARGS)
+static HttpRequest *
+open_stream(const char *id, int64 timeout_ms)
 {
-	char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
-	int64		timeout_ms = agentphone_interval_ms(PG_GETARG_INTERVAL_P(1));
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HttpRequest *req;
 
-	if (timeout_ms > 24 * 3600 * 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout must not exceed 24 hours")));
-	require_key();
-	InitMaterializedSRF(fcinfo, 0);
-	http_init();
+	backend_http_begin();
 	req = http_start_accept(api_url("/calls/%s/transcript/stream", id), agentphone_api_key_value(),
 							NULL, timeout_ms + 5000, NULL, "text/event-stream");
 	req->max_bytes = MAX_JSON_BYTES;
 	PG_TRY();
 	{
-		/* wait for the status line, so that a 404 is an error */
 		while (req->easy != NULL && req->status == 0)
 		{
 			http_wait(100);
@@ -585,9 +634,67 @@ agentphone_stream_transcript(PG_FUNCTION_ARGS)
 		req = wait_for(req);	/* the whole error body */
 		fail(req, psprintf("call \"%s\"", id));
 	}
+	return req;
+}
+
+/*
+ * end_stream drops the stream when the query stops reading rows early.
+ */
+static void
+end_stream(Datum arg)
+{
+	(void) arg;
+	http_abort_all();
+}
+
+/*
+ * agentphone_stream_transcript follows a call's live transcript stream
+ * (server-sent events) and returns each turn as a row as it arrives
+ * (event "turn"), then one closing row whose event says why the stream
+ * stopped: "ended" (the call ended), "timeout", or "closed" (the server
+ * closed the stream without saying the call ended).  A finished call's
+ * stream replays its turns and ends at once.
+ */
+Datum
+agentphone_stream_transcript(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	TranscriptStream *st;
+	ApiTurn    *turn;
+	const char *end;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
+		int64		timeout_ms = agentphone_interval_ms(PG_GETARG_INTERVAL_P(1));
+		MemoryContext old;
+		TupleDesc	desc;
+
+		if (timeout_ms > 24 * 3600 * 1000)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("timeout must not exceed 24 hours"),
+					 errhint("Pass a shorter interval, such as '10 minutes', and call it again if needed.")));
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		funcctx->tuple_desc = BlessTupleDesc(desc);
+		st = palloc0(sizeof(TranscriptStream));
+		st->req = open_stream(id, timeout_ms);
+		st->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+		funcctx->user_fctx = st;
+		RegisterExprContextCallback(((ReturnSetInfo *) fcinfo->resultinfo)->econtext,
+									end_stream, (Datum) 0);
+		MemoryContextSwitchTo(old);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	st = (TranscriptStream *) funcctx->user_fctx;
+	if (st->over)
+		SRF_RETURN_DONE(funcctx);
 	PG_TRY();
 	{
-		stream_turns(req, rsinfo, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms));
+		end = next_stream_event(st, &turn);
 	}
 	PG_CATCH();
 	{
@@ -595,6 +702,9 @@ agentphone_stream_transcript(PG_FUNCTION_ARGS)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	if (end == NULL)
+		SRF_RETURN_NEXT(funcctx, stream_row(funcctx, ++st->seq, turn, "turn"));
+	st->over = true;
 	http_abort_all();
-	return (Datum) 0;
+	SRF_RETURN_NEXT(funcctx, stream_row(funcctx, 0, NULL, end));
 }

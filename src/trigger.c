@@ -185,7 +185,8 @@ check_trigger_use(TriggerData *td)
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("agentphone_dial_trigger() must be a FOR EACH ROW trigger on INSERT or UPDATE")));
+				 errmsg("agentphone_dial_trigger() must be a FOR EACH ROW trigger on INSERT or UPDATE"),
+				 errhint("CREATE TRIGGER ... AFTER INSERT ON the_table FOR EACH ROW EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'phone').")));
 }
 
 /*
@@ -211,7 +212,8 @@ read_arguments(TriggerCache *cache, TriggerData *td)
 	if (!TRIGGER_FIRED_BEFORE(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("agentphone_dial_trigger() can store the call id in column \"%s\" only in a BEFORE trigger", id_col)));
+				 errmsg("agentphone_dial_trigger() can store the call id in column \"%s\" only in a BEFORE trigger", id_col),
+				 errhint("Create the trigger BEFORE INSERT, or leave out its fourth argument.")));
 	getTypeInputInfo(TupleDescAttr(RelationGetDescr(td->tg_relation), cache->id_attnum - 1)->atttypid,
 					 &cache->id_input, &cache->id_ioparam);
 }

@@ -18,6 +18,7 @@
 #include "utils/numeric.h"
 
 #define E164_HINT "Write the number in E.164 form: a plus sign, the country code and the number, digits only, e.g. +14155550100."
+#define SHORT_NUMBER_HINT "A short number cannot be queued: for an emergency, use a phone; for a subscriber, give the full number in E.164 form, e.g. +14155550100."
 
 /*
  * agentphone_check_text checks a text argument's presence and length in
@@ -55,17 +56,21 @@ agentphone_check_text(const char *argname, const char *value, int maxlen,
 
 /*
  * e164_problem returns why number is not in E.164 form, or NULL when it is:
- * a "+", a digit 1-9, then 1 to 14 more digits.
+ * a "+", a digit 1-9, then 1 to 14 more digits.  *hint is set to the fix.
  */
 static const char *
-e164_problem(const char *number, char *buf, size_t buflen)
+e164_problem(const char *number, char *buf, size_t buflen, const char **hint)
 {
 	const char *p;
 	int			ndigits;
 
+	*hint = E164_HINT;
 	if (number[0] != '+' && number[0] != '\0' && strlen(number) < 7 &&
 		strspn(number, "0123456789") == strlen(number))
+	{
+		*hint = SHORT_NUMBER_HINT;
 		return "It is a short service or emergency number, which agentphone never dials.";
+	}
 	if (number[0] != '+')
 		return "It does not start with a plus sign.";
 	if (number[1] == '0')
@@ -99,19 +104,20 @@ agentphone_check_e164(const char *argname, const char *number)
 {
 	char		buf[128];
 	const char *problem;
+	const char *hint;
 
 	if (number == NULL || number[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be %s", argname, number == NULL ? "null" : "empty"),
 				 errhint(E164_HINT)));
-	problem = e164_problem(number, buf, sizeof(buf));
+	problem = e164_problem(number, buf, sizeof(buf), &hint);
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid phone number \"%s\" for %s", number, argname),
 				 errdetail("%s", problem),
-				 errhint(E164_HINT)));
+				 errhint("%s", hint)));
 }
 
 /*

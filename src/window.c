@@ -234,7 +234,8 @@ local_time(TimestampTz t, pg_tz *zone, int *jd, int *secs, int *dow)
 	if (timestamp2tm(t, &offset, &tm, &fsec, NULL, zone) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+				 errmsg("timestamp out of range"),
+				 errhint("Pass a not_before between now and a few years ahead.")));
 	*jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
 	*secs = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 	*dow = j2day(*jd);
@@ -260,7 +261,8 @@ local_to_timestamp(int jd, int secs, pg_tz *zone)
 	if (tm2timestamp(&tm, 0, &offset, &t) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+				 errmsg("timestamp out of range"),
+				 errhint("Pass a not_before between now and a few years ahead.")));
 	return t;
 }
 
@@ -320,7 +322,8 @@ agentphone_next_window(TimestampTz at, const char *number, const char *tz,
 			if (zone == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("time zone \"%s\" is not recognized", (char *) lfirst(lc))));
+						 errmsg("time zone \"%s\" is not recognized", (char *) lfirst(lc)),
+						 errhint("Use a name from pg_timezone_names, such as 'America/New_York'.")));
 			o = opens_in_zone(t, zone);
 			if (o > latest)
 				latest = o;

@@ -578,6 +578,7 @@ agentphone_worker_main(Datum main_arg)
 			next_trim_at = 0;	/* agentphone.event_retention may have changed */
 			note_window_rules();
 			agentphone_forget_key_refusal();
+			poll_interval_reloaded();
 		}
 
 		now = GetCurrentTimestamp();

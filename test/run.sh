@@ -15,7 +15,8 @@
 #      paused;
 #   4. the TAP tests (test/t/*.pl), each starting its own cluster and
 #      simulator;
-#   5. a workload with every server process under valgrind
+#   5. the demo (test/demo.sh), checked for the whole life of its calls;
+#   6. a workload with every server process under valgrind
 #      (test/valgrind.sh): any error in agentphone's code fails it.
 # It stops everything it started and ends with "N passed, N failed".
 set -u
@@ -103,7 +104,30 @@ for t in "$scratch"/test/t/*.pl; do
 	count "$ok" "$notok"
 done
 
-# 5. the worker under valgrind (one test: no error in agentphone's code);
+# 5. the demo, as README.md tells a new user to run it: every call it
+# places ends "completed" with its transcript shown and announced, and the
+# rolled-back call is never POSTed (it reports how long it took: under 30 s)
+if [ -z "$only" ]; then
+	say "demo"
+	t0=$(date +%s)
+	out=$(bash test/demo.sh 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] &&
+		[ "$(echo "$out" | grep -cE '^ +[0-9]+ \| \+1415555010[0-3] \| completed$')" = 3 ] &&
+		echo "$out" | grep -q 'Yes, I will be there.' &&
+		echo "$out" | grep -qF '"transcript" : "stored"}' &&
+		[ "$(echo "$out" | grep -cE '^  POST /v1/calls -> 200')" = 3 ] &&
+		! echo "$out" | grep -q '14155550199.*->'; then
+		count 1 0
+		echo "demo: ok, in $(( $(date +%s) - t0 )) s" >&2
+	else
+		count 0 1
+		echo "demo: failed (exit $rc):" >&2
+		echo "$out" | tail -n 60 >&2
+	fi
+fi
+
+# 6. the worker under valgrind (one test: no error in agentphone's code);
 # AGENTPHONE_NO_VALGRIND=1 skips it (test/sanitize.sh: valgrind and
 # AddressSanitizer do not mix)
 if [ -z "$only" ] && [ -z "${AGENTPHONE_NO_VALGRIND:-}" ]; then

@@ -76,14 +76,30 @@ my $t1 = time();
 is(sql("SELECT string_agg(content, '|' ORDER BY seq) FROM agentphone_stream_transcript('$sapi', '20 s')"),
 	'live 1|live 2|live 3|live 4', 'a live call streams every turn until it ends');
 cmp_ok(time() - $t1, '<', 10, 'and returns when the call ends, not at the timeout');
+is(sql("SELECT string_agg(coalesce(seq::text, '-') || ' ' || event, '|' ORDER BY seq NULLS LAST) FROM agentphone_stream_transcript('$sapi')"),
+	'1 turn|2 turn|3 turn|4 turn|- ended', 'a closing row says the call ended');
+sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', turn_interval => 0.5,
+	turns => [ map { { role => 'agent', content => "slow $_" } } 1 .. 4 ] } ] });
+my $slow = sql("SELECT agentphone_call('agt_1', '+14155550705')");
+sql("SELECT agentphone_wait($slow, '20 s')");
+my $slowapi = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $slow");
+my $out = sql(qq{BEGIN;
+	CREATE TEMP TABLE started AS SELECT clock_timestamp() AS t;
+	DECLARE c CURSOR FOR SELECT (s).content, (s).event FROM (SELECT agentphone_stream_transcript('$slowapi', '20 s') AS s OFFSET 0) q;
+	FETCH 1 FROM c;
+	SELECT extract(epoch FROM clock_timestamp() - t) < 1.2 FROM started;
+	FETCH ALL FROM c;
+	COMMIT});
+is($out, "slow 1|turn\nt\nslow 2|turn\nslow 3|turn\nslow 4|turn\n|ended",
+	'each turn is returned as it arrives (the first long before the call ends), then the closing row');
 sim('POST', '/_sim/script', { scripts => [ { hold => JSON::PP::true, turns => [ { role => 'agent', content => 'on hold' } ], turn_interval => 0.05 } ] });
 my $holding = sql("SELECT agentphone_call('agt_1', '+14155550704')");
 sql("SELECT agentphone_wait($holding, '20 s')");
 my $hapi = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $holding");
 sleep 0.3;
 $t1 = time();
-is(sql("SELECT string_agg(content, '|') FROM agentphone_stream_transcript('$hapi', '1 s')"), 'on hold',
-	'a call that does not end: the turns so far, after the timeout');
+is(sql("SELECT string_agg(coalesce(content, event), '|') FROM agentphone_stream_transcript('$hapi', '1 s')"), 'on hold|timeout',
+	'a call that does not end: the turns so far, after the timeout, and a closing row that says so');
 cmp_ok(time() - $t1, '<', 4, 'the timeout is honoured');
 like(sql_error("SELECT * FROM agentphone_stream_transcript('call_nope')"),
 	qr/ERROR:  P0002: AgentPhone has no call "call_nope"/, 'stream of an unknown call: a clear error');

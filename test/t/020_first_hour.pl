@@ -16,10 +16,18 @@
 #   4. no silent queue: a key file others can read, or an http URL not
 #      allowed, puts why into the last_error the caller reads, and the
 #      hint never says to set what is set;
+#   5. every refusal names its fix: the grant a role lacks (caller or
+#      admin), our row id passed where the API's call id belongs, a short
+#      number;
+#   6. following a call: agentphone_wait() until 'ended' or 'transcript';
+#      agentphone_end_call() shows "ending" at once;
+#   7. agentphone_retry(): the owner puts a call in error or unknown back
+#      in the queue, the dialing rules checked again, the attempt counted;
 use strict;
 use warnings;
 
 use AgentphoneTest;
+use JSON::PP ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -201,5 +209,97 @@ ok(wait_until(sub { (as_app("SELECT last_error FROM agentphone.calls WHERE id = 
 reload_with('RESET agentphone.allow_insecure_http');
 ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $insecure") eq 'in-progress' }, 20),
 	'allowed again: placed');
+
+# --- 5. errors with the way out
+sql('CREATE ROLE newcomer LOGIN');
+sub as_role { my ($role, $q) = @_; my ($rc, $o, $e) = $node->psql('postgres', $q, extra_params => [ '-U', $role ]); return $e; }
+like(as_role('newcomer', "SELECT agentphone_call('agt_1', '+14155550401')"),
+	qr/ERROR:  permission denied for function agentphone_call\nHINT:  Ask an administrator to GRANT agentphone_caller TO your role \(README "Privileges"\)\.$/m,
+	'a role without the grant is told which role to be granted');
+like(as_role('newcomer', 'SELECT count(*) FROM agentphone.calls'),
+	qr/ERROR:  permission denied for schema agentphone\nLINE 1: .*\n.*\nHINT:  Ask an administrator to GRANT agentphone_caller TO your role/,
+	'and so is one reading the calls');
+like(as_role('app', 'SELECT * FROM agentphone_worker_status()'),
+	qr/ERROR:  permission denied for function agentphone_worker_status\nHINT:  Ask an administrator to GRANT agentphone_admin TO your role \(README "Privileges"\)\. It is for administrators/,
+	'an admin-only function names agentphone_admin');
+like(as_role('app', "SELECT agentphone_call('agt_1', '911')"),
+	qr/DETAIL:  It is a short service or emergency number, which agentphone never dials\.\nHINT:  A short number cannot be queued: for an emergency, use a phone/,
+	'911: the hint does not ask for E.164 form');
+my $api_id = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $wrong[0]");
+like(as_role('app', "SELECT agentphone_get_call('$wrong[0]')"),
+	qr/ERROR:  $wrong[0] is the id of your call in agentphone.calls, not an API call id\nDETAIL:  The API knows call $wrong[0] as "$api_id"\.\nHINT:  Pass its api_call_id: '$api_id'\./,
+	'our id passed for the API\'s: the error names the API call id to pass');
+like(as_role('app', "SELECT agentphone_get_call('$late')"),
+	qr/ERROR:  $late is the id of your call in agentphone.calls/, '(for every call of the role)');
+like(as_role('app', "SELECT agentphone_get_call('987654')"),
+	qr/ERROR:  "987654" is not an API call id\nDETAIL:  .*none of your calls has id 987654\.\nHINT:  Pass the api_call_id column/,
+	'a number that is no call of the role: said so');
+
+# --- 6. following a call to its end
+reload_with("SET agentphone.poll_interval = '300ms'");
+sim('POST', '/_sim/config', { default_script => { outcome => 'completed', turn_interval => 0.3,
+	turns => [ { role => 'agent', content => 'Hello' }, { role => 'user', content => 'Hi' } ] } });
+my $followed = as_app("SELECT agentphone_call('agt_1', '+14155550601')");
+is(as_app("SELECT agentphone_wait($followed, '30 s', 'ended')"), 'completed',
+	"agentphone_wait(..., 'ended') returns once the call is over");
+is(as_app("SELECT agentphone_wait($followed, '30 s', 'transcript') || ' ' || count(*) FROM agentphone.transcripts WHERE call_id = $followed"),
+	'completed 2', "and until => 'transcript' once its transcript is stored");
+like(as_app("SELECT agentphone_wait($exposed, timeout => '1 s', until => 'placed')"), qr/^(in-progress|completed)$/,
+	'(named arguments; placed: any status after the queue)');
+my $canceled = as_app("SELECT agentphone_call('agt_1', '+14155550602', not_before => now() + interval '1 hour')");
+as_app("SELECT agentphone_cancel($canceled)");
+my $t0 = time();
+is(as_app("SELECT agentphone_wait($canceled, '20 s', 'transcript')"), 'canceled',
+	'a call that will never have a transcript: the wait returns at once');
+cmp_ok(time() - $t0, '<', 5, '(not at the timeout)');
+like(as_role('app', "SELECT agentphone_wait($followed, '1 s', 'finished')"),
+	qr/ERROR:  invalid until "finished" for agentphone_wait\(\)\n.*\nHINT:  Pass until => 'placed', 'ended' or 'transcript'\./,
+	'an unknown until names the three');
+
+sim('POST', '/_sim/config', { default_script => { outcome => 'completed', hold => JSON::PP::true, turns => [] } });
+my $held_call = as_app("SELECT agentphone_call('agt_1', '+14155550603')");
+is(as_app("SELECT agentphone_wait($held_call, '20 s')"), 'in-progress', 'a live call');
+as_app("SELECT agentphone_end_call($held_call)");
+is(as_app("SELECT status FROM agentphone.calls WHERE id = $held_call"), 'ending',
+	'agentphone_end_call(): the row says "ending" at once');
+is(as_app("SELECT agentphone_wait($held_call, '30 s', 'ended')"), 'completed', 'and the call then ends');
+sim('POST', '/_sim/reset');
+
+# --- 7. agentphone_retry
+sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', kind => 'status', status => 422,
+	body => { detail => [ { loc => [ 'body', 'toNumber' ], msg => 'Number cannot be reached', type => 'value_error' } ] } } ] });
+my $failed = as_app("SELECT agentphone_call('agt_1', '+14155550701')");
+is(as_app("SELECT agentphone_wait($failed, '20 s')"), 'error', 'a call the API refused: error');
+like(as_app("SELECT agentphone_retry($failed) > now() - interval '1 minute'"), qr/^t$/, 'its owner retries it');
+is(as_app("SELECT detail FROM agentphone.call_events WHERE call_id = $failed AND from_status = 'error'"), 'retried by app',
+	'queued again, saying who retried it');
+is(as_app("SELECT agentphone_wait($failed, '20 s')"), 'in-progress', 'and it is placed');
+is(sql("SELECT attempts FROM agentphone.calls WHERE id = $failed"), '2', 'the attempt counted');
+is(sql("SELECT string_agg(from_status || '>' || to_status, ',' ORDER BY id) FROM agentphone.call_events WHERE call_id = $failed"),
+	'queued>dispatching,dispatching>error,error>queued,queued>dispatching,dispatching>in-progress', 'every step in the events');
+like(as_role('app', "SELECT agentphone_retry($failed)"),
+	qr/ERROR:  call $failed is in-progress: only a call in error or unknown can be retried\nHINT:  Place a new call with agentphone_call\(\)\./,
+	'a live call cannot be retried');
+like(as_role('newcomer', "SELECT agentphone_retry($failed)"), qr/permission denied for function agentphone_retry/,
+	'a role without the grant cannot');
+sql('GRANT agentphone_caller TO newcomer');
+like(as_role('newcomer', "SELECT agentphone_retry($failed)"), qr/ERROR:  call $failed does not exist/,
+	'nor can another caller: it does not see the call');
+
+sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', kind => 'status', status => 422 } ] });
+my $listed = as_app("SELECT agentphone_call('agt_1', '+14155550702')");
+as_app("SELECT agentphone_wait($listed, '20 s')");
+as_app("SELECT agentphone_do_not_call('+14155550702', 'asked')");
+like(as_role('app', "SELECT agentphone_retry($listed)"), qr/ERROR:  agentphone will not call \+14155550702\nDETAIL:  .*do-not-call/,
+	'a retry meets the dialing rules again: the number was put on the do-not-call list');
+is(sql("SELECT status || ' ' || attempts FROM agentphone.calls WHERE id = $listed"), 'error 1', 'and the call is left as it was');
+
+my $lost = as_app("SELECT agentphone_call('agt_1', '+14155550703')");
+as_app("SELECT agentphone_wait($lost, '20 s')");
+sql("UPDATE agentphone.calls SET status = 'unknown', api_call_id = NULL WHERE id = $lost");
+my ($rc7, $o7, $e7) = $node->psql('postgres', "SELECT agentphone_retry($lost)", extra_params => [ '-U', 'app' ]);
+like($e7, qr/NOTICE:  call $lost may already have rung \+14155550703/, 'an unknown call: the retry warns it may have rung already');
+ok(wait_until(sub { scalar(grep { $_->{body}{toNumber} eq '+14155550703' } @{ sim_posts() }) == 2 }, 20),
+	'and it is sent again');
 
 done_testing();
