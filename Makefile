@@ -5,6 +5,7 @@ EXTENSION = agentphone
 MODULE_big = agentphone
 OBJS = \
 	src/access.o \
+	src/agents.o \
 	src/agentphone.o \
 	src/api.o \
 	src/dbguard.o \

@@ -120,3 +120,52 @@ REVOKE ALL ON FUNCTION agentphone_retry(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agentphone_retry(bigint) TO agentphone_caller;
 COMMENT ON FUNCTION agentphone_retry(bigint) IS
 'queue a call that ended in error or unknown again, with the dialing rules checked again; returns when it is due';
+
+-- The account's agents and their numbers, as the API lists them (GET
+-- /v1/agents), refreshed by the worker every agentphone.agent_refresh_interval
+-- and on demand by agentphone_refresh_agents().  Once the list has been
+-- fetched (agent_sync has its row), agentphone_call() refuses an unknown
+-- agent_id, or a from_number_id that is not the agent's, at queue time.
+-- A copy of the API's data: not dumped, fetched again.
+CREATE TABLE agentphone.agents (
+	id					text PRIMARY KEY,
+	name				text,
+	description			text,
+	voice_mode			text,
+	created_at			timestamptz,
+	fetched_at			timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE agentphone.agent_numbers (
+	agent_id			text NOT NULL REFERENCES agentphone.agents (id) ON DELETE CASCADE,
+	number_id			text NOT NULL,
+	phone_number		text,
+	status				text,
+	PRIMARY KEY (agent_id, number_id)
+);
+CREATE TABLE agentphone.agent_sync (
+	one					boolean PRIMARY KEY DEFAULT true CHECK (one),
+	fetched_at			timestamptz NOT NULL,
+	agents				integer NOT NULL
+);
+COMMENT ON TABLE agentphone.agent_sync IS
+	'one row once the list of agents has been fetched: when, and how many';
+REVOKE ALL ON agentphone.agents, agentphone.agent_numbers, agentphone.agent_sync FROM PUBLIC;
+GRANT SELECT ON agentphone.agents, agentphone.agent_numbers, agentphone.agent_sync TO agentphone_caller;
+
+-- Reports can show the agent's name (a column added at the end).
+CREATE OR REPLACE VIEW agentphone.call_report WITH (security_invoker = true) AS
+SELECT c.id, c.api_call_id, c.created_at, c.created_by, c.agent_id, c.to_number,
+	c.status, c.started_at, c.ended_at, c.duration_seconds, c.recording_url,
+	c.transcript_complete,
+	(SELECT pg_catalog.string_agg(t.role || ': ' || t.content, E'\n' ORDER BY t.seq)
+	 FROM agentphone.transcripts t WHERE t.call_id = c.id) AS transcript,
+	(SELECT a.name FROM agentphone.agents a WHERE a.id = c.agent_id) AS agent_name
+FROM agentphone.calls c;
+
+CREATE FUNCTION agentphone_refresh_agents() RETURNS integer
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_refresh_agents';
+REVOKE ALL ON FUNCTION agentphone_refresh_agents() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_refresh_agents() TO agentphone_admin;
+COMMENT ON FUNCTION agentphone_refresh_agents() IS
+'fetch the account''s agents and their numbers from the API now; returns how many agents';

@@ -23,8 +23,9 @@ FROM agentphone.calls WHERE id = :id;
 -- too late to cancel it now
 SELECT agentphone_cancel(:id);
 
--- a call the API refuses ends in "error" with the API's words
-SELECT agentphone_call('agt_unknown', '+14155550100') AS bad \gset
+-- a call the API refuses ends in "error" with the API's words (the agent
+-- exists, but has no number to call from)
+SELECT agentphone_call('agt_nonum', '+14155550100') AS bad \gset
 SELECT agentphone_wait(:bad, '20 seconds');
 SELECT status, attempts, api_call_id, last_error FROM agentphone.calls WHERE id = :bad;
 

@@ -133,7 +133,8 @@ agentphone_require_api_call(const char *api_id)
 /* The functions granted to agentphone_admin only; the others are callers'. */
 static const char *const admin_functions[] = {
 	"agentphone_allow_calls", "agentphone_list_calls",
-	"agentphone_list_calls_for_number", "agentphone_worker_status"
+	"agentphone_list_calls_for_number", "agentphone_refresh_agents",
+	"agentphone_worker_status"
 };
 
 /*

@@ -61,6 +61,7 @@ extern int	agentphone_max_attempts;
 extern int	agentphone_sweep_interval_ms;
 extern int	agentphone_retry_base_ms;
 extern int	agentphone_poll_interval_ms;
+extern int	agentphone_agent_refresh_interval_ms;
 extern int	agentphone_max_call_duration_s;
 extern int	agentphone_event_retention_s;
 extern int	agentphone_reconcile_delay_ms;
@@ -144,6 +145,7 @@ extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,
 											   const char *query,
 											   int nargs, Oid *argtypes);
 extern bool agentphone_calls_has_column(const char *column);
+extern bool agentphone_has_relation(const char *relname);
 
 /* ----- the worker and database-level commands (dbguard.c) ----- */
 extern void agentphone_install_dbguard(void);

@@ -430,6 +430,72 @@ api_decode_list(const char *body, List **calls, bool *has_more)
 }
 
 /*
+ * read_agent_numbers appends an agent's numbers, from "numbers" or from
+ * the older "phoneNumbers", each {id, phoneNumber, status}.
+ */
+static List *
+read_agent_numbers(const cJSON *agent)
+{
+	const cJSON *array = cJSON_GetObjectItemCaseSensitive(agent, "numbers");
+	const cJSON *e;
+	List	   *numbers = NIL;
+
+	if (!cJSON_IsArray(array))
+		array = cJSON_GetObjectItemCaseSensitive(agent, "phoneNumbers");
+	cJSON_ArrayForEach(e, array)
+	{
+		ApiAgentNumber *n = palloc0(sizeof(ApiAgentNumber));
+
+		n->id = get_token(e, "id", MAX_API_TOKEN);
+		n->phone_number = get_token(e, "phoneNumber", MAX_API_TOKEN);
+		n->status = get_token(e, "status", MAX_API_TOKEN);
+		if (n->id)
+			numbers = lappend(numbers, n);
+	}
+	return numbers;
+}
+
+/*
+ * api_decode_agents reads a page of List Agents, {data, hasMore, total},
+ * into a List of ApiAgent (entries without an id are skipped).
+ */
+const char *
+api_decode_agents(const char *body, List **agents, bool *has_more)
+{
+	const char *problem = NULL;
+	cJSON	   *root = parse_object(body, &problem);
+	const cJSON *data;
+	const cJSON *e;
+
+	*agents = NIL;
+	*has_more = false;
+	if (root == NULL)
+		return problem;
+	data = cJSON_GetObjectItemCaseSensitive(root, "data");
+	if (!cJSON_IsArray(data))
+	{
+		cJSON_Delete(root);
+		return "the answer had no \"data\" array";
+	}
+	cJSON_ArrayForEach(e, data)
+	{
+		ApiAgent   *a = palloc0(sizeof(ApiAgent));
+
+		a->id = get_token(e, "id", MAX_API_TOKEN);
+		a->name = get_text(e, "name", MAX_API_MESSAGE);
+		a->description = get_text(e, "description", MAX_API_MESSAGE);
+		a->voice_mode = get_token(e, "voiceMode", MAX_API_TOKEN);
+		a->created_at = get_time(e, "createdAt");
+		a->numbers = read_agent_numbers(e);
+		if (a->id)
+			*agents = lappend(*agents, a);
+	}
+	*has_more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "hasMore"));
+	cJSON_Delete(root);
+	return NULL;
+}
+
+/*
  * api_decode_transcript reads Get Transcript in any documented shape:
  * {callId, status, transcript: [{role, content, createdAt}]},
  * {data: [pairs]}, {transcripts: [pairs]}, or a bare array of turns.

@@ -50,10 +50,29 @@ typedef struct ApiCall
 	List	   *turns;			/* of ApiTurn, from "transcripts" pairs */
 } ApiCall;
 
+/* One agent of the account, with its numbers (List Agents). */
+typedef struct ApiAgent
+{
+	char	   *id;
+	char	   *name;
+	char	   *description;
+	char	   *voice_mode;
+	char	   *created_at;		/* ISO-8601 or NULL */
+	List	   *numbers;		/* of ApiAgentNumber */
+} ApiAgent;
+
+typedef struct ApiAgentNumber
+{
+	char	   *id;
+	char	   *phone_number;
+	char	   *status;
+} ApiAgentNumber;
+
 extern char *api_encode_create_call(const ApiCallRequest *req);
 extern const char *api_decode_call(const char *body, ApiCall *call);
 extern const char *api_decode_list(const char *body, List **calls, bool *has_more);
 extern const char *api_decode_transcript(const char *body, List **turns);
+extern const char *api_decode_agents(const char *body, List **agents, bool *has_more);
 extern char *api_error_text(long http_status, const char *body);
 extern bool api_sse_next(const char *buf, size_t len, size_t *pos,
 						 char **event, char **data);

@@ -30,6 +30,8 @@
 #include "utils/snapmgr.h"
 #include "utils/datetime.h"
 
+#include "agents.h"
+
 PG_FUNCTION_INFO_V1(agentphone_call);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
 PG_FUNCTION_INFO_V1(agentphone_retry);
@@ -337,6 +339,8 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 
 	SPI_connect();
 	agentphone_become_owner(&caller);
+	if (agentphone_has_relation("agent_sync"))
+		agents_check(agent_id, text_arg(args, isnull, 3));
 	check_dial_rules(to_number, roleid, role);
 	if (agentphone_calls_has_column("held_by_window"))
 		insert = agentphone_saved_plan(&plan,

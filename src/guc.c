@@ -33,6 +33,7 @@ int			agentphone_max_attempts = 5;
 int			agentphone_sweep_interval_ms = 10000;
 int			agentphone_retry_base_ms = 1000;
 int			agentphone_poll_interval_ms = 5000;
+int			agentphone_agent_refresh_interval_ms = 5 * 60 * 1000;
 int			agentphone_max_call_duration_s = 3600;
 int			agentphone_event_retention_s = 30 * 24 * 3600;
 int			agentphone_reconcile_delay_ms = 30000;
@@ -535,6 +536,13 @@ agentphone_define_settings(void)
 							"One cycle lists the calls in progress, 100 a page, and looks up only those that changed.",
 							&agentphone_poll_interval_ms,
 							5000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.agent_refresh_interval",
+							"How often the worker fetches the account's agents and their numbers (agentphone.agents).",
+							"agentphone_call() refuses an agent, or a from_number_id, that the fetched list lacks.",
+							&agentphone_agent_refresh_interval_ms,
+							5 * 60 * 1000, 1000, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("agentphone.max_call_duration",

@@ -11,7 +11,10 @@
 #include "agentphone.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -52,6 +55,20 @@ bool
 cycle_due(const Cycle *c, TimestampTz now)
 {
 	return !c->active && c->wanted && now >= c->next_at;
+}
+
+/*
+ * cycle_interval_reloaded brings the next cycle forward to interval_ms
+ * from now when its interval was shortened: a reload takes effect at
+ * once, not after the old interval.
+ */
+void
+cycle_interval_reloaded(Cycle *c, int interval_ms)
+{
+	TimestampTz soonest = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), interval_ms);
+
+	if (!c->active && c->next_at > soonest)
+		c->next_at = soonest;
 }
 
 /*
@@ -144,4 +161,31 @@ run_in_subtransaction(void (*fn) (void *), void *arg)
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
 	return failure;
+}
+
+/*
+ * list_text_array returns one char * field (at offset in each element) of
+ * every element of items, in order, as a text[] (NULL elements where the
+ * field is NULL): a column for an INSERT ... SELECT FROM unnest().
+ */
+Datum
+list_text_array(List *items, size_t offset)
+{
+	int			n = list_length(items);
+	Datum	   *elems = palloc0(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc0(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	ListCell   *lc;
+
+	foreach(lc, items)
+	{
+		char	   *field = *(char **) ((char *) lfirst(lc) + offset);
+		int			i = foreach_current_index(lc);
+
+		nulls[i] = field == NULL;
+		elems[i] = field ? CStringGetTextDatum(field) : (Datum) 0;
+	}
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
 }

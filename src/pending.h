@@ -16,7 +16,8 @@ typedef enum RequestKind
 	REQ_GET,					/* GET /calls/{id} of a call that changed */
 	REQ_TRANSCRIPT,				/* GET /calls/{id}/transcript */
 	REQ_GET_TRANSCRIPT,			/* GET /calls/{id}, for its transcripts */
-	REQ_RECONCILE				/* GET /calls?search=<number> */
+	REQ_RECONCILE,				/* GET /calls?search=<number> */
+	REQ_AGENTS					/* GET /agents page */
 } RequestKind;
 
 struct ApiCall;
@@ -28,7 +29,7 @@ typedef struct Pending
 	Oid			extension_oid;	/* the agentphone.calls it belongs to */
 	int64		id;				/* agentphone.calls.id, 0 for REQ_LIST */
 	int			attempt;		/* REQ_CREATE: 1 for the first try */
-	int			offset;			/* REQ_LIST: offset of the page */
+	int			offset;			/* REQ_LIST, REQ_AGENTS: offset of the page */
 	char		api_id[129];	/* REQ_GET, REQ_*TRANSCRIPT: the API's id */
 	struct ApiCall *ended;		/* REQ_*TRANSCRIPT: the ended call, stored
 								 * with its transcript (one chunk), or NULL */
@@ -44,11 +45,13 @@ typedef struct Cycle
 
 extern bool cycle_due(const Cycle *c, TimestampTz now);
 extern long cycle_wait_ms(const Cycle *c, TimestampTz now);
+extern void cycle_interval_reloaded(Cycle *c, int interval_ms);
 extern Pending *pending_new(RequestKind kind, Oid extension_oid, int64 id,
 							const char *api_id);
 extern void pending_free(Pending *p);
 extern bool api_id_is_safe(const char *id);
 extern char *api_url(const char *fmt,...) pg_attribute_printf(1, 2);
 extern char *run_in_subtransaction(void (*fn) (void *), void *arg);
+extern Datum list_text_array(List *items, size_t offset);
 
 #endif							/* AGENTPHONE_PENDING_H */

@@ -129,21 +129,6 @@ poll_postpone(void)
 }
 
 /*
- * poll_interval_reloaded brings the next cycle forward to one new poll
- * interval from now, when agentphone.poll_interval was shortened: a
- * reload takes effect at once, not after the old interval.
- */
-void
-poll_interval_reloaded(void)
-{
-	TimestampTz soonest = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													  agentphone_poll_interval_ms);
-
-	if (poll_cycle.next_at > soonest)
-		poll_cycle.next_at = soonest;
-}
-
-/*
  * cycle_memory returns the context of the current cycle, creating it.
  */
 static MemoryContext
@@ -561,31 +546,6 @@ typedef struct TranscriptWrite
 	ApiCall    *call;			/* the ended call's fields, or NULL */
 } TranscriptWrite;
 
-/*
- * turn_column returns one text field (at offset in ApiTurn) of every turn,
- * in order, as a text[] (NULL elements where the field is NULL).
- */
-static Datum
-turn_column(List *turns, size_t offset)
-{
-	int			n = list_length(turns);
-	Datum	   *elems = palloc0(sizeof(Datum) * Max(n, 1));
-	bool	   *nulls = palloc0(sizeof(bool) * Max(n, 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	ListCell   *lc;
-
-	foreach(lc, turns)
-	{
-		char	   *field = *(char **) ((char *) lfirst(lc) + offset);
-		int			i = foreach_current_index(lc);
-
-		nulls[i] = field == NULL;
-		elems[i] = field ? CStringGetTextDatum(field) : (Datum) 0;
-	}
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
-											  TEXTOID, -1, false, TYPALIGN_INT));
-}
 
 /*
  * transcript_step stores all turns of a call in one statement, then the
@@ -601,9 +561,9 @@ transcript_step(void *arg)
 	ApiCall		unchanged = {.duration_seconds = -1,.recording_available = -1};
 	CallUpdate	u = {w->id, w->call ? w->call : &unchanged, NULL, -1, true};
 
-	v[1] = turn_column(w->turns, offsetof(ApiTurn, role));
-	v[2] = turn_column(w->turns, offsetof(ApiTurn, content));
-	v[3] = turn_column(w->turns, offsetof(ApiTurn, created_at));
+	v[1] = list_text_array(w->turns, offsetof(ApiTurn, role));
+	v[2] = list_text_array(w->turns, offsetof(ApiTurn, content));
+	v[3] = list_text_array(w->turns, offsetof(ApiTurn, created_at));
 
 	agentphone_saved_plan(&turn_plan,
 						  "INSERT INTO agentphone.transcripts (call_id, seq, role, content, created_at)"

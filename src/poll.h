@@ -17,7 +17,6 @@ extern struct Cycle poll_cycle;
 extern void poll_note_placed(void);
 extern void poll_reset(void);
 extern void poll_postpone(void);
-extern void poll_interval_reloaded(void);
 extern void poll_load(void);
 extern void poll_start(Oid extension_oid);
 extern void poll_on_list(struct HttpRequest *req);

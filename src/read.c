@@ -27,6 +27,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "agents.h"
 #include "api.h"
 #include "http.h"
 #include "pending.h"
@@ -39,6 +40,7 @@ PG_FUNCTION_INFO_V1(agentphone_call_recording);
 PG_FUNCTION_INFO_V1(agentphone_web_call);
 PG_FUNCTION_INFO_V1(agentphone_end_call);
 PG_FUNCTION_INFO_V1(agentphone_stream_transcript);
+PG_FUNCTION_INFO_V1(agentphone_refresh_agents);
 
 #define LIST_PAGE 100
 #define MAX_LIST_ROWS 100000
@@ -707,4 +709,42 @@ agentphone_stream_transcript(PG_FUNCTION_ARGS)
 	st->over = true;
 	http_abort_all();
 	SRF_RETURN_NEXT(funcctx, stream_row(funcctx, 0, NULL, end));
+}
+
+/*
+ * agentphone_refresh_agents fetches the account's agents and their
+ * numbers now, every page, and replaces the stored list (agents.c); it
+ * returns how many agents there are.  A failed page changes nothing.
+ */
+Datum
+agentphone_refresh_agents(PG_FUNCTION_ARGS)
+{
+	List	   *agents = NIL;
+	bool		more = true;
+	AgentphoneUser caller;
+
+	PreventCommandIfReadOnly("agentphone_refresh_agents()");
+	for (int offset = 0; more; offset += list_length(agents))
+	{
+		HttpRequest *req = request(agents_url(offset), NULL, true, MAX_JSON_BYTES, "list of agents");
+		List	   *page;
+		const char *problem = api_decode_agents(req->body, &page, &more);
+
+		http_free(req);
+		if (problem != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("could not read the AgentPhone API's list of agents: %s", problem),
+					 errhint("Try again; the stored list is unchanged.")));
+		agents = list_concat(agents, page);
+		if (page == NIL)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_connect();
+	agentphone_become_owner(&caller);
+	agents_store(agents);
+	agentphone_restore_user(&caller);
+	SPI_finish();
+	PG_RETURN_INT32(list_length(agents));
 }

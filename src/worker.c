@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "agents.h"
 #include "dispatch.h"
 #include "http.h"
 #include "pending.h"
@@ -60,6 +61,7 @@ static bool extension_checked = false;	/* checked at least once */
 /* The extension exists in the worker's database, as of the last check. */
 #define extension_ready() OidIsValid(extension_oid)
 static bool orphans_recovered = false;
+static bool has_agents = false; /* the schema has agentphone.agents (1.3) */
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
 static bool api_unusable = false;	/* the URL or key allows no request (warned) */
@@ -160,9 +162,11 @@ check_extension(void)
 		/* a cycle of a dropped extension would never end */
 		poll_reset();
 		reconcile_reset();
+		agents_reset();
 	}
 	extension_oid = oid;
 	extension_checked = true;
+	has_agents = ready && agentphone_has_relation("agent_sync");
 	if (ready && !orphans_recovered)
 	{
 		dispatch_recover_orphans();
@@ -260,7 +264,10 @@ record_step(void *arg)
 	check_extension();
 	record_answers((RecordArgs *) arg);
 	if (extension_ready())
+	{
 		poll_record_snippets();
+		agents_record();
+	}
 }
 
 /*
@@ -466,17 +473,22 @@ record_finished(TimestampTz now)
 
 	while ((req = http_next_done()) != NULL)
 	{
-		if (((Pending *) req->owner)->kind == REQ_LIST)
+		Pending    *p = (Pending *) req->owner;
+
+		/* pages are kept in memory; those of a dropped extension dropped */
+		if (p->kind == REQ_LIST || p->kind == REQ_AGENTS)
 		{
-			if (((Pending *) req->owner)->extension_oid == extension_oid)
+			if (p->extension_oid == extension_oid && p->kind == REQ_LIST)
 				poll_on_list(req);
+			else if (p->extension_oid == extension_oid)
+				agents_on_page(req);
 			pending_free(req->owner);
 			http_free(req);
 		}
 		else
 			a.done = lappend(a.done, req);
 	}
-	if (a.done != NIL || poll_pending_writes())
+	if (a.done != NIL || poll_pending_writes() || agents_pending_write())
 	{
 		if (!run_in_transaction("agentphone: recording API answers", record_step, &a))
 			ereport(WARNING,
@@ -509,16 +521,20 @@ next_wait_ms(TimestampTz now)
 	long		wait = TimestampDifferenceMilliseconds(now, next_claim_at);
 	long		poll = -1;
 	long		reconcile = -1;
+	long		agents = -1;
 
 	if (extension_ready())
 	{
 		poll = cycle_wait_ms(&poll_cycle, now);
 		reconcile = cycle_wait_ms(&reconcile_cycle, now);
+		agents = cycle_wait_ms(&agents_cycle, now);
 	}
 	if (poll >= 0 && poll < wait)
 		wait = poll;
 	if (reconcile >= 0 && reconcile < wait)
 		wait = reconcile;
+	if (agents >= 0 && agents < wait)
+		wait = agents;
 	return Max(wait, 0);
 }
 
@@ -578,7 +594,8 @@ agentphone_worker_main(Datum main_arg)
 			next_trim_at = 0;	/* agentphone.event_retention may have changed */
 			note_window_rules();
 			agentphone_forget_key_refusal();
-			poll_interval_reloaded();
+			cycle_interval_reloaded(&poll_cycle, agentphone_poll_interval_ms);
+			cycle_interval_reloaded(&agents_cycle, agentphone_agent_refresh_interval_ms);
 		}
 
 		now = GetCurrentTimestamp();
@@ -588,6 +605,8 @@ agentphone_worker_main(Datum main_arg)
 			start_poll_cycle();
 		if (extension_ready() && !api_unusable && cycle_due(&reconcile_cycle, now))
 			start_reconcile_cycle();
+		if (extension_ready() && has_agents && !api_unusable && cycle_due(&agents_cycle, now))
+			agents_start(extension_oid);
 		record_finished(GetCurrentTimestamp());
 
 		report_idle();

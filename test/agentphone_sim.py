@@ -33,6 +33,8 @@ The API (base /v1, "Authorization: Bearer KEY" on every route but /recording)
     GET  /v1/calls/{id}/recording           audio/wav once ended (no auth)
     GET  /v1/numbers/{num}/calls            list calls of one number (limit, offset)
     GET  /v1/agents/{agt}/calls             list calls of one agent (limit, offset)
+    GET  /v1/agents                         list agents (limit, offset) with their "numbers"
+                                            (or "phoneNumbers", the stale shape, by config)
 Errors are FastAPI style ({"detail": "..."} and 422 {"detail": [{loc,msg,type}]})
 unless the control API switches them to the envelope
 {"error": {"message", "code", "type"}}.  Unknown numbers always answer the envelope.
@@ -349,6 +351,7 @@ class SimState:
         self.idle_seconds = 300.0
         self.default_script = copy.deepcopy(DEFAULT_SCRIPT)
         self.web_call_id = True
+        self.agents_list = "numbers"
         self.cond.notify_all()
 
     def config_locked(self):
@@ -358,7 +361,7 @@ class SimState:
                 "idle_seconds": self.idle_seconds,
                 "agents": copy.deepcopy(self.agents),
                 "default_script": copy.deepcopy(self.default_script),
-                "web_call_id": self.web_call_id}
+                "web_call_id": self.web_call_id, "agents_list": self.agents_list}
 
     def find_number_locked(self, number_id):
         for agent_id, agent in self.agents.items():
@@ -558,6 +561,7 @@ API_ROUTES = [
     ("GET", r"/v1/calls/(?P<call_id>[^/]+)/recording", "api_recording", False),
     ("GET", r"/v1/numbers/(?P<number_id>[^/]+)/calls", "api_number_calls", True),
     ("GET", r"/v1/agents/(?P<agent_id>[^/]+)/calls", "api_agent_calls", True),
+    ("GET", r"/v1/agents", "api_list_agents", True),
 ]
 API_ROUTES = [(m, re.compile(p), h, a) for m, p, h, a in API_ROUTES]
 
@@ -1053,6 +1057,26 @@ class SimHandler(BaseHTTPRequestHandler):
             return self._error(404, "Agent not found", "AGENT_NOT_FOUND")
         return self._list(query, lambda c: c["agentId"] == agent_id, filters=False)
 
+    def api_list_agents(self, params, query, raw, entry):
+        errors = []
+        limit = query_int(query, "limit", 20, 1, 100, errors)
+        offset = query_int(query, "offset", 0, 0, None, errors)
+        if errors:
+            return self._validation(errors)
+        with self.sim.lock:
+            shape = self.sim.agents_list
+            agents = sorted(copy.deepcopy(self.sim.agents).items())
+        if shape == "off":
+            return self._error(404, "Not Found", "NOT_FOUND")
+        data = [{"id": agent_id, "name": agent.get("name"), "description": None,
+                 "voiceMode": "webhook", "voice": "custom_voice_ea22ba5fdfaa18f39c274851c1",
+                 "createdAt": "2026-01-01T00:00:00Z",
+                 shape: [{"id": number_id, "phoneNumber": number, "status": "active", "type": "sms"}
+                         for number_id, number in sorted(agent["numbers"].items())]}
+                for agent_id, agent in agents]
+        return Response(200, {"data": data[offset:offset + limit], "hasMore": offset + limit < len(data),
+                              "total": len(data)})
+
     def api_create_call(self, params, query, raw, entry):
         v = Validator(raw)
         v.string("agentId", required=True)
@@ -1304,6 +1328,9 @@ class SimHandler(BaseHTTPRequestHandler):
             elif key == "web_call_id":
                 if not isinstance(value, bool):
                     raise ControlError("web_call_id must be a boolean")
+            elif key == "agents_list":
+                if value not in ("numbers", "phoneNumbers", "off"):
+                    raise ControlError("agents_list must be \"numbers\", \"phoneNumbers\" or \"off\"")
             else:
                 raise ControlError("unknown config key %r" % key)
             new[key] = value

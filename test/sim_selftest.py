@@ -387,6 +387,23 @@ class SimulatorTest(unittest.TestCase):
         self.assertEqual(jcall("GET", "/v1/numbers/num_2/calls")[0], 404)
         self.assertEqual(create(agentId="agt_x")["fromNumber"], "+15550001111")
 
+    def test_list_agents(self):
+        _, page = jcall("GET", "/v1/agents")
+        self.assertEqual([a["id"] for a in page["data"]], ["agt_1", "agt_2", "agt_nonum"])
+        self.assertEqual(page["data"][0]["numbers"],
+                         [{"id": "num_1", "phoneNumber": "+14155550001", "status": "active", "type": "sms"},
+                          {"id": "num_2", "phoneNumber": "+14155550002", "status": "active", "type": "sms"}])
+        self.assertEqual(page["data"][0]["name"], "Support Agent")
+        _, page = jcall("GET", "/v1/agents?limit=2&offset=2")
+        self.assertEqual(([a["id"] for a in page["data"]], page["hasMore"], page["total"]),
+                         (["agt_nonum"], False, 3))
+        self.assertEqual(jcall("GET", "/v1/agents?limit=0")[0], 422)
+        ctl("POST", "/config", {"agents_list": "phoneNumbers"})
+        _, page = jcall("GET", "/v1/agents")
+        self.assertIn("phoneNumbers", page["data"][0])
+        ctl("POST", "/config", {"agents_list": "off"})
+        self.assertEqual(jcall("GET", "/v1/agents")[0], 404)
+
     def test_transcript_shapes(self):
         ctl("POST", "/script", {"scripts": [{"turn_interval": 0.01}]})
         cid = create()["id"]

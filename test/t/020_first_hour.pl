@@ -23,6 +23,10 @@
 #      agentphone_end_call() shows "ending" at once;
 #   7. agentphone_retry(): the owner puts a call in error or unknown back
 #      in the queue, the dialing rules checked again, the attempt counted;
+#   8. the account's agents and their numbers are kept in tables, fetched
+#      by the worker (at start, then every agent_refresh_interval) or on
+#      demand; an unknown agent_id or a from_number_id not the agent's is
+#      refused at queue time; reports show the agent's name;
 use strict;
 use warnings;
 
@@ -301,5 +305,52 @@ my ($rc7, $o7, $e7) = $node->psql('postgres', "SELECT agentphone_retry($lost)", 
 like($e7, qr/NOTICE:  call $lost may already have rung \+14155550703/, 'an unknown call: the retry warns it may have rung already');
 ok(wait_until(sub { scalar(grep { $_->{body}{toNumber} eq '+14155550703' } @{ sim_posts() }) == 2 }, 20),
 	'and it is sent again');
+
+# --- 8. the agents, kept in tables
+ok(wait_until(sub { sql('SELECT count(*) FROM agentphone.agent_sync') == 1 }, 20),
+	'the worker has fetched the account\'s agents');
+is(sql(q{SELECT string_agg(a.id || ' ' || a.name || ' ' || coalesce((SELECT string_agg(n.number_id || '=' || n.phone_number, ',' ORDER BY n.number_id)
+	FROM agentphone.agent_numbers n WHERE n.agent_id = a.id), '-'), '; ' ORDER BY a.id) FROM agentphone.agents a}),
+	'agt_1 Support Agent num_1=+14155550001,num_2=+14155550002; agt_2 London Agent num_3=+442071230003; agt_nonum Agent Without Number -',
+	'agents and their numbers, as the API lists them');
+my $calls_before = sql('SELECT count(*) FROM agentphone.calls');
+like(as_role('app', "SELECT agentphone_call('agt_typo', '+14155550801')"),
+	qr/ERROR:  unknown agent_id "agt_typo"\nDETAIL:  The account's agents, as fetched from the API at .*: agt_1 \(Support Agent\), agt_2 \(London Agent\), agt_nonum \(Agent Without Number\)\.\nHINT:  Pass the id of one of agentphone.agents/,
+	'an unknown agent is refused at queue time, naming the agents there are');
+like(as_role('app', "SELECT agentphone_call('agt_1', '+14155550802', from_number_id => 'num_3')"),
+	qr/ERROR:  from_number_id "num_3" is not a number of agent agt_1\nDETAIL:  Its numbers: num_1 \(\+14155550001\), num_2 \(\+14155550002\)\.\nHINT:  Pass one of its numbers/,
+	'a number of another agent is refused, naming the agent\'s own');
+is(sql('SELECT count(*) FROM agentphone.calls'), $calls_before, 'nothing was queued');
+my $from2 = as_app("SELECT agentphone_call('agt_1', '+14155550803', from_number_id => 'num_2')");
+is(as_app("SELECT agentphone_wait($from2, '20 s')"), 'in-progress', 'the agent\'s own number is accepted');
+
+sim('POST', '/_sim/config', { agents => { %{ sim('GET', '/_sim/config')->{agents} },
+	agt_new => { name => 'New Agent', numbers => { num_9 => '+14155550009' } } } });
+like(as_role('app', "SELECT agentphone_call('agt_new', '+14155550804')"), qr/unknown agent_id "agt_new"/,
+	'an agent created since the last fetch is not known yet');
+like(as_role('app', 'SELECT agentphone_refresh_agents()'),
+	qr/permission denied for function agentphone_refresh_agents\nHINT:  Ask an administrator to GRANT agentphone_admin/,
+	'refreshing on demand is for admins');
+is(sql('SELECT agentphone_refresh_agents()'), '4', 'an admin refreshes the list on demand');
+my $new_agent = as_app("SELECT agentphone_call('agt_new', '+14155550804')");
+is(as_app("SELECT agentphone_wait($new_agent, '20 s')"), 'in-progress', 'and the new agent places calls');
+is(as_app("SELECT agent_name FROM agentphone.call_report WHERE id = $new_agent"), 'New Agent',
+	'reports show the agent\'s name');
+
+sim('POST', '/_sim/config', { agents_list => 'phoneNumbers' });
+sql('SELECT agentphone_refresh_agents()');
+is(sql("SELECT count(*) FROM agentphone.agent_numbers WHERE agent_id = 'agt_1'"), '2',
+	'the older "phoneNumbers" shape is read too');
+sim('POST', '/_sim/config', { agents_list => 'off' });
+like(as_role('postgres', 'SELECT agentphone_refresh_agents()'), qr/ERROR:  AgentPhone has no list of agents/,
+	'a failed fetch is an error');
+is(sql('SELECT count(*) FROM agentphone.agents'), '4', 'and the stored list stays as it was');
+sim('POST', '/_sim/config', { agents_list => 'numbers', agents => { agt_1 => { name => 'Support Agent',
+	numbers => { num_1 => '+14155550001', num_2 => '+14155550002' } } } });
+reload_with("SET agentphone.agent_refresh_interval = '1s'");
+ok(wait_until(sub { sql('SELECT string_agg(id, \',\') FROM agentphone.agents') eq 'agt_1' }, 15),
+	'the worker refreshes the list every agent_refresh_interval: a deleted agent goes');
+like(as_role('app', "SELECT agentphone_call('agt_new', '+14155550805')"), qr/unknown agent_id "agt_new"/,
+	'and is refused from then on');
 
 done_testing();
