@@ -10,7 +10,8 @@
  *
  *	 - claims due calls when it was woken (a COMMIT that queued calls sets
  *	   its latch), when a retry falls due, or when the safety sweep comes
- *	   round (agentphone.sweep_interval); an idle worker runs no other query;
+ *	   round (agentphone.sweep_interval); an idle worker runs no other query
+ *	   but the refresh of the account's agents (agents.c);
  *	 - sends them (dispatch.c) after the claim has committed;
  *	 - records finished requests in a new short transaction;
  *	 - sleeps on its latch and curl's sockets (http.c).
