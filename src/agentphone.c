@@ -239,12 +239,12 @@ agentphone_wake_at_commit(void)
  * it; the plan cache re-plans after DDL, even after the extension is
  * dropped and created again.
  */
-SPIPlanPtr
-agentphone_saved_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
+static SPIPlanPtr
+saved_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes, int options)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(query, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(query, nargs, argtypes, options);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -252,6 +252,25 @@ agentphone_saved_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argty
 		*plan = p;
 	}
 	return *plan;
+}
+
+SPIPlanPtr
+agentphone_saved_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
+{
+	return saved_plan(plan, query, nargs, argtypes, 0);
+}
+
+/*
+ * agentphone_saved_generic_plan is agentphone_saved_plan for a query that
+ * runs once per queued call and whose plan does not depend on its
+ * parameters' values: planned once, never again for each call (the plan
+ * cache would otherwise keep choosing a custom plan whenever one that
+ * folds a parameter looks cheaper, and plan the query at every call).
+ */
+SPIPlanPtr
+agentphone_saved_generic_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
+{
+	return saved_plan(plan, query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -184,6 +185,24 @@ refuse_number(const char *agent_id, const char *number_id)
 			 errhint("Pass one of its numbers, or leave from_number_id out to call from the agent's first number.")));
 }
 
+/* The agent and number last found acceptable, and in which transaction. */
+static LocalTransactionId accepted_in = InvalidLocalTransactionId;
+static char accepted_agent[MAX_ID_LEN + 1];
+static char accepted_number[MAX_ID_LEN + 1];	/* "" for none */
+
+/*
+ * already_accepted says whether this transaction found agent_id and
+ * number_id acceptable already: a statement queueing many calls for one
+ * agent looks it up once.
+ */
+static bool
+already_accepted(const char *agent_id, const char *number_id)
+{
+	return accepted_in == MyProc->lxid &&
+		strcmp(accepted_agent, agent_id) == 0 &&
+		strcmp(accepted_number, number_id ? number_id : "") == 0;
+}
+
 /*
  * agents_check refuses a call for an agent the stored list lacks, or from
  * a number that is not the agent's, once the list has been fetched.  Runs
@@ -199,21 +218,27 @@ agents_check(const char *agent_id, const char *number_id)
 	char		n[2] = {' ', number_id ? ' ' : 'n'};
 	bool		isnull;
 
-	agentphone_saved_plan(&plan,
+	agentphone_saved_generic_plan(&plan,
 			   "SELECT s.fetched_at::text,"
 			   " EXISTS (SELECT FROM agentphone.agents a WHERE a.id = $1),"
 			   " $2::text IS NULL OR EXISTS (SELECT FROM agentphone.agent_numbers m"
 			   "   WHERE m.agent_id = $1 AND m.number_id = $2)"
 			   " FROM agentphone.agent_sync s",
 			   2, types);
+	if (already_accepted(agent_id, number_id))
+		return;
 	if (SPI_execute_plan(plan, v, n, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look the agent up");
-	if (SPI_processed == 0)
-		return;					/* never fetched: the API decides */
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-		refuse_agent(agent_id, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)))
-		refuse_number(agent_id, number_id);
+	if (SPI_processed > 0)		/* else never fetched: the API decides */
+	{
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+			refuse_agent(agent_id, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)))
+			refuse_number(agent_id, number_id);
+	}
+	accepted_in = MyProc->lxid;
+	strlcpy(accepted_agent, agent_id, sizeof(accepted_agent));
+	strlcpy(accepted_number, number_id ? number_id : "", sizeof(accepted_number));
 }
 
 /* ----- the worker's refresh ----- */

@@ -270,6 +270,25 @@ announce_hold(int64 id, const char *waiting)
 }
 
 /*
+ * schema_is_1_3 says whether the installed tables are those of 1.3 or
+ * later (agents, held_by_window), looked up once per transaction: the
+ * library may be newer than the scripts ALTER EXTENSION last ran.
+ */
+static bool
+schema_is_1_3(void)
+{
+	static LocalTransactionId looked_in = InvalidLocalTransactionId;
+	static bool is_1_3;
+
+	if (looked_in != MyProc->lxid)
+	{
+		is_1_3 = agentphone_has_relation("agent_sync");
+		looked_in = MyProc->lxid;
+	}
+	return is_1_3;
+}
+
+/*
  * agentphone_queue_call validates a call request (the arguments of
  * agentphone_call(), in their order) and queues it for the current user.
  * It returns the new row's id; the call is placed by the worker after
@@ -339,10 +358,10 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 
 	SPI_connect();
 	agentphone_become_owner(&caller);
-	if (agentphone_has_relation("agent_sync"))
+	if (schema_is_1_3())
 		agents_check(agent_id, text_arg(args, isnull, 3));
 	check_dial_rules(to_number, roleid, role);
-	if (agentphone_calls_has_column("held_by_window"))
+	if (schema_is_1_3())
 		insert = agentphone_saved_plan(&plan,
 					  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
 					  " from_number_id, initial_greeting, voice, system_prompt, options,"
