@@ -158,9 +158,11 @@ extern void agentphone_database_released(void);
 /* ----- the API key and URL policy (secret.c) ----- */
 extern const char *agentphone_api_key_value(void);
 extern const char *agentphone_key_problem(void);
+extern const char *agentphone_key_problem_shown(bool to_superuser);
 extern const char *agentphone_key_source(void);
 extern const char *agentphone_key_hint(void);
-extern void agentphone_note_key_refused(long status);
+extern uint32 agentphone_key_hash(const char *key);
+extern void agentphone_note_key_refused(long status, uint32 key_hash);
 extern void agentphone_forget_key_refusal(void);
 extern const char *agentphone_key_refused_problem(void);
 extern int	agentphone_known_keys(const char *keys[2]);

@@ -58,6 +58,9 @@ agents_store(List *agents)
 	ListCell   *lc;
 	ListCell   *nc;
 
+	/* one store at a time: two would leave the union of their lists */
+	if (SPI_execute("LOCK TABLE agentphone.agent_sync IN EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock agentphone.agent_sync");
 	agentphone_saved_plan(&clear_plan, "DELETE FROM agentphone.agents", 0, NULL);
 	if (SPI_execute_plan(clear_plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not clear the stored agents");

@@ -287,7 +287,7 @@ dispatch_release_window_holds(void)
 
 	agentphone_saved_plan(&release_plan,
 			   "UPDATE agentphone.calls SET next_attempt_at = greatest(not_before, now()),"
-			   " held_by_window = false, last_error = NULL, updated_at = now()"
+			   " held_by_window = false, updated_at = now()"
 			   " WHERE status = 'queued' AND held_by_window",
 			   0, NULL);
 	if (SPI_execute_plan(release_plan, NULL, NULL, false, 0) != SPI_OK_UPDATE)
@@ -340,6 +340,7 @@ dispatch_send(List *claimed, Oid extension_oid)
 		char	   *body = api_encode_create_call(&c->req);
 
 		f->attempt = c->attempt;
+		f->key_hash = key ? agentphone_key_hash(key) : 0;
 		http_start(url, key, body,
 				   agentphone_request_timeout_ms, f);
 		note_sent(now);
@@ -563,7 +564,7 @@ dispatch_record_one(HttpRequest *req)
 	if (o.kind == OUTCOME_RETRY)
 		agentphone_count(COUNT_RETRIED, 1);
 	if (o.kind == OUTCOME_KEY_REFUSED)
-		agentphone_note_key_refused(req->status);
+		agentphone_note_key_refused(req->status, f->key_hash);
 	if (o.kind == OUTCOME_ERROR)
 	{
 		agentphone_count(COUNT_FAILED, 1);

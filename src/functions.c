@@ -521,6 +521,7 @@ agentphone_retry(PG_FUNCTION_ARGS)
 	TimestampTz not_before;
 	TimestampTz due;
 	char	   *waiting = NULL;
+	MemoryContext callcxt = CurrentMemoryContext;
 
 	PreventCommandIfReadOnly("agentphone_retry()");
 	check_database();
@@ -551,6 +552,9 @@ agentphone_retry(PG_FUNCTION_ARGS)
 				  5, argtypes);
 	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "could not queue call %lld again", (long long) id);
+	number = MemoryContextStrdup(callcxt, number);
+	if (waiting)
+		waiting = MemoryContextStrdup(callcxt, waiting);
 	agentphone_restore_user(&caller);
 	SPI_finish();
 
@@ -587,14 +591,23 @@ agentphone_interval_ms(Interval *iv)
 	return (int64) (us / 1000);
 }
 
+/* What agentphone_wait() reads of a call. */
+typedef struct WaitedCall
+{
+	char	   *status;
+	bool		transcript_complete;
+	bool		has_end;		/* ended_at is set */
+	bool		placed;			/* api_call_id is set */
+} WaitedCall;
+
 /*
- * fetch_status reads the call's status and whether its transcript is
- * stored; it raises an error when the call does not exist or was queued by
- * the current, uncommitted transaction (the worker cannot see it, so
- * waiting would always time out).
+ * fetch_status reads what agentphone_wait() needs of the call; it raises
+ * an error when the call does not exist or was queued by the current,
+ * uncommitted transaction (the worker cannot see it, so waiting would
+ * always time out).
  */
-static char *
-fetch_status(int64 id, bool *transcript_complete)
+static void
+fetch_status(int64 id, WaitedCall *w)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {INT8OID};
@@ -603,15 +616,19 @@ fetch_status(int64 id, bool *transcript_complete)
 	TransactionId xmin;
 	char	   *status;
 
-	agentphone_saved_plan(&plan, "SELECT status, xmin, transcript_complete FROM agentphone.calls WHERE id = $1",
+	agentphone_saved_plan(&plan, "SELECT status, xmin, transcript_complete, ended_at IS NOT NULL,"
+				  " api_call_id IS NOT NULL FROM agentphone.calls WHERE id = $1",
 				  1, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed == 0)
 		call_must_exist(id);
 	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 2, &isnull));
-	*transcript_complete = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 3, &isnull));
+	w->status = status;
+	w->transcript_complete = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 3, &isnull));
+	w->has_end = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	w->placed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	if (strcmp(status, CALL_QUEUED) == 0 && TransactionIdIsCurrentTransactionId(xmin))
 		ereport(ERROR,
@@ -619,7 +636,6 @@ fetch_status(int64 id, bool *transcript_complete)
 				 errmsg("call %lld was queued by the current transaction", (long long) id),
 				 errdetail("Calls are placed only after the transaction that queued them commits."),
 				 errhint("COMMIT first, then call agentphone_wait().")));
-	return status;
 }
 
 /* What agentphone_wait() waits for. */
@@ -651,30 +667,29 @@ wait_until_arg(const char *until)
 }
 
 /*
- * wait_over says whether a call in status (transcript stored or not) is
- * where agentphone_wait() was asked to wait for.
+ * wait_over says whether call w is where agentphone_wait() was asked to
+ * wait for.  A call has ended as the worker sees it (poll.c): it has an
+ * end time or a status only ended calls have; one never placed is over
+ * and will have no transcript.
  */
 static bool
-wait_over(const char *status, bool transcript_complete, WaitUntil until)
+wait_over(const WaitedCall *w, WaitUntil until)
 {
 	static const char *const before_placed[] = {CALL_QUEUED, CALL_DISPATCHING, CALL_RECONCILING};
-	static const char *const never_placed[] = {CALL_CANCELED, "blocked", CALL_ERROR, CALL_UNKNOWN};
-	static const char *const ended[] = {"completed", "failed", "busy", "no-answer"};
+	static const char *const ended[] = {"completed", "failed", "busy", "no-answer", "canceled",
+	"blocked", CALL_ERROR, CALL_UNKNOWN};
+	bool		is_ended = w->has_end;
 
 	for (size_t i = 0; i < lengthof(before_placed); i++)
-		if (strcmp(status, before_placed[i]) == 0)
+		if (strcmp(w->status, before_placed[i]) == 0)
 			return false;
 	if (until == UNTIL_PLACED)
 		return true;
-	for (size_t i = 0; i < lengthof(never_placed); i++)
-		if (strcmp(status, never_placed[i]) == 0)
-			return true;		/* over, and never to have a transcript */
-	if (until == UNTIL_TRANSCRIPT)
-		return transcript_complete;
-	for (size_t i = 0; i < lengthof(ended); i++)
-		if (strcmp(status, ended[i]) == 0)
-			return true;
-	return false;				/* live: in-progress, ending, ringing, ... */
+	for (size_t i = 0; i < lengthof(ended) && !is_ended; i++)
+		is_ended = strcmp(w->status, ended[i]) == 0;
+	if (until == UNTIL_ENDED)
+		return is_ended;
+	return w->transcript_complete || (is_ended && !w->placed);	/* none to come */
 }
 
 /*
@@ -690,8 +705,7 @@ agentphone_wait(PG_FUNCTION_ARGS)
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	WaitUntil	until = PG_NARGS() > 2 ? wait_until_arg(text_to_cstring(PG_GETARG_TEXT_PP(2))) : UNTIL_PLACED;
 	MemoryContext callcxt = CurrentMemoryContext;
-	char	   *status;
-	bool		transcript_complete;
+	WaitedCall	w;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -705,21 +719,21 @@ agentphone_wait(PG_FUNCTION_ARGS)
 	{
 		long		left;
 
-		status = fetch_status(id, &transcript_complete);
-		if (wait_over(status, transcript_complete, until))
+		fetch_status(id, &w);
+		if (wait_over(&w, until))
 			break;
 		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (left <= 0)
 			break;
-		pfree(status);
+		pfree(w.status);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(left, WAIT_POLL_MS), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	status = MemoryContextStrdup(callcxt, status);
+	w.status = MemoryContextStrdup(callcxt, w.status);
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(status));
+	PG_RETURN_TEXT_P(cstring_to_text(w.status));
 }
 
 /*

@@ -660,21 +660,41 @@ http_failure_text(const HttpRequest *req)
 }
 
 /*
- * http_abort_all drops every request, finished or not: a backend does so
- * when a query is cancelled while it waits (read.c).
+ * http_abort drops one request, finished or not, and frees it.
  */
 void
-http_abort_all(void)
+http_abort(HttpRequest *req)
 {
-	HttpRequest *req;
-	dlist_mutable_iter iter;
-
-	while ((req = http_next_done()) != NULL)
-		http_free(req);
-	dlist_foreach_modify(iter, &active)
-	{
-		req = dlist_container(HttpRequest, active, iter.cur);
+	if (req->easy != NULL)
 		release_handle(req);
-		http_free(req);
+	else
+		(void) http_take_done(req);
+	http_free(req);
+}
+
+/*
+ * http_take_done takes req off the done list once it has finished and
+ * returns it, or returns NULL while it is still in flight: a backend that
+ * follows a stream while it waits for another request takes its own.
+ */
+HttpRequest *
+http_take_done(HttpRequest *req)
+{
+	HttpRequest **link = &done_head;
+	HttpRequest *prev = NULL;
+
+	if (req->easy != NULL)
+		return NULL;
+	while (*link != NULL && *link != req)
+	{
+		prev = *link;
+		link = &(*link)->next;
 	}
+	if (*link != req)
+		return NULL;
+	*link = req->next;
+	if (done_tail == req)
+		done_tail = prev;
+	req->next = NULL;
+	return req;
 }

@@ -52,7 +52,8 @@ extern int	http_in_flight(void);
 extern bool http_wait(long timeout_ms);
 extern HttpRequest *http_next_done(void);
 extern void http_free(HttpRequest *req);
-extern void http_abort_all(void);
+extern void http_abort(HttpRequest *req);
+extern HttpRequest *http_take_done(HttpRequest *req);
 extern const char *http_failure_text(const HttpRequest *req);
 
 #endif							/* AGENTPHONE_HTTP_H */

@@ -29,6 +29,7 @@ typedef struct Pending
 	Oid			extension_oid;	/* the agentphone.calls it belongs to */
 	int64		id;				/* agentphone.calls.id, 0 for REQ_LIST */
 	int			attempt;		/* REQ_CREATE: 1 for the first try */
+	uint32		key_hash;		/* REQ_CREATE: of the key it was sent with */
 	int			offset;			/* REQ_LIST, REQ_AGENTS: offset of the page */
 	char		api_id[129];	/* REQ_GET, REQ_*TRANSCRIPT: the API's id */
 	struct ApiCall *ended;		/* REQ_*TRANSCRIPT: the ended call, stored

@@ -17,6 +17,7 @@
  */
 #include "agentphone.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -70,15 +71,13 @@ require_key(void)
 
 /*
  * backend_http_begin readies this session's requests: a key and URL that
- * may be used, libcurl, and nothing left of a query that stopped reading
- * a stream early and then failed.
+ * may be used, and libcurl.
  */
 static void
 backend_http_begin(void)
 {
 	require_key();
 	http_init();
-	http_abort_all();
 }
 
 /*
@@ -120,11 +119,9 @@ reachable_call_id(text *t)
 static HttpRequest *
 wait_for(HttpRequest *req)
 {
-	HttpRequest *done = NULL;
-
 	PG_TRY();
 	{
-		while ((done = http_next_done()) == NULL)
+		while (http_take_done(req) == NULL)
 		{
 			http_wait(1000);
 			CHECK_FOR_INTERRUPTS();
@@ -132,13 +129,11 @@ wait_for(HttpRequest *req)
 	}
 	PG_CATCH();
 	{
-		http_abort_all();
+		http_abort(req);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (done != req)
-		elog(ERROR, "an unexpected HTTP request finished");
-	return done;
+	return req;
 }
 
 /*
@@ -533,19 +528,129 @@ agentphone_end_call(PG_FUNCTION_ARGS)
 
 	req = request(api_url("/calls/%s/end", api_id), "", true, MAX_JSON_BYTES,
 				  psprintf("call %lld (\"%s\")", (long long) id, api_id));
-	note_ending(id, req->body);
-	PG_RETURN_DATUM(body_jsonb(req));
+	{
+		char	   *body = req->body ? pstrdup(req->body) : NULL;
+		Datum		answer = body_jsonb(req);
+
+		note_ending(id, body);
+		PG_RETURN_DATUM(answer);
+	}
 }
 
 /* Where agentphone_stream_transcript() is in its stream. */
 typedef struct TranscriptStream
 {
-	HttpRequest *req;
+	HttpRequest *req;			/* NULL once dropped */
 	size_t		pos;			/* of the next event in req->body */
 	int			seq;			/* of the last turn returned */
 	TimestampTz deadline;
 	bool		over;			/* the closing row was returned */
 } TranscriptStream;
+
+/*
+ * The streams open in this session, each with the subtransaction that
+ * opened it (in TopMemoryContext): a query that stops between two rows
+ * and then fails runs no cleanup of its own, so the end of a
+ * (sub)transaction drops what it left open.
+ */
+typedef struct OpenStream
+{
+	HttpRequest *req;
+	SubTransactionId subid;
+} OpenStream;
+
+static List *open_streams = NIL;
+
+/*
+ * forget_stream takes req off the open streams; drop_stream also aborts it.
+ */
+static void
+forget_stream(HttpRequest *req)
+{
+	ListCell   *lc;
+
+	foreach(lc, open_streams)
+	{
+		OpenStream *o = lfirst(lc);
+
+		if (o->req == req)
+		{
+			open_streams = foreach_delete_current(open_streams, lc);
+			pfree(o);
+			break;
+		}
+	}
+}
+
+static void
+drop_stream(HttpRequest *req)
+{
+	forget_stream(req);
+	http_abort(req);
+}
+
+/*
+ * drop_streams_of aborts the streams opened in subtransaction subid (any,
+ * for InvalidSubTransactionId).
+ */
+static void
+drop_streams_of(SubTransactionId subid)
+{
+	ListCell   *lc;
+
+	foreach(lc, open_streams)
+	{
+		OpenStream *o = lfirst(lc);
+
+		if (subid == InvalidSubTransactionId || o->subid == subid)
+		{
+			http_abort(o->req);
+			open_streams = foreach_delete_current(open_streams, lc);
+			pfree(o);
+		}
+	}
+}
+
+static void
+streams_xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		drop_streams_of(InvalidSubTransactionId);
+}
+
+static void
+streams_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	(void) parentSubid;
+	(void) arg;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		drop_streams_of(mySubid);
+}
+
+/*
+ * remember_stream notes req as an open stream of the current
+ * subtransaction.
+ */
+static void
+remember_stream(HttpRequest *req)
+{
+	static bool registered = false;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	OpenStream *o = palloc(sizeof(OpenStream));
+
+	if (!registered)
+	{
+		RegisterXactCallback(streams_xact_callback, NULL);
+		RegisterSubXactCallback(streams_subxact_callback, NULL);
+		registered = true;
+	}
+	o->req = req;
+	o->subid = GetCurrentSubTransactionId();
+	open_streams = lappend(open_streams, o);
+	MemoryContextSwitchTo(old);
+}
 
 /*
  * stream_row forms one row: a turn (event "turn"), or, with t NULL, the
@@ -571,7 +676,8 @@ stream_row(FuncCallContext *funcctx, int seq, ApiTurn *t, const char *event)
 /*
  * next_stream_event waits for the next turn of the stream, returned in
  * *turn, or for its end: the call ended ("ended"), the server closed the
- * stream ("closed") or the deadline passed ("timeout"), returned.
+ * stream ("closed") or the deadline passed ("timeout"), returned.  A
+ * transfer that failed (reset, too large) is an error.
  */
 static const char *
 next_stream_event(TranscriptStream *st, ApiTurn **turn)
@@ -592,6 +698,11 @@ next_stream_event(TranscriptStream *st, ApiTurn **turn)
 			if (strcmp(event, "turn") == 0 && (*turn = api_decode_turn(data)) != NULL)
 				return NULL;
 		}
+		if (req->easy == NULL && (req->result != CURLE_OK || req->too_large))
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("the transcript stream broke off: %s", http_failure_text(req)),
+					 errhint("Call agentphone_stream_transcript() again: a stream replays the turns so far.")));
 		if (req->easy == NULL)
 			return "closed";	/* the server closed the stream */
 		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), st->deadline);
@@ -615,26 +726,23 @@ open_stream(const char *id, int64 timeout_ms)
 	req = http_start_accept(api_url("/calls/%s/transcript/stream", id), agentphone_api_key_value(),
 							NULL, timeout_ms + 5000, NULL, "text/event-stream");
 	req->max_bytes = MAX_JSON_BYTES;
-	PG_TRY();
+	remember_stream(req);
+	while (req->easy != NULL && req->status == 0)
 	{
-		while (req->easy != NULL && req->status == 0)
-		{
-			http_wait(100);
-			CHECK_FOR_INTERRUPTS();
-			if (req->easy != NULL)
-				curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->status);
-		}
+		http_wait(100);
+		CHECK_FOR_INTERRUPTS();
+		if (req->easy != NULL)
+			curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->status);
 	}
-	PG_CATCH();
-	{
-		http_abort_all();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 	if (req->status != 200)
 	{
-		req = wait_for(req);	/* the whole error body */
-		fail(req, psprintf("call \"%s\"", id));
+		while (req->easy != NULL)	/* the whole error body */
+		{
+			http_wait(1000);
+			CHECK_FOR_INTERRUPTS();
+		}
+		forget_stream(req);
+		fail(http_take_done(req), psprintf("call \"%s\"", id));
 	}
 	return req;
 }
@@ -645,8 +753,11 @@ open_stream(const char *id, int64 timeout_ms)
 static void
 end_stream(Datum arg)
 {
-	(void) arg;
-	http_abort_all();
+	TranscriptStream *st = (TranscriptStream *) DatumGetPointer(arg);
+
+	if (st->req != NULL)
+		drop_stream(st->req);
+	st->req = NULL;
 }
 
 /*
@@ -655,7 +766,8 @@ end_stream(Datum arg)
  * (event "turn"), then one closing row whose event says why the stream
  * stopped: "ended" (the call ended), "timeout", or "closed" (the server
  * closed the stream without saying the call ended).  A finished call's
- * stream replays its turns and ends at once.
+ * stream replays its turns and ends at once.  (With the 4 columns of 1.2,
+ * not yet updated, there is no closing row.)
  */
 Datum
 agentphone_stream_transcript(PG_FUNCTION_ARGS)
@@ -687,27 +799,21 @@ agentphone_stream_transcript(PG_FUNCTION_ARGS)
 		st->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 		funcctx->user_fctx = st;
 		RegisterExprContextCallback(((ReturnSetInfo *) fcinfo->resultinfo)->econtext,
-									end_stream, (Datum) 0);
+									end_stream, PointerGetDatum(st));
 		MemoryContextSwitchTo(old);
 	}
 	funcctx = SRF_PERCALL_SETUP();
 	st = (TranscriptStream *) funcctx->user_fctx;
-	if (st->over)
+	if (st->over || st->req == NULL)
 		SRF_RETURN_DONE(funcctx);
-	PG_TRY();
-	{
-		end = next_stream_event(st, &turn);
-	}
-	PG_CATCH();
-	{
-		http_abort_all();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	end = next_stream_event(st, &turn);
 	if (end == NULL)
 		SRF_RETURN_NEXT(funcctx, stream_row(funcctx, ++st->seq, turn, "turn"));
 	st->over = true;
-	http_abort_all();
+	drop_stream(st->req);
+	st->req = NULL;
+	if (funcctx->tuple_desc->natts < 5)
+		SRF_RETURN_DONE(funcctx);
 	SRF_RETURN_NEXT(funcctx, stream_row(funcctx, 0, NULL, end));
 }
 
@@ -724,7 +830,7 @@ agentphone_refresh_agents(PG_FUNCTION_ARGS)
 	AgentphoneUser caller;
 
 	PreventCommandIfReadOnly("agentphone_refresh_agents()");
-	for (int offset = 0; more; offset += list_length(agents))
+	for (int offset = 0; more; offset = list_length(agents))
 	{
 		HttpRequest *req = request(agents_url(offset), NULL, true, MAX_JSON_BYTES, "list of agents");
 		List	   *page;

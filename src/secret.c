@@ -174,7 +174,18 @@ agentphone_api_key_value(void)
 const char *
 agentphone_key_problem(void)
 {
-	if (!superuser() && strstr(key_problem, "agentphone.api_key_file") != NULL)
+	return agentphone_key_problem_shown(superuser());
+}
+
+/*
+ * agentphone_key_problem_shown is agentphone_key_problem() for a reader who
+ * is a superuser or not: the worker (a superuser, outside any transaction)
+ * logs the whole reason, and writes the other one where callers read it.
+ */
+const char *
+agentphone_key_problem_shown(bool to_superuser)
+{
+	if (!to_superuser && strstr(key_problem, "agentphone.api_key_file") != NULL)
 		return "agentphone.api_key_file cannot serve as a key (a superuser sees why in agentphone_worker_status() or the server log)";
 	return key_problem;
 }
@@ -204,25 +215,25 @@ agentphone_key_hint(void)
 	return "Ask a superuser to set agentphone.api_key_file (preferred) or agentphone.api_key and reload the configuration.";
 }
 
-static uint32
-key_hash(const char *key)
+/*
+ * agentphone_key_hash is how a key is remembered without keeping it.
+ */
+uint32
+agentphone_key_hash(const char *key)
 {
 	return hash_bytes((const unsigned char *) key, (int) strlen(key));
 }
 
 /*
  * agentphone_note_key_refused remembers that the API answered status (401)
- * to the current key.
+ * to the key of hash key_hash: the one the request was sent with, which a
+ * rotation may since have replaced.
  */
 void
-agentphone_note_key_refused(long status)
+agentphone_note_key_refused(long status, uint32 key_hash)
 {
-	const char *key = agentphone_api_key_value();
-
-	if (key == NULL)
-		return;
 	key_refused = true;
-	refused_key_hash = key_hash(key);
+	refused_key_hash = key_hash;
 	refused_status = status;
 }
 
@@ -248,7 +259,7 @@ agentphone_key_refused_problem(void)
 	if (!key_refused)
 		return NULL;
 	key = agentphone_api_key_value();
-	if (key == NULL || key_hash(key) != refused_key_hash)
+	if (key == NULL || agentphone_key_hash(key) != refused_key_hash)
 	{
 		key_refused = false;
 		return NULL;

@@ -371,24 +371,28 @@ claim_due_at(TimestampTz now, long ms)
 
 /*
  * api_problem says why no request may be sent now (the URL, the key, or
- * the key the API refused), or NULL; *hint is set to what fixes it.
+ * the key the API refused), or NULL; *hint is set to what fixes it, and
+ * *for_callers to the reason as callers may read it (no key file path).
  */
 static const char *
-api_problem(const char **hint)
+api_problem(const char **hint, const char **for_callers)
 {
 	const char *problem = agentphone_url_problem();
 
 	*hint = "Correct the setting and reload the configuration.";
+	*for_callers = problem;
 	if (problem != NULL)
 		return problem;
 	if (agentphone_api_key_value() == NULL)
 	{
 		*hint = agentphone_key_hint();
-		return psprintf("no API key: %s", agentphone_key_problem());
+		*for_callers = psprintf("no API key: %s", agentphone_key_problem_shown(false));
+		return psprintf("no API key: %s", agentphone_key_problem_shown(true));
 	}
 	*hint = psprintf("Put the account's key in %s: the worker tries it as soon as it changes, or after a reload.",
 					 agentphone_key_source());
-	return agentphone_key_refused_problem();
+	*for_callers = agentphone_key_refused_problem();
+	return *for_callers;
 }
 
 /*
@@ -400,7 +404,8 @@ static bool
 api_usable(void)
 {
 	const char *hint;
-	const char *problem = api_problem(&hint);
+	const char *for_callers;
+	const char *problem = api_problem(&hint, &for_callers);
 
 	if (problem == NULL)
 	{
@@ -413,7 +418,7 @@ api_usable(void)
 				 errhint("%s", hint)));
 	api_unusable = true;
 	agentphone_note_error(problem);
-	run_in_transaction("agentphone: noting why calls wait", note_waiting_step, (void *) problem);
+	run_in_transaction("agentphone: noting why calls wait", note_waiting_step, (void *) for_callers);
 	return false;
 }
 

@@ -92,6 +92,29 @@ my $out = sql(qq{BEGIN;
 	COMMIT});
 is($out, "slow 1|turn\nt\nslow 2|turn\nslow 3|turn\nslow 4|turn\n|ended",
 	'each turn is returned as it arrives (the first long before the call ends), then the closing row');
+# two streams and another API call interleaved in one session: each keeps
+# its own request (a stream between two rows is not dropped by the others)
+$out = sql(qq{BEGIN;
+	DECLARE a CURSOR FOR SELECT (s).content FROM (SELECT agentphone_stream_transcript('$sapi', '20 s') AS s OFFSET 0) q;
+	DECLARE b CURSOR FOR SELECT (s).content FROM (SELECT agentphone_stream_transcript('$slowapi', '20 s') AS s OFFSET 0) q;
+	FETCH 1 FROM a;
+	FETCH 1 FROM b;
+	SELECT agentphone_get_call('$sapi')->>'status';
+	FETCH 1 FROM a;
+	FETCH 1 FROM b;
+	CLOSE a;
+	SELECT count(*) FROM agentphone_call_transcript('$slowapi');
+	FETCH ALL FROM b;
+	COMMIT});
+is($out, "live 1\nslow 1\ncompleted\nlive 2\nslow 2\n4\nslow 3\nslow 4\n",
+	'two streams read in turns, with other API calls between their rows');
+my ($rc_s, $out_s, $err_s) = $node->psql('postgres', qq{BEGIN;
+	DECLARE c CURSOR FOR SELECT agentphone_stream_transcript('$sapi', '20 s');
+	FETCH 1 FROM c;
+	SELECT 1/0;
+	ROLLBACK;
+	SELECT agentphone_get_call('$sapi')->>'status'}, on_error_stop => 0);
+like($out_s, qr/completed$/, 'a transaction that fails between two rows of a stream leaves the session usable');
 sim('POST', '/_sim/script', { scripts => [ { hold => JSON::PP::true, turns => [ { role => 'agent', content => 'on hold' } ], turn_interval => 0.05 } ] });
 my $holding = sql("SELECT agentphone_call('agt_1', '+14155550704')");
 sql("SELECT agentphone_wait($holding, '20 s')");

@@ -198,6 +198,8 @@ write_key($AgentphoneTest::API_KEY, 0644);
 my $exposed = as_app("SELECT agentphone_call('agt_1', '+14155550305')");
 ok(wait_until(sub { (as_app("SELECT last_error FROM agentphone.calls WHERE id = $exposed") // '') =~ /^waiting: the worker cannot place calls: no API key/ }, 15),
 	'a key file others can read: the caller reads why the call waits');
+unlike(as_app("SELECT last_error FROM agentphone.calls WHERE id = $exposed"), qr/\Q$keyfile\E/,
+	'without the key file\'s path, which only superusers see');
 my ($rc, $o, $e) = $node->psql('postgres', "SELECT agentphone_get_call('call_x')");
 like($e, qr/HINT:  Ask a superuser to fix the file named by agentphone\.api_key_file: owned by the server's OS user, readable by nobody else \(chmod 600\)/,
 	'and the hint says to fix the file, not to set it');
@@ -337,6 +339,11 @@ is(as_app("SELECT agentphone_wait($new_agent, '20 s')"), 'in-progress', 'and the
 is(as_app("SELECT agent_name FROM agentphone.call_report WHERE id = $new_agent"), 'New Agent',
 	'reports show the agent\'s name');
 
+sim('POST', '/_sim/config', { agents => { map { (sprintf('agt_%03d', $_) => { name => "Agent $_", numbers => {} }) } 1 .. 250 } });
+is(sql('SELECT agentphone_refresh_agents()'), '250', 'an account of 250 agents: every page is fetched');
+is(sql("SELECT count(*) || ' ' || min(id) || ' ' || max(id) FROM agentphone.agents"), '250 agt_001 agt_250', 'and stored');
+sim('POST', '/_sim/config', { agents => { agt_1 => { name => 'Support Agent',
+	numbers => { num_1 => '+14155550001', num_2 => '+14155550002' } }, agt_new => { name => 'New Agent', numbers => {} } } });
 sim('POST', '/_sim/config', { agents_list => 'phoneNumbers' });
 sql('SELECT agentphone_refresh_agents()');
 is(sql("SELECT count(*) FROM agentphone.agent_numbers WHERE agent_id = 'agt_1'"), '2',
@@ -344,7 +351,7 @@ is(sql("SELECT count(*) FROM agentphone.agent_numbers WHERE agent_id = 'agt_1'")
 sim('POST', '/_sim/config', { agents_list => 'off' });
 like(as_role('postgres', 'SELECT agentphone_refresh_agents()'), qr/ERROR:  AgentPhone has no list of agents/,
 	'a failed fetch is an error');
-is(sql('SELECT count(*) FROM agentphone.agents'), '4', 'and the stored list stays as it was');
+is(sql('SELECT count(*) FROM agentphone.agents'), '2', 'and the stored list stays as it was');
 sim('POST', '/_sim/config', { agents_list => 'numbers', agents => { agt_1 => { name => 'Support Agent',
 	numbers => { num_1 => '+14155550001', num_2 => '+14155550002' } } } });
 reload_with("SET agentphone.agent_refresh_interval = '1s'");
