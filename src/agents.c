@@ -28,8 +28,6 @@
 #include "http.h"
 #include "pending.h"
 
-/* Agents asked for per page (the API's maximum). */
-#define AGENTS_PAGE 100
 /* Agents or numbers named in an error, at most. */
 #define NAMED_IN_ERROR 10
 
@@ -121,7 +119,7 @@ agents_store(List *agents)
 char *
 agents_url(int offset)
 {
-	return api_url("/agents?limit=%d&offset=%d", AGENTS_PAGE, offset);
+	return api_url("/agents?limit=%d&offset=%d", API_PAGE_LIMIT, offset);
 }
 
 /*
@@ -301,9 +299,7 @@ agents_on_page(HttpRequest *req)
 		fetch_cxt = AllocSetContextCreate(TopMemoryContext, "agentphone agents",
 										  ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(fetch_cxt);
-	if (req->result != CURLE_OK || req->status != 200)
-		problem = req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
-	else
+	if ((problem = answer_problem(req)) == NULL)
 		problem = api_decode_agents(req->body, &page, &has_more);
 	if (problem == NULL)
 		fetched = list_concat(fetched, page);

@@ -376,6 +376,22 @@ parse_object(const char *body, const char **problem)
 }
 
 /*
+ * api_status_is_final says whether status is one that only an ended call
+ * has (the one list of them: poll.c follows calls until then, and
+ * agentphone_wait() waits for them).
+ */
+bool
+api_status_is_final(const char *status)
+{
+	static const char *const final[] = {"completed", "failed", "busy", "no-answer", "canceled"};
+
+	for (size_t i = 0; status != NULL && i < lengthof(final); i++)
+		if (strcmp(status, final[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
  * api_decode_call reads a Call object.  It returns NULL on success, or a
  * description of why the body is unusable (no JSON object, no call id).
  * Fields that are missing or of the wrong type are left NULL (or -1).

@@ -24,6 +24,9 @@ typedef struct ApiCallRequest
 	const char *options_json;	/* a JSON object of extra body fields */
 } ApiCallRequest;
 
+/* The most rows a page of any list endpoint holds (limit, default 20). */
+#define API_PAGE_LIMIT 100
+
 /* One turn of a transcript. */
 typedef struct ApiTurn
 {
@@ -69,6 +72,7 @@ typedef struct ApiAgentNumber
 } ApiAgentNumber;
 
 extern char *api_encode_create_call(const ApiCallRequest *req);
+extern bool api_status_is_final(const char *status);
 extern const char *api_decode_call(const char *body, ApiCall *call);
 extern const char *api_decode_list(const char *body, List **calls, bool *has_more);
 extern const char *api_decode_transcript(const char *body, List **turns);

@@ -31,6 +31,7 @@
 #include "utils/datetime.h"
 
 #include "agents.h"
+#include "api.h"
 
 PG_FUNCTION_INFO_V1(agentphone_call);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
@@ -676,17 +677,16 @@ static bool
 wait_over(const WaitedCall *w, WaitUntil until)
 {
 	static const char *const before_placed[] = {CALL_QUEUED, CALL_DISPATCHING, CALL_RECONCILING};
-	static const char *const ended[] = {"completed", "failed", "busy", "no-answer", "canceled",
-	"blocked", CALL_ERROR, CALL_UNKNOWN};
-	bool		is_ended = w->has_end;
+	static const char *const never_placed[] = {"blocked", CALL_ERROR, CALL_UNKNOWN};
+	bool		is_ended = w->has_end || api_status_is_final(w->status);
 
 	for (size_t i = 0; i < lengthof(before_placed); i++)
 		if (strcmp(w->status, before_placed[i]) == 0)
 			return false;
 	if (until == UNTIL_PLACED)
 		return true;
-	for (size_t i = 0; i < lengthof(ended) && !is_ended; i++)
-		is_ended = strcmp(w->status, ended[i]) == 0;
+	for (size_t i = 0; i < lengthof(never_placed) && !is_ended; i++)
+		is_ended = strcmp(w->status, never_placed[i]) == 0;
 	if (until == UNTIL_ENDED)
 		return is_ended;
 	return w->transcript_complete || (is_ended && !w->placed);	/* none to come */

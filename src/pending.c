@@ -18,6 +18,8 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "api.h"
+#include "http.h"
 #include "pending.h"
 
 /*
@@ -188,4 +190,16 @@ list_text_array(List *items, size_t offset)
 	}
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
 											  TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * answer_problem returns why a request got no usable 200 answer (the API's
+ * words, or the transfer's failure), or NULL for a 200.
+ */
+const char *
+answer_problem(HttpRequest *req)
+{
+	if (req->result == CURLE_OK && req->status == 200)
+		return NULL;
+	return req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
 }

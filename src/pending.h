@@ -54,5 +54,7 @@ extern bool api_id_is_safe(const char *id);
 extern char *api_url(const char *fmt,...) pg_attribute_printf(1, 2);
 extern char *run_in_subtransaction(void (*fn) (void *), void *arg);
 extern Datum list_text_array(List *items, size_t offset);
+struct HttpRequest;
+extern const char *answer_problem(struct HttpRequest *req);
 
 #endif							/* AGENTPHONE_PENDING_H */

@@ -47,8 +47,7 @@
 #include "pending.h"
 #include "poll.h"
 
-#define LIST_PAGE 100
-#define MAX_LIST_PAGES 100		/* 10,000 live calls per cycle */
+#define MAX_API_PAGE_LIMITS 100		/* 10,000 live calls per cycle */
 #define MAX_LOOKUP_BACKOFF_MS (3600 * 1000)
 
 /* A call being followed, as of poll_load(). */
@@ -246,7 +245,7 @@ start_request(Pending *p)
 	switch (p->kind)
 	{
 		case REQ_LIST:
-			url = api_url("/calls?status=in-progress&limit=%d&offset=%d", LIST_PAGE, p->offset);
+			url = api_url("/calls?status=in-progress&limit=%d&offset=%d", API_PAGE_LIMIT, p->offset);
 			break;
 		case REQ_TRANSCRIPT:
 			url = api_url("/calls/%s/transcript", p->api_id);
@@ -403,9 +402,7 @@ poll_on_list(HttpRequest *req)
 	const char *problem = NULL;
 
 	outstanding--;
-	if (req->result != CURLE_OK || req->status != 200)
-		problem = req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
-	else
+	if ((problem = answer_problem(req)) == NULL)
 		problem = api_decode_list(req->body, &page, &has_more);
 
 	if (problem != NULL)
@@ -415,11 +412,11 @@ poll_on_list(HttpRequest *req)
 	else
 	{
 		listed = list_concat(listed, page);
-		if (has_more && p->offset / LIST_PAGE + 1 < MAX_LIST_PAGES)
+		if (has_more && p->offset / API_PAGE_LIMIT + 1 < MAX_API_PAGE_LIMITS)
 		{
 			Pending    *next = pending_new(REQ_LIST, p->extension_oid, 0, NULL);
 
-			next->offset = p->offset + LIST_PAGE;
+			next->offset = p->offset + API_PAGE_LIMIT;
 			start_request(next);
 		}
 		else
@@ -437,14 +434,7 @@ poll_on_list(HttpRequest *req)
 static bool
 is_ended(const ApiCall *a)
 {
-	static const char *const ended[] = {"completed", "failed", "busy", "no-answer", "canceled"};
-
-	if (a->ended_at != NULL)
-		return true;
-	for (size_t i = 0; a->status && i < lengthof(ended); i++)
-		if (strcmp(a->status, ended[i]) == 0)
-			return true;
-	return false;
+	return a->ended_at != NULL || api_status_is_final(a->status);
 }
 
 /*
@@ -454,15 +444,14 @@ is_ended(const ApiCall *a)
 static void
 note_status(const char *status)
 {
-	static const char *const known[] = {"in-progress", "ending", "ringing", "completed",
-	"failed", "busy", "no-answer", "canceled"};
+	static const char *const live[] = {"in-progress", "ending", "ringing"};
 	ListCell   *lc;
 	MemoryContext old;
 
-	if (status == NULL)
+	if (status == NULL || api_status_is_final(status))
 		return;
-	for (size_t i = 0; i < lengthof(known); i++)
-		if (strcmp(status, known[i]) == 0)
+	for (size_t i = 0; i < lengthof(live); i++)
+		if (strcmp(status, live[i]) == 0)
 			return;
 	foreach(lc, statuses_logged)
 		if (strcmp(lfirst(lc), status) == 0)
@@ -621,17 +610,6 @@ store(void (*step) (void *), void *arg, int64 id)
 				(errmsg("agentphone worker: could not store what the API said about call %lld",
 						(long long) id),
 				 errdetail("%s", failure)));
-}
-
-/*
- * answer_problem returns why a lookup failed, or NULL for a 200.
- */
-static const char *
-answer_problem(HttpRequest *req)
-{
-	if (req->result == CURLE_OK && req->status == 200)
-		return NULL;
-	return req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
 }
 
 /*

@@ -43,7 +43,6 @@ PG_FUNCTION_INFO_V1(agentphone_end_call);
 PG_FUNCTION_INFO_V1(agentphone_stream_transcript);
 PG_FUNCTION_INFO_V1(agentphone_refresh_agents);
 
-#define LIST_PAGE 100
 #define MAX_LIST_ROWS 100000
 #define MAX_RECORDING_BYTES (64 * 1024 * 1024)
 #define MAX_JSON_BYTES (8 * 1024 * 1024)
@@ -288,10 +287,10 @@ list_pages(FunctionCallInfo fcinfo, const char *base_url, int max_rows, const ch
 	bool		has_more = true;
 
 	InitMaterializedSRF(fcinfo, 0);
-	for (int offset = 0; has_more && rows < max_rows; offset += LIST_PAGE)
+	for (int offset = 0; has_more && rows < max_rows; offset += API_PAGE_LIMIT)
 	{
 		HttpRequest *req = request(psprintf("%slimit=%d&offset=%d", base_url,
-											Min(LIST_PAGE, max_rows - rows), offset),
+											Min(API_PAGE_LIMIT, max_rows - rows), offset),
 								   NULL, true, MAX_JSON_BYTES, what);
 		List	   *page;
 		ListCell   *lc;

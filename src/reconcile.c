@@ -296,9 +296,7 @@ reconcile_record_one(HttpRequest *req)
 		a.u = lfirst(lc);
 	if (a.u == NULL)
 		return false;
-	if (req->result != CURLE_OK || req->status != 200)
-		problem = req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
-	else
+	if ((problem = answer_problem(req)) == NULL)
 		problem = api_decode_list(req->body, &a.listed, &has_more);
 	if (problem != NULL)
 	{
