@@ -41,7 +41,7 @@ sub wait_status
 
 sub row { return call_rows($node, "id = $_[0]")->[0]; }
 
-sub posts_to
+sub posts_for
 {
 	my ($to) = @_;
 	return [ grep { $_->{body}{toNumber} eq $to } @{ sim_posts() } ];
@@ -55,7 +55,7 @@ is(wait_status($id), 'error', '422: status error');
 is(row($id)->{last_error}, 'AgentPhone API answered HTTP 422: toNumber: Number cannot be reached',
 	"422: last_error carries the API's message (detail list)");
 sleep 0.5;
-is(scalar(@{ posts_to($to) }), 1, '422: not retried');
+is(scalar(@{ posts_for($to) }), 1, '422: not retried');
 
 $id = $node->safe_psql('postgres',
 	"SELECT agentphone_call('agt_1', '+14155550290', from_number_id => 'num_3')");
@@ -79,7 +79,7 @@ is(row($id)->{last_error}, 'AgentPhone API answered HTTP 403 with a body that is
 # --- 429 with Retry-After: 2 -> retried after about 2 s, placed once
 ($id, $to) = place({ kind => 'status', status => 429, headers => { 'Retry-After' => '2' } });
 ok(wait_until(sub { row($id)->{status} eq 'in-progress' }, 20), '429: placed in the end');
-my $p = posts_to($to);
+my $p = posts_for($to);
 is(scalar(@$p), 2, '429: two POSTs, the second one placed the call');
 my $gap = $p->[1]{time} - $p->[0]{time};
 note(sprintf('429 Retry-After 2 -> retried after %.2f s', $gap));
@@ -100,7 +100,7 @@ $node->safe_psql('postgres', "UPDATE agentphone.calls SET status = 'canceled' WH
 # --- 500 then 503 -> backoff, placed by the third attempt
 ($id, $to) = place({ kind => 'status', status => 500 }, { kind => 'status', status => 503 });
 ok(wait_until(sub { row($id)->{status} eq 'in-progress' }, 20), '5xx: placed in the end');
-$p = posts_to($to);
+$p = posts_for($to);
 is(scalar(@$p), 3, '5xx: three POSTs, one call placed');
 my ($g1, $g2) = ($p->[1]{time} - $p->[0]{time}, $p->[2]{time} - $p->[1]{time});
 note(sprintf('5xx backoff gaps: %.3f s, %.3f s (retry_delay 200 ms)', $g1, $g2));
@@ -113,7 +113,7 @@ is(wait_status($id), 'error', 'three 503s: error');
 like(row($id)->{last_error},
 	qr/^gave up after 3 attempts; last failure: AgentPhone API answered HTTP 503/,
 	'last_error names the attempts and the last failure');
-is(scalar(@{ posts_to($to) }), 3, 'exactly max_attempts POSTs');
+is(scalar(@{ posts_for($to) }), 3, 'exactly max_attempts POSTs');
 
 # --- outcome unknown: never resent; the API is asked whether the call
 # exists (after agentphone.reconcile_delay), and a match is adopted
@@ -125,7 +125,7 @@ like(row($id)->{last_error},
 
 my ($id2, $to2) = place({ kind => 'malformed', status => 200 });
 like(wait_status($id2), qr/^(in-progress|completed)$/, 'malformed 200, but the API created the call: adopted with its status');
-is(row($id2)->{api_call_id}, posts_to($to2)->[0]{call_id}, "the adopted call is the one the API created");
+is(row($id2)->{api_call_id}, posts_for($to2)->[0]{call_id}, "the adopted call is the one the API created");
 is(row($id2)->{last_error}, undef, 'adopted: no error left');
 
 my ($id3, $to3) = place({ kind => 'body', status => 200, body => { status => 'in-progress' } });
@@ -138,13 +138,13 @@ like(row($id4)->{last_error}, qr/too large/, 'oversized: last_error explains');
 
 my ($id5, $to5) = place({ kind => 'delay', seconds => 3 });
 like(wait_status($id5), qr/^(in-progress|completed)$/, 'no answer within request_timeout, but the call was created: adopted');
-is(row($id5)->{api_call_id}, posts_to($to5)->[0]{call_id}, 'the late call is the one adopted');
+is(row($id5)->{api_call_id}, posts_for($to5)->[0]{call_id}, 'the late call is the one adopted');
 
 my ($id6, $to6) = place({ kind => 'drop_after' });
 like(wait_status($id6), qr/^(in-progress|completed)$/, 'connection dropped after the call was created: adopted');
 
 sleep 1;
-is(scalar(@{ posts_to($_) }), 1, "call to $_ of unknown outcome was POSTed once, never resent")
+is(scalar(@{ posts_for($_) }), 1, "call to $_ of unknown outcome was POSTed once, never resent")
   for ($to, $to2, $to3, $to4, $to5, $to6);
 
 # --- agentphone.on_unknown = redial: a call the API does not show is queued again
@@ -152,8 +152,8 @@ $node->safe_psql('postgres', "ALTER SYSTEM SET agentphone.on_unknown = 'redial';
 sleep 0.3;
 my ($id7, $to7) = place({ kind => 'drop' });
 is(wait_status($id7), 'in-progress', 'on_unknown = redial: placed by a second POST');
-is(scalar(@{ posts_to($to7) }), 2, 'two POSTs, the first one created nothing');
-is(scalar(grep { $_->{call_id} } @{ posts_to($to7) }), 1, 'one call at the API');
+is(scalar(@{ posts_for($to7) }), 2, 'two POSTs, the first one created nothing');
+is(scalar(grep { $_->{call_id} } @{ posts_for($to7) }), 1, 'one call at the API');
 $node->safe_psql('postgres', "ALTER SYSTEM RESET agentphone.on_unknown; SELECT pg_reload_conf()");
 
 # --- the API cannot be reached: nothing was sent, so it is retried
@@ -175,7 +175,7 @@ $node->safe_psql('postgres', q{
 });
 ok(wait_until(sub { row($id)->{status} eq 'in-progress' }, 20),
 	'placed once the API is reachable again, without a restart');
-is(scalar(@{ posts_to($to) }), 1, 'the simulator saw exactly one POST for it');
+is(scalar(@{ posts_for($to) }), 1, 'the simulator saw exactly one POST for it');
 $node->safe_psql('postgres', q{
 	ALTER SYSTEM RESET agentphone.retry_delay;
 	ALTER SYSTEM RESET agentphone.max_attempts;

@@ -14,12 +14,6 @@ start_sim();
 my $node = new_node('crash',
 	"agentphone.max_in_flight = 3\nrestart_after_crash = on\nagentphone.reconcile_delay = '4s'\n");
 
-sub worker_pid
-{
-	return $node->safe_psql('postgres',
-		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
-}
-
 # check_final(IDS, IN_FLIGHT, LABEL): every call reached a final state; the
 # ones in flight were reconciled with the API and adopted (the simulator
 # created them after all); each was POSTed exactly once
@@ -50,7 +44,7 @@ my $ids = $node->safe_psql('postgres', q{
 	SELECT string_agg(agentphone_call('agt_1', '+1415555' || (1000 + i)::text)::text, ',')
 	FROM generate_series(1, 8) i});
 ok(wait_until(sub { @{ sim_posts() } == 3 }, 10), 'three requests are in flight');
-my $pid = worker_pid();
+my $pid = worker_pid($node);
 kill 'KILL', $pid;
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND pid <> $pid"),

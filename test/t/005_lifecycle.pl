@@ -15,14 +15,8 @@ start_sim();
 my $node = new_node('lifecycle', "agentphone.sweep_interval = '200ms'\nmax_prepared_transactions = 5\n",
 	no_extension => 1);
 
-sub worker_pid
-{
-	return $node->safe_psql('postgres',
-		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
-}
-
-ok(wait_until(sub { worker_pid() ne '' }), 'the worker runs before CREATE EXTENSION');
-my $pid = worker_pid();
+ok(wait_until(sub { worker_pid($node) ne '' }), 'the worker runs before CREATE EXTENSION');
+my $pid = worker_pid($node);
 my $cpu = worker_cpu_seconds($node);
 sleep 2;    # ten sweeps
 my $used = worker_cpu_seconds($node) - $cpu;
@@ -38,7 +32,7 @@ $node->safe_psql('postgres', 'CREATE EXTENSION agentphone');
 my $id = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550500')");
 is($node->safe_psql('postgres', "SELECT agentphone_wait($id, '20 s')"), 'in-progress',
 	'a call is placed once the extension exists');
-is(worker_pid(), $pid, 'without restarting the worker');
+is(worker_pid($node), $pid, 'without restarting the worker');
 
 # --- DROP EXTENSION with two requests in flight finishes at once
 sim('POST', '/_sim/faults', { faults => [
@@ -67,7 +61,7 @@ $node->safe_psql('postgres', 'CREATE EXTENSION agentphone');
 $id = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550503')");
 is($node->safe_psql('postgres', "SELECT agentphone_wait($id, '20 s')"), 'in-progress',
 	'after a new CREATE EXTENSION calls are placed again');
-is(worker_pid(), $pid, 'still the same worker');
+is(worker_pid($node), $pid, 'still the same worker');
 unlike(slurp_file($node->logfile), qr/ERROR|FATAL|terminated by signal/,
 	'no error in the whole sequence');
 

@@ -36,11 +36,6 @@ my $node = new_node('kill',
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-sub worker_pid
-{
-	return sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
-}
-
 # set_api_url(URL): for the running worker (reload) and after a restart
 sub set_api_url
 {
@@ -61,7 +56,7 @@ sub queue
 sub kill_worker
 {
 	my ($how) = @_;
-	my $pid = worker_pid();
+	my $pid = worker_pid($node);
 	if ($how eq 'SIGKILL')
 	{
 		kill 'KILL', $pid;

@@ -27,7 +27,6 @@ sub reload_with
 	sql("ALTER SYSTEM SET $_[0]; SELECT pg_reload_conf()");
 	sleep 0.5;
 }
-sub posts_to { my ($n) = @_; return scalar(grep { $_->{body}{toNumber} eq $n } @{ sim_posts() }); }
 sub status_of { return sql("SELECT status FROM agentphone.calls WHERE id = $_[0]"); }
 
 # a call that comes due in 2 seconds

@@ -27,11 +27,6 @@ agentphone.max_calls_per_minute = 10000
 });
 
 sub sql { return $node->safe_psql('postgres', $_[0], @_[ 1 .. $#_ ]); }
-sub worker_pid
-{
-	return sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
-}
-
 sql(q{
 	CREATE ROLE owner_role LOGIN;
 	CREATE ROLE app LOGIN IN ROLE agentphone_caller;
@@ -139,9 +134,9 @@ sub attach
 	my $stmts = join('', map { "ALTER DATABASE postgres SET $_;\n" } @_);
 	my ($rc, $out, $err) = $node->psql('postgres', $stmts, extra_params => [ '-U', 'owner_role' ]);
 	is($rc, 0, 'the owner attached to the database: ' . join(', ', @_)) or diag $err;
-	my $old_pid = worker_pid();
+	my $old_pid = worker_pid($node);
 	sql("SELECT pg_terminate_backend($old_pid)");
-	ok(wait_until(sub { my $p = worker_pid(); $p ne '' && $p ne $old_pid }, 20), 'the worker reconnected');
+	ok(wait_until(sub { my $p = worker_pid($node); $p ne '' && $p ne $old_pid }, 20), 'the worker reconnected');
 }
 
 sub place

@@ -31,11 +31,6 @@ agentphone.poll_interval = '300ms'
 });
 
 sub sql { return $node->safe_psql('postgres', $_[0], @_[ 1 .. $#_ ]); }
-sub posts_to { my ($n) = @_; return scalar(grep { $_->{body}{toNumber} eq $n } @{ sim_posts() }); }
-sub worker_pid
-{
-	return sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
-}
 sub settled
 {
 	my ($number) = @_;
@@ -124,7 +119,7 @@ is_deeply([ sort keys %{ { map { %$_ } @ours } } ], [ 'id', 'status', 'transcrip
 	'payloads hold our id, the status and the transcript mark only');
 
 # --- 60 failed attempts by an unprivileged role leave the worker alone
-my $pid = worker_pid();
+my $pid = worker_pid($node);
 my $failed = 0;
 for my $i (1 .. 15)
 {
@@ -136,7 +131,7 @@ for my $i (1 .. 15)
 	}
 }
 is($failed, 60, 'all 60 attempts failed (must be owner, permission denied)');
-is(worker_pid(), $pid, 'the same worker runs');
+is(worker_pid($node), $pid, 'the same worker runs');
 my $t0 = time();
 $id = sql("SELECT agentphone_call('agt_1', '+14155553005')", extra_params => [ '-U', 'app' ]);
 ok(wait_until(sub { posts_to('+14155553005') == 1 }, 5), 'a call queued right after is dialed');

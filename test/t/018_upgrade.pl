@@ -28,7 +28,6 @@ agentphone.max_calls_per_minute = 10000
 }, no_extension => 1);
 
 sub sql { return $node->safe_psql($_[1] // 'postgres', $_[0]); }
-sub posts_to { my ($n) = @_; return scalar(grep { $_->{body}{toNumber} eq $n } @{ sim_posts() }); }
 
 # every row of the extension's tables, keyed, as jsonb: after the update
 # each must still hold every column it had, with the same value (a later

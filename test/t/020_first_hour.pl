@@ -97,7 +97,6 @@ $bare->stop;
 # --- 2. the calling window
 my $node = new_node('first_hour', "agentphone.sweep_interval = '200ms'\n");
 sub sql { return $node->safe_psql('postgres', $_[0]); }
-sub posts_to { my ($n) = @_; return scalar(grep { $_->{body}{toNumber} eq $n } @{ sim_posts() }); }
 sub reload_with { sql("ALTER SYSTEM $_[0]; SELECT pg_reload_conf()"); sleep 0.5; }
 
 # a one-hour window that is closed now in Los Angeles

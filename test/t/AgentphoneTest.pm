@@ -17,8 +17,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT = qw(start_sim sim sim_posts new_node wait_until call_rows
-  worker_cpu_seconds $API_KEY);
+our @EXPORT = qw(start_sim sim sim_posts posts_to new_node wait_until call_rows
+  worker_pid worker_cpu_seconds $API_KEY);
 
 # A key long and distinctive enough to grep for in the server log.
 our $API_KEY = 'sk_test_7Hq2ZpLx9WvR4mKd';
@@ -107,6 +107,13 @@ agentphone.poll_interval = '1h'
 	return $node;
 }
 
+# posts_to(NUMBER): how many POSTs /v1/calls the simulator got for NUMBER
+sub posts_to
+{
+	my ($number) = @_;
+	return scalar(grep { $_->{body}{toNumber} eq $number } @{ sim_posts() });
+}
+
 # wait_until(CODE, SECONDS): poll CODE until it returns true; returns
 # whether it did before the deadline
 sub wait_until
@@ -121,13 +128,20 @@ sub wait_until
 	return $code->();
 }
 
+# worker_pid(NODE): the agentphone worker's pid ('' when none runs)
+sub worker_pid
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+}
+
 # worker_cpu_seconds(NODE): CPU time the agentphone worker has used so far
 # (user + system, from /proc), to tell a waiting worker from a spinning one
 sub worker_cpu_seconds
 {
 	my ($node) = @_;
-	my $pid = $node->safe_psql('postgres',
-		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+	my $pid = worker_pid($node);
 	open my $fh, '<', "/proc/$pid/stat" or die "no worker process: $!";
 	my $stat = <$fh>;
 	$stat =~ s/^.*\) //;    # fields after the command name
