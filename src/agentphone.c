@@ -274,36 +274,17 @@ agentphone_saved_generic_plan(SPIPlanPtr *plan, const char *query, int nargs, Oi
 }
 
 /*
- * extension_relation returns the OID of relation relname of schema
- * agentphone, or InvalidOid.
- */
-static Oid
-extension_relation(const char *relname)
-{
-	Oid			nsp = get_namespace_oid("agentphone", true);
-
-	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-}
-
-/*
- * agentphone_calls_has_column says whether agentphone.calls has column,
- * and agentphone_has_relation whether schema agentphone has relname: a
+ * agentphone_has_relation says whether schema agentphone has relname: a
  * library newer than the installed scripts (ALTER EXTENSION agentphone
  * UPDATE not yet run) keeps working with the older schema, without what
- * the newer objects bring.  Both need a transaction.
+ * the newer objects bring.  It needs a transaction.
  */
-bool
-agentphone_calls_has_column(const char *column)
-{
-	Oid			rel = extension_relation("calls");
-
-	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
-}
-
 bool
 agentphone_has_relation(const char *relname)
 {
-	return OidIsValid(extension_relation(relname));
+	Oid			nsp = get_namespace_oid("agentphone", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid(relname, nsp));
 }
 
 /*

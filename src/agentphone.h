@@ -147,7 +147,6 @@ extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,
 extern struct _SPI_plan *agentphone_saved_generic_plan(struct _SPI_plan **plan,
 													   const char *query, int nargs,
 													   Oid *argtypes);
-extern bool agentphone_calls_has_column(const char *column);
 extern bool agentphone_has_relation(const char *relname);
 
 /* ----- the worker and database-level commands (dbguard.c) ----- */

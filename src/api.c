@@ -411,27 +411,46 @@ api_decode_call(const char *body, ApiCall *call)
 }
 
 /*
- * api_decode_list reads a page of List Calls, {data, hasMore, total}, into
- * a List of ApiCall (entries without an id are skipped).
+ * page_data parses a page of a list endpoint, {data, hasMore, total}, and
+ * returns its "data" array (root, in *root, is the caller's to delete) and
+ * sets *has_more; NULL, with *problem set and nothing to delete, for a
+ * body that is no such page.
+ */
+static const cJSON *
+page_data(const char *body, cJSON **root, const char **problem, bool *has_more)
+{
+	const cJSON *data;
+
+	*has_more = false;
+	*root = parse_object(body, problem);
+	if (*root == NULL)
+		return NULL;
+	data = cJSON_GetObjectItemCaseSensitive(*root, "data");
+	if (!cJSON_IsArray(data))
+	{
+		cJSON_Delete(*root);
+		*problem = "the answer had no \"data\" array";
+		return NULL;
+	}
+	*has_more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(*root, "hasMore"));
+	return data;
+}
+
+/*
+ * api_decode_list reads a page of List Calls into a List of ApiCall
+ * (entries without an id are skipped).
  */
 const char *
 api_decode_list(const char *body, List **calls, bool *has_more)
 {
 	const char *problem = NULL;
-	cJSON	   *root = parse_object(body, &problem);
-	const cJSON *data;
+	cJSON	   *root;
+	const cJSON *data = page_data(body, &root, &problem, has_more);
 	const cJSON *e;
 
 	*calls = NIL;
-	*has_more = false;
-	if (root == NULL)
+	if (data == NULL)
 		return problem;
-	data = cJSON_GetObjectItemCaseSensitive(root, "data");
-	if (!cJSON_IsArray(data))
-	{
-		cJSON_Delete(root);
-		return "the answer had no \"data\" array";
-	}
 	cJSON_ArrayForEach(e, data)
 	{
 		ApiCall    *c = palloc(sizeof(ApiCall));
@@ -440,7 +459,6 @@ api_decode_list(const char *body, List **calls, bool *has_more)
 		if (c->id)
 			*calls = lappend(*calls, c);
 	}
-	*has_more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "hasMore"));
 	cJSON_Delete(root);
 	return NULL;
 }
@@ -472,27 +490,20 @@ read_agent_numbers(const cJSON *agent)
 }
 
 /*
- * api_decode_agents reads a page of List Agents, {data, hasMore, total},
- * into a List of ApiAgent (entries without an id are skipped).
+ * api_decode_agents reads a page of List Agents into a List of ApiAgent
+ * (entries without an id are skipped).
  */
 const char *
 api_decode_agents(const char *body, List **agents, bool *has_more)
 {
 	const char *problem = NULL;
-	cJSON	   *root = parse_object(body, &problem);
-	const cJSON *data;
+	cJSON	   *root;
+	const cJSON *data = page_data(body, &root, &problem, has_more);
 	const cJSON *e;
 
 	*agents = NIL;
-	*has_more = false;
-	if (root == NULL)
+	if (data == NULL)
 		return problem;
-	data = cJSON_GetObjectItemCaseSensitive(root, "data");
-	if (!cJSON_IsArray(data))
-	{
-		cJSON_Delete(root);
-		return "the answer had no \"data\" array";
-	}
 	cJSON_ArrayForEach(e, data)
 	{
 		ApiAgent   *a = palloc0(sizeof(ApiAgent));
@@ -506,7 +517,6 @@ api_decode_agents(const char *body, List **agents, bool *has_more)
 		if (a->id)
 			*agents = lappend(*agents, a);
 	}
-	*has_more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "hasMore"));
 	cJSON_Delete(root);
 	return NULL;
 }

@@ -62,7 +62,7 @@ static bool extension_checked = false;	/* checked at least once */
 /* The extension exists in the worker's database, as of the last check. */
 #define extension_ready() OidIsValid(extension_oid)
 static bool orphans_recovered = false;
-static bool has_agents = false; /* the schema has agentphone.agents (1.3) */
+static bool schema_1_3 = false; /* the tables are 1.3's: agents, window holds */
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
 static bool api_unusable = false;	/* the URL or key allows no request (warned) */
@@ -167,7 +167,7 @@ check_extension(void)
 	}
 	extension_oid = oid;
 	extension_checked = true;
-	has_agents = ready && agentphone_has_relation("agent_sync");
+	schema_1_3 = ready && agentphone_has_relation("agent_sync");
 	if (ready && !orphans_recovered)
 	{
 		dispatch_recover_orphans();
@@ -215,7 +215,7 @@ claim_step(void *arg)
 	check_extension();
 	if (!extension_ready())
 		return;
-	if (window_release_due && agentphone_calls_has_column("held_by_window"))
+	if (window_release_due && schema_1_3)
 		dispatch_release_window_holds();
 	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
 	trim_events();
@@ -611,7 +611,7 @@ agentphone_worker_main(Datum main_arg)
 			start_poll_cycle();
 		if (extension_ready() && !api_unusable && cycle_due(&reconcile_cycle, now))
 			start_reconcile_cycle();
-		if (extension_ready() && has_agents && !api_unusable && cycle_due(&agents_cycle, now))
+		if (extension_ready() && schema_1_3 && !api_unusable && cycle_due(&agents_cycle, now))
 			agents_start(extension_oid);
 		record_finished(GetCurrentTimestamp());
 
