@@ -19,7 +19,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -27,6 +27,8 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+
+#include "access.h"
 
 /*
  * agentphone_become_owner switches to the superuser that owns the

@@ -14,7 +14,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -25,8 +25,12 @@
 
 #include "agents.h"
 #include "api.h"
+#include "guc.h"
 #include "http.h"
 #include "pending.h"
+#include "secret.h"
+#include "validate.h"
+#include "xact.h"
 
 /* Agents or numbers named in an error, at most. */
 #define NAMED_IN_ERROR 10

@@ -9,6 +9,8 @@
 #ifndef AGENTPHONE_AGENTS_H
 #define AGENTPHONE_AGENTS_H
 
+#include "nodes/pg_list.h"
+
 #include "pending.h"
 
 struct HttpRequest;

@@ -23,9 +23,8 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
 #include <cjson/cJSON.h>
+#include <limits.h>
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -747,4 +746,19 @@ api_error_text(long http_status, const char *body)
 		}
 	}
 	return buf.data;
+}
+
+/*
+ * api_id_is_safe says whether an API id (a call or number id) can be put
+ * in a URL path as it is: 1 to 128 letters, digits, "_", "-" or ".", and
+ * not "." or ".." alone.
+ */
+bool
+api_id_is_safe(const char *id)
+{
+	size_t		len = strlen(id);
+
+	return len > 0 && len <= 128 && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 &&
+		strspn(id, "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == len;
 }

@@ -81,5 +81,6 @@ extern char *api_error_text(long http_status, const char *body);
 extern bool api_sse_next(const char *buf, size_t len, size_t *pos,
 						 char **event, char **data);
 extern ApiTurn *api_decode_turn(const char *data);
+extern bool api_id_is_safe(const char *id);
 
 #endif							/* AGENTPHONE_API_H */

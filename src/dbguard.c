@@ -31,7 +31,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -49,6 +49,10 @@
 #include "utils/syscache.h"
 #include "utils/wait_event.h"
 
+#include "dbguard.h"
+#include "guc.h"
+#include "shared.h"
+
 /* A "going" mark older than this is stale (its backend died mid-way). */
 #define GOING_STALE_MS 60000
 /* How often the waiting worker looks again without being woken. */
@@ -63,20 +67,6 @@ static ProcessUtility_hook_type prev_process_utility = NULL;
 static bool state_at_commit_pending = false;
 static AgentphoneDbState state_at_commit;
 static bool needed_it_at_commit;
-
-/*
- * set_db_state publishes what is becoming of the worker's database and
- * wakes the worker so it acts on it.
- */
-static void
-set_db_state(AgentphoneDbState state)
-{
-	SpinLockAcquire(&agentphone_shared->mutex);
-	agentphone_shared->db_state = state;
-	agentphone_shared->db_state_since = GetCurrentTimestamp();
-	SpinLockRelease(&agentphone_shared->mutex);
-	agentphone_wake_worker();
-}
 
 /*
  * has_option tells whether a CREATE/ALTER DATABASE option list holds
@@ -279,7 +269,7 @@ run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	PG_CATCH();
 	{
 		if (needed_it)
-			set_db_state(DB_PRESENT);
+			shared_set_db_state(DB_PRESENT);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -297,13 +287,13 @@ agentphone_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	bool		needs_it = false;
 	AgentphoneDbState after;
-	bool		touches = agentphone_shared != NULL &&
+	bool		touches = shared_available() &&
 		classify(pstmt->utilityStmt, &needs_it, &after);
 
 	if (touches && needs_it && !could_succeed(pstmt->utilityStmt))
 		touches = needs_it = false;	/* PostgreSQL will refuse it */
 	if (touches && needs_it)
-		set_db_state(DB_GOING);
+		shared_set_db_state(DB_GOING);
 	run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
 				dest, qc, touches && needs_it);
 	if (touches)
@@ -325,9 +315,9 @@ dbguard_xact_callback(XactEvent event, void *arg)
 	if (!state_at_commit_pending)
 		return;
 	if (event == XACT_EVENT_COMMIT)
-		set_db_state(state_at_commit);
+		shared_set_db_state(state_at_commit);
 	else if (event == XACT_EVENT_ABORT && needed_it_at_commit)
-		set_db_state(DB_PRESENT);
+		shared_set_db_state(DB_PRESENT);
 	else
 		return;
 	state_at_commit_pending = false;
@@ -340,13 +330,8 @@ dbguard_xact_callback(XactEvent event, void *arg)
 static bool
 db_state_blocks(void)
 {
-	AgentphoneDbState state;
 	TimestampTz since;
-
-	SpinLockAcquire(&agentphone_shared->mutex);
-	state = agentphone_shared->db_state;
-	since = agentphone_shared->db_state_since;
-	SpinLockRelease(&agentphone_shared->mutex);
+	AgentphoneDbState state = shared_db_state(&since);
 	if (state == DB_GOING)
 		return !TimestampDifferenceExceeds(since, GetCurrentTimestamp(),
 										   GOING_STALE_MS);

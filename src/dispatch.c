@@ -34,7 +34,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -43,13 +43,19 @@
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "api.h"
+#include "calls.h"
 #include "dispatch.h"
+#include "guc.h"
 #include "http.h"
 #include "pending.h"
 #include "poll.h"
 #include "reconcile.h"
+#include "secret.h"
+#include "shared.h"
+#include "xact.h"
 
 /* Longest backoff between two attempts. */
 #define MAX_BACKOFF_MS (5 * 60 * 1000)

@@ -8,6 +8,8 @@
 #ifndef AGENTPHONE_DISPATCH_H
 #define AGENTPHONE_DISPATCH_H
 
+#include "utils/timestamp.h"
+
 #include "nodes/pg_list.h"
 
 #include "api.h"

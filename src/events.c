@@ -16,7 +16,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -27,6 +27,8 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/rel.h"
+
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(agentphone_record_transition);
 PG_FUNCTION_INFO_V1(agentphone_announce_transcript);

@@ -11,13 +11,13 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "commands/dbcommands.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -27,11 +27,21 @@
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
-#include "utils/snapmgr.h"
 #include "utils/datetime.h"
+#include "utils/snapmgr.h"
 
+#include "access.h"
 #include "agents.h"
 #include "api.h"
+#include "calls.h"
+#include "functions.h"
+#include "guc.h"
+#include "numbers.h"
+#include "shared.h"
+#include "validate.h"
+#include "window.h"
+#include "xact.h"
+
 
 PG_FUNCTION_INFO_V1(agentphone_call);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
@@ -569,29 +579,6 @@ agentphone_retry(PG_FUNCTION_ARGS)
 	PG_RETURN_TIMESTAMPTZ(due);
 }
 
-/* Longest timeout honoured: a longer one waits this long (100 years). */
-#define MAX_TIMEOUT_MS ((int64) 100 * 365 * 24 * 3600 * 1000)
-
-/*
- * agentphone_interval_ms converts a timeout to milliseconds, refusing
- * negative ones and capping huge ones (no overflow, whatever the interval).
- */
-int64
-agentphone_interval_ms(Interval *iv)
-{
-	double		us = (double) iv->time + (double) iv->day * USECS_PER_DAY +
-		(double) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
-
-	if (us > (double) MAX_TIMEOUT_MS * 1000)
-		return MAX_TIMEOUT_MS;
-	if (us < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout must not be negative"),
-				 errhint("Pass an interval such as '30 seconds'.")));
-	return (int64) (us / 1000);
-}
-
 /* What agentphone_wait() reads of a call. */
 typedef struct WaitedCall
 {
@@ -764,19 +751,16 @@ agentphone_worker_status(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	Datum		v[11];
 	bool		n[11] = {0};
-	AgentphoneShared snap;
+	WorkerHealth snap;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (agentphone_shared == NULL)
+	if (!shared_worker_health(&snap))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agentphone is not loaded through shared_preload_libraries"),
 				 errdetail("No background worker is running: queued calls are not placed."),
 				 errhint("Add agentphone to shared_preload_libraries and restart the server.")));
-	SpinLockAcquire(&agentphone_shared->mutex);
-	memcpy(&snap, agentphone_shared, sizeof(snap));
-	SpinLockRelease(&agentphone_shared->mutex);
 
 	v[0] = BoolGetDatum(snap.worker_pid != 0);
 	v[1] = Int32GetDatum(snap.worker_pid);

@@ -11,14 +11,16 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include <limits.h>
 
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "guc.h"
 #include "phone.h"
+
 
 char	   *agentphone_api_url = NULL;
 char	   *agentphone_api_key = NULL;

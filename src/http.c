@@ -32,7 +32,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include <sys/stat.h>
 
@@ -40,8 +40,11 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
+#include "guc.h"
 #include "http.h"
+
 
 _Static_assert(LIBCURL_VERSION_NUM >= 0x073e00, "agentphone needs libcurl 7.62 or later");
 

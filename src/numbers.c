@@ -19,7 +19,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -27,7 +27,12 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 
+#include "guc.h"
+#include "numbers.h"
 #include "phone.h"
+#include "validate.h"
+#include "xact.h"
+
 
 PG_FUNCTION_INFO_V1(agentphone_destination_refusal);
 PG_FUNCTION_INFO_V1(agentphone_do_not_call_refusal);

@@ -8,7 +8,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -17,8 +17,10 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 
 #include "api.h"
+#include "guc.h"
 #include "http.h"
 #include "pending.h"
 
@@ -86,21 +88,6 @@ cycle_wait_ms(const Cycle *c, TimestampTz now)
 }
 
 /*
- * api_id_is_safe says whether an API id (a call or number id) can be put
- * in a URL path as it is: 1 to 128 letters, digits, "_", "-" or ".", and
- * not "." or ".." alone.
- */
-bool
-api_id_is_safe(const char *id)
-{
-	size_t		len = strlen(id);
-
-	return len > 0 && len <= 128 && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 &&
-		strspn(id, "abcdefghijklmnopqrstuvwxyz"
-			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == len;
-}
-
-/*
  * api_url returns agentphone.api_url (without trailing slashes) followed
  * by the formatted path.
  */
@@ -127,69 +114,6 @@ api_url(const char *fmt,...)
 		enlargeStringInfo(&buf, needed);
 	}
 	return buf.data;
-}
-
-/*
- * run_in_subtransaction runs fn(arg) in a subtransaction of the current
- * transaction.  It returns NULL on success; on error the subtransaction is
- * rolled back, the error swallowed and its message returned, so one call's
- * bad data cannot undo the work done for the others.
- */
-char *
-run_in_subtransaction(void (*fn) (void *), void *arg)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char	   *volatile failure = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		failure = edata->message;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return failure;
-}
-
-/*
- * list_text_array returns one char * field (at offset in each element) of
- * every element of items, in order, as a text[] (NULL elements where the
- * field is NULL): a column for an INSERT ... SELECT FROM unnest().
- */
-Datum
-list_text_array(List *items, size_t offset)
-{
-	int			n = list_length(items);
-	Datum	   *elems = palloc0(sizeof(Datum) * Max(n, 1));
-	bool	   *nulls = palloc0(sizeof(bool) * Max(n, 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	ListCell   *lc;
-
-	foreach(lc, items)
-	{
-		char	   *field = *(char **) ((char *) lfirst(lc) + offset);
-		int			i = foreach_current_index(lc);
-
-		nulls[i] = field == NULL;
-		elems[i] = field ? CStringGetTextDatum(field) : (Datum) 0;
-	}
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
-											  TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /*

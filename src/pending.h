@@ -9,6 +9,8 @@
 #ifndef AGENTPHONE_PENDING_H
 #define AGENTPHONE_PENDING_H
 
+#include "utils/timestamp.h"
+
 typedef enum RequestKind
 {
 	REQ_CREATE,					/* POST /calls for a claimed call */
@@ -50,10 +52,7 @@ extern void cycle_interval_reloaded(Cycle *c, int interval_ms);
 extern Pending *pending_new(RequestKind kind, Oid extension_oid, int64 id,
 							const char *api_id);
 extern void pending_free(Pending *p);
-extern bool api_id_is_safe(const char *id);
 extern char *api_url(const char *fmt,...) pg_attribute_printf(1, 2);
-extern char *run_in_subtransaction(void (*fn) (void *), void *arg);
-extern Datum list_text_array(List *items, size_t offset);
 struct HttpRequest;
 extern const char *answer_problem(struct HttpRequest *req);
 

@@ -34,18 +34,23 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "api.h"
+#include "calls.h"
+#include "guc.h"
 #include "http.h"
 #include "pending.h"
 #include "poll.h"
+#include "secret.h"
+#include "xact.h"
 
 #define MAX_API_PAGE_LIMITS 100		/* 10,000 live calls per cycle */
 #define MAX_LOOKUP_BACKOFF_MS (3600 * 1000)

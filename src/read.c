@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -28,10 +28,16 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "access.h"
 #include "agents.h"
 #include "api.h"
+#include "guc.h"
 #include "http.h"
 #include "pending.h"
+#include "secret.h"
+#include "validate.h"
+#include "xact.h"
+
 
 PG_FUNCTION_INFO_V1(agentphone_get_call);
 PG_FUNCTION_INFO_V1(agentphone_list_calls);

@@ -21,18 +21,24 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "api.h"
+#include "calls.h"
+#include "guc.h"
 #include "http.h"
 #include "pending.h"
 #include "poll.h"
 #include "reconcile.h"
+#include "secret.h"
+#include "shared.h"
+#include "xact.h"
 
 /* How far before the claim a matching call may have started (clock skew). */
 #define START_SLACK_US (60 * USECS_PER_SEC)

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * secret.c
- *		Where the API key comes from, and whether the API URL may be used.
+ *		Where the API key comes from, whether the API URL may be used, and
+ *		keeping the key out of the server log.
  *
  * The key is agentphone.api_key, or, preferably, the contents of the file
  * named by agentphone.api_key_file (which wins when both are set): a file
@@ -15,16 +16,25 @@
  * agentphone.allow_insecure_http (meant for a local simulator); http.c
  * enforces the same rule on every request.
  *
+ * Every message on its way to the log passes through agentphone_redact_log
+ * (from the log hook in agentphone.c), which hides the key wherever it
+ * occurs and the value of any statement that assigns one.
+ *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include <sys/stat.h>
 
 #include "common/hashfn.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
+
+#include "guc.h"
+#include "secret.h"
 
 /* Longest key accepted from the file. */
 #define MAX_KEY_FILE_BYTES 4096
@@ -301,4 +311,148 @@ agentphone_url_problem(void)
 	if (pg_strncasecmp(url, "http://", 7) == 0 && agentphone_allow_insecure_http)
 		return NULL;
 	return "agentphone.api_url must use https (agentphone.allow_insecure_http allows http, for a local test API only)";
+}
+
+/* Keys shorter than this are not redacted (they would mangle every line). */
+#define MIN_REDACT_LEN 6
+
+/*
+ * redact returns s with every occurrence of key replaced, or s itself when
+ * the key does not occur.  The copy lives in the current (error) context.
+ */
+static char *
+redact(char *s, const char *key, size_t keylen)
+{
+	StringInfoData buf;
+	char	   *p;
+	char	   *hit;
+
+	if (s == NULL || (hit = strstr(s, key)) == NULL)
+		return s;
+	initStringInfo(&buf);
+	p = s;
+	do
+	{
+		appendBinaryStringInfo(&buf, p, hit - p);
+		appendStringInfoString(&buf, "********");
+		p = hit + keylen;
+	} while ((hit = strstr(p, key)) != NULL);
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/*
+ * assignment_value_start returns where the value begins when p (just past
+ * "api_key") continues as an assignment: = or TO (SET, ALTER SYSTEM) or a
+ * comma (set_config), with quotes and spaces around; else NULL.
+ */
+static char *
+assignment_value_start(char *p)
+{
+	bool		assigns = false;
+
+	for (;;)
+	{
+		if (*p == '=' || *p == ',')
+			assigns = true, p++;
+		else if (pg_strncasecmp(p, "to", 2) == 0 && (p[2] == ' ' || p[2] == '\''))
+			assigns = true, p += 2;
+		else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\'' || *p == '"')
+		{
+			if ((*p == '\'' || *p == '"') && assigns)
+				break;
+			p++;
+		}
+		else
+			break;
+	}
+	return (assigns && *p) ? p : NULL;
+}
+
+/*
+ * redact_assignments hides the value of every "api_key = ..." in s, so a
+ * statement that sets a new key is not logged with it.  The value ends at
+ * its closing quote, or at a space, semicolon or parenthesis.
+ */
+static char *
+redact_assignments(char *s)
+{
+	StringInfoData buf;
+	char	   *p = s;
+	char	   *hit;
+	bool		changed = false;
+
+	if (s == NULL)
+		return s;
+	initStringInfo(&buf);
+	while ((hit = strcasestr(p, "api_key")) != NULL)
+	{
+		char	   *v = assignment_value_start(hit + 7);
+		char	   *end;
+
+		if (v == NULL)
+		{
+			appendBinaryStringInfo(&buf, p, hit + 7 - p);
+			p = hit + 7;
+			continue;
+		}
+		if (*v == '\'' || *v == '"')
+		{
+			for (end = v + 1; *end && !(*end == *v && end[1] != *v); end++)
+				if (*end == *v)
+					end++;		/* a doubled quote inside the value */
+			end += (*end != '\0');
+		}
+		else
+			end = v + strcspn(v, " \t\n;),");
+		appendBinaryStringInfo(&buf, p, v - p);
+		appendStringInfoString(&buf, "'********'");
+		p = end;
+		changed = true;
+	}
+	if (!changed)
+	{
+		pfree(buf.data);
+		return s;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/*
+ * agentphone_redact_log redacts the API key from every message on its way to
+ * the server log or the client, whatever produced it: a failed statement
+ * that quoted the key, log_statement, or the postmaster's "parameter
+ * changed" line after a reload.  It also hides the value of any statement
+ * that assigns agentphone.api_key (ALTER SYSTEM, set_config), which may be
+ * a new key not yet loaded.  A statement that contains the key, or assigns
+ * one, is not appended to the log either.
+ */
+void
+agentphone_redact_log(ErrorData *edata)
+{
+	const char *keys[2];
+	int			nkeys = agentphone_known_keys(keys);
+
+	edata->message = redact_assignments(edata->message);
+	edata->internalquery = redact_assignments(edata->internalquery);
+	if (debug_query_string && strcasestr(debug_query_string, "api_key") != NULL &&
+		redact_assignments((char *) debug_query_string) != debug_query_string)
+		edata->hide_stmt = true;
+	for (int i = 0; i < nkeys; i++)
+	{
+		const char *key = keys[i];
+		size_t		keylen = strlen(key);
+
+		if (keylen < MIN_REDACT_LEN)
+			continue;
+		edata->message = redact(edata->message, key, keylen);
+		edata->detail = redact(edata->detail, key, keylen);
+		edata->detail_log = redact(edata->detail_log, key, keylen);
+		edata->hint = redact(edata->hint, key, keylen);
+		edata->context = redact(edata->context, key, keylen);
+		edata->internalquery = redact(edata->internalquery, key, keylen);
+		if (debug_query_string && strstr(debug_query_string, key) != NULL)
+			edata->hide_stmt = true;
+	}
 }

@@ -25,11 +25,13 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/memutils.h"
+
+#include "session.h"
 
 typedef struct SavedSetting
 {

@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -31,6 +31,8 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+
+#include "functions.h"
 
 PG_FUNCTION_INFO_V1(agentphone_dial_trigger);
 

@@ -11,11 +11,13 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
+
+#include "validate.h"
 
 #define E164_HINT "Write the number in E.164 form: a plus sign, the country code and the number, digits only, e.g. +14155550100."
 #define SHORT_NUMBER_HINT "A short number cannot be queued: for an emergency, use a phone; for a subscriber, give the full number in E.164 form, e.g. +14155550100."
@@ -323,4 +325,27 @@ agentphone_check_options(Jsonb *options)
 		else if (tok == WJB_VALUE)
 			check_option(name, &v);
 	}
+}
+
+/* Longest timeout honoured: a longer one waits this long (100 years). */
+#define MAX_TIMEOUT_MS ((int64) 100 * 365 * 24 * 3600 * 1000)
+
+/*
+ * agentphone_interval_ms converts a timeout to milliseconds, refusing
+ * negative ones and capping huge ones (no overflow, whatever the interval).
+ */
+int64
+agentphone_interval_ms(Interval *iv)
+{
+	double		us = (double) iv->time + (double) iv->day * USECS_PER_DAY +
+		(double) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+
+	if (us > (double) MAX_TIMEOUT_MS * 1000)
+		return MAX_TIMEOUT_MS;
+	if (us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative"),
+				 errhint("Pass an interval such as '30 seconds'.")));
+	return (int64) (us / 1000);
 }

@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -27,7 +27,11 @@
 #include "utils/datetime.h"
 #include "utils/memutils.h"
 
+#include "guc.h"
+#include "numbers.h"
 #include "phone.h"
+#include "window.h"
+
 
 PG_FUNCTION_INFO_V1(agentphone_window_opens);
 

@@ -24,12 +24,12 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -42,18 +42,24 @@
 #include "utils/snapmgr.h"
 
 #include "agents.h"
+#include "dbguard.h"
 #include "dispatch.h"
+#include "guc.h"
 #include "http.h"
 #include "pending.h"
 #include "poll.h"
 #include "reconcile.h"
+#include "secret.h"
+#include "session.h"
+#include "shared.h"
+#include "worker.h"
+#include "xact.h"
+
 
 /* Events deleted per transaction by the retention trim. */
 #define TRIM_BATCH 1000
 /* Pause after a failed transaction, so an error cannot become a busy loop. */
 #define ERROR_PAUSE_MS 1000
-
-typedef void (*TxnStep) (void *arg);
 
 /* State of the loop. */
 static Oid	extension_oid = InvalidOid;	/* as of the last check */
@@ -85,50 +91,6 @@ typedef struct RecordArgs
 	long		soonest_retry_ms;
 	bool		requeued;		/* a reconciled call was queued again */
 } RecordArgs;
-
-/*
- * run_in_transaction runs step inside a short transaction with an SPI
- * connection and a snapshot, the way every database touch of the worker
- * is bracketed.  An error is logged, the transaction rolled back and false
- * returned: one failure never ends the worker.
- */
-static bool
-run_in_transaction(const char *activity, TxnStep step, void *arg)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, activity);
-		step(arg);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		HOLD_INTERRUPTS();
-		edata = CopyErrorData();
-		agentphone_note_error(edata->message);
-		EmitErrorReport();
-		AbortCurrentTransaction();
-		FlushErrorState();
-		RESUME_INTERRUPTS();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	pgstat_report_stat(false);
-	return ok;
-}
 
 /*
  * check_extension notes whether the extension exists in this database,
