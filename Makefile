@@ -8,6 +8,7 @@ OBJS = \
 	src/agents.o \
 	src/agentphone.o \
 	src/api.o \
+	src/cycle.o \
 	src/dbguard.o \
 	src/dispatch.o \
 	src/events.o \
@@ -15,11 +16,11 @@ OBJS = \
 	src/guc.o \
 	src/http.o \
 	src/numbers.o \
-	src/pending.o \
 	src/phone.o \
 	src/poll.o \
 	src/read.o \
 	src/reconcile.o \
+	src/request.o \
 	src/secret.o \
 	src/session.o \
 	src/shared.o \
@@ -29,7 +30,7 @@ OBJS = \
 	src/worker.o \
 	src/xact.o
 # A new install runs 1.0 and the upgrade scripts after it.
-DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql sql/agentphone--1.2--1.3.sql
+DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql sql/agentphone--1.2--1.3.sql sql/agentphone--1.3--1.4.sql
 PGFILEDESC = "agentphone - place AI phone calls from SQL"
 
 SHLIB_LINK = -lcurl -lcjson -lphonenumber -lstdc++

@@ -25,9 +25,10 @@
 
 #include "agents.h"
 #include "api.h"
+#include "cycle.h"
 #include "guc.h"
 #include "http.h"
-#include "pending.h"
+#include "request.h"
 #include "secret.h"
 #include "validate.h"
 #include "xact.h"
@@ -35,44 +36,34 @@
 /* Agents or numbers named in an error, at most. */
 #define NAMED_IN_ERROR 10
 
-Cycle		agents_cycle = {false, true, 0};
+Cycle		agents_cycle = CYCLE_INIT("agentphone agents");	/* its memory: the pages
+																 * fetched so far */
 
-static MemoryContext fetch_cxt = NULL;	/* the pages fetched so far */
 static List *fetched = NIL;		/* ApiAgent, of the fetch in progress */
 static bool fetch_complete = false; /* every page is in: store them */
 
+static const size_t agent_columns[] = {
+	offsetof(ApiAgent, id), offsetof(ApiAgent, name),
+	offsetof(ApiAgent, description), offsetof(ApiAgent, voice_mode),
+	offsetof(ApiAgent, created_at)
+};
+static const size_t number_columns[] = {
+	offsetof(ApiAgentNumber, id), offsetof(ApiAgentNumber, phone_number),
+	offsetof(ApiAgentNumber, status)
+};
+
 /*
- * agents_store replaces the stored list with agents (ApiAgent), in the
- * current transaction.  Runs inside an SPI connection, as the tables'
- * owner.
+ * insert_agents stores the rows of agentphone.agents for agents.
  */
-void
-agents_store(List *agents)
+static void
+insert_agents(List *agents)
 {
-	static SPIPlanPtr clear_plan = NULL;
-	static SPIPlanPtr agents_plan = NULL;
-	static SPIPlanPtr numbers_plan = NULL;
-	static SPIPlanPtr sync_plan = NULL;
+	static SPIPlanPtr plan = NULL;
 	Oid			types[5] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum		v[5];
-	List	   *numbers = NIL;
-	List	   *owners = NIL;
-	ListCell   *lc;
-	ListCell   *nc;
 
-	/* one store at a time: two would leave the union of their lists */
-	if (SPI_execute("LOCK TABLE agentphone.agent_sync IN EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not lock agentphone.agent_sync");
-	agentphone_saved_plan(&clear_plan, "DELETE FROM agentphone.agents", 0, NULL);
-	if (SPI_execute_plan(clear_plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not clear the stored agents");
-
-	v[0] = list_text_array(agents, offsetof(ApiAgent, id));
-	v[1] = list_text_array(agents, offsetof(ApiAgent, name));
-	v[2] = list_text_array(agents, offsetof(ApiAgent, description));
-	v[3] = list_text_array(agents, offsetof(ApiAgent, voice_mode));
-	v[4] = list_text_array(agents, offsetof(ApiAgent, created_at));
-	agentphone_saved_plan(&agents_plan,
+	list_text_arrays(agents, agent_columns, lengthof(agent_columns), v);
+	agentphone_saved_plan(&plan,
 			   "INSERT INTO agentphone.agents (id, name, description, voice_mode, created_at)"
 			   " SELECT a.id, a.name, a.description, a.voice_mode, a.created_at::timestamptz"
 			   " FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
@@ -80,8 +71,24 @@ agents_store(List *agents)
 			   "   pg_catalog.unnest($5::pg_catalog.text[])) AS a(id, name, description, voice_mode, created_at)"
 			   " ON CONFLICT (id) DO NOTHING",
 			   5, types);
-	if (SPI_execute_plan(agents_plan, v, NULL, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store the agents");
+}
+
+/*
+ * insert_agent_numbers stores the rows of agentphone.agent_numbers for
+ * agents' numbers.
+ */
+static void
+insert_agent_numbers(List *agents)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[4] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		v[4];
+	List	   *numbers = NIL;
+	List	   *owners = NIL;
+	ListCell   *lc;
+	ListCell   *nc;
 
 	foreach(lc, agents)
 	{
@@ -94,21 +101,39 @@ agents_store(List *agents)
 		}
 	}
 	v[0] = list_text_array(owners, offsetof(ApiAgent, id));
-	v[1] = list_text_array(numbers, offsetof(ApiAgentNumber, id));
-	v[2] = list_text_array(numbers, offsetof(ApiAgentNumber, phone_number));
-	v[3] = list_text_array(numbers, offsetof(ApiAgentNumber, status));
-	agentphone_saved_plan(&numbers_plan,
+	list_text_arrays(numbers, number_columns, lengthof(number_columns), v + 1);
+	agentphone_saved_plan(&plan,
 			   "INSERT INTO agentphone.agent_numbers (agent_id, number_id, phone_number, status)"
 			   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
 			   "   pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
 			   "   pg_catalog.unnest($4::pg_catalog.text[]))"
 			   " ON CONFLICT DO NOTHING",
 			   4, types);
-	if (SPI_execute_plan(numbers_plan, v, NULL, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store the agents' numbers");
+}
 
-	types[0] = INT4OID;
-	v[0] = Int32GetDatum(list_length(agents));
+/*
+ * agents_store replaces the stored list with agents (ApiAgent), in the
+ * current transaction.  Runs inside an SPI connection, as the tables'
+ * owner.
+ */
+void
+agents_store(List *agents)
+{
+	static SPIPlanPtr clear_plan = NULL;
+	static SPIPlanPtr sync_plan = NULL;
+	Oid			types[1] = {INT4OID};
+	Datum		v[1] = {Int32GetDatum(list_length(agents))};
+
+	/* one store at a time: two would leave the union of their lists */
+	if (SPI_execute("LOCK TABLE agentphone.agent_sync IN EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock agentphone.agent_sync");
+	agentphone_saved_plan(&clear_plan, "DELETE FROM agentphone.agents", 0, NULL);
+	if (SPI_execute_plan(clear_plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clear the stored agents");
+	insert_agents(agents);
+	insert_agent_numbers(agents);
 	agentphone_saved_plan(&sync_plan,
 			   "INSERT INTO agentphone.agent_sync (one, fetched_at, agents) VALUES (true, now(), $1)"
 			   " ON CONFLICT (one) DO UPDATE SET fetched_at = excluded.fetched_at, agents = excluded.agents",
@@ -248,17 +273,22 @@ agents_check(const char *agent_id, const char *number_id)
 
 /* ----- the worker's refresh ----- */
 
+static void on_page(HttpRequest *req);
+
+/* A page of List Agents is kept in memory until the last one is in. */
+static const RequestHandler page_handler = {on_page, NULL};
+
 /*
  * start_page starts the GET of the page at offset.
  */
 static void
 start_page(Oid extension_oid, int offset)
 {
-	Pending    *p = pending_new(REQ_AGENTS, extension_oid, 0, NULL);
+	ApiRequest *p = request_new(&page_handler, REQ_LIST_AGENTS, extension_oid, 0, NULL);
 	char	   *url = agents_url(offset);
 
 	p->offset = offset;
-	http_start(url, agentphone_api_key_value(), NULL, agentphone_request_timeout_ms, p);
+	request_start(p, url, agentphone_api_key_value(), NULL);
 	pfree(url);
 }
 
@@ -281,28 +311,24 @@ static void
 end_refresh(void)
 {
 	agents_cycle.active = false;
-	agents_cycle.next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   (int64) agentphone_agent_refresh_interval_ms);
+	cycle_postpone(&agents_cycle, agentphone_agent_refresh_interval_ms);
 }
 
 /*
- * agents_on_page takes one page (outside any transaction): it keeps its
+ * on_page takes one page (outside any transaction): it keeps its
  * agents and asks for the next page, or marks the list complete.  A failed
  * page ends the refresh, and the stored list stays as it was.
  */
-void
-agents_on_page(HttpRequest *req)
+static void
+on_page(HttpRequest *req)
 {
-	Pending    *p = (Pending *) req->owner;
+	ApiRequest *p = (ApiRequest *) req->owner;
 	const char *problem = NULL;
 	List	   *page = NIL;
 	bool		has_more = false;
 	MemoryContext old;
 
-	if (fetch_cxt == NULL)
-		fetch_cxt = AllocSetContextCreate(TopMemoryContext, "agentphone agents",
-										  ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(fetch_cxt);
+	old = MemoryContextSwitchTo(cycle_memory(&agents_cycle));
 	if ((problem = answer_problem(req)) == NULL)
 		problem = api_decode_agents(req->body, &page, &has_more);
 	if (problem == NULL)
@@ -312,7 +338,7 @@ agents_on_page(HttpRequest *req)
 	if (problem != NULL)
 	{
 		ereport(LOG,
-				(errmsg("agentphone worker: could not fetch the account's agents: %s", problem),
+				(errmsg("agentphone: could not fetch the account's agents: %s", problem),
 				 errdetail("The stored list stays as it was; the worker tries again in agentphone.agent_refresh_interval.")));
 		agents_reset();
 		end_refresh();
@@ -356,7 +382,7 @@ agents_record(void)
 	failure = run_in_subtransaction(store_step, NULL);
 	if (failure != NULL)
 		ereport(WARNING,
-				(errmsg("agentphone worker: could not store the account's agents"),
+				(errmsg("agentphone: could not store the account's agents"),
 				 errdetail("%s", failure)));
 	agents_reset();
 	end_refresh();
@@ -370,10 +396,7 @@ agents_record(void)
 void
 agents_reset(void)
 {
-	if (fetch_cxt)
-		MemoryContextReset(fetch_cxt);
+	cycle_forget(&agents_cycle);
 	fetched = NIL;
 	fetch_complete = false;
-	agents_cycle.active = false;
-	agents_cycle.next_at = 0;
 }

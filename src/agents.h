@@ -11,18 +11,15 @@
 
 #include "nodes/pg_list.h"
 
-#include "pending.h"
+struct Cycle;
 
-struct HttpRequest;
-
-extern Cycle agents_cycle;
+extern struct Cycle agents_cycle;
 
 extern void agents_store(List *agents);
 extern void agents_check(const char *agent_id, const char *number_id);
 extern char *agents_url(int offset);
 
 extern void agents_start(Oid extension_oid);
-extern void agents_on_page(struct HttpRequest *req);
 extern bool agents_pending_write(void);
 extern void agents_record(void);
 extern void agents_reset(void);

@@ -409,30 +409,56 @@ api_decode_call(const char *body, ApiCall *call)
 	return call->id ? NULL : "the answer had no call id";
 }
 
-/*
- * page_data parses a page of a list endpoint, {data, hasMore, total}, and
- * returns its "data" array (root, in *root, is the caller's to delete) and
- * sets *has_more; NULL, with *problem set and nothing to delete, for a
- * body that is no such page.
- */
-static const cJSON *
-page_data(const char *body, cJSON **root, const char **problem, bool *has_more)
-{
-	const cJSON *data;
+/* Reads one entry of a list page into a palloc'd struct; NULL skips it. */
+typedef void *(*PageEntryReader) (const cJSON *entry);
 
+/*
+ * decode_page reads a page of a list endpoint, {data, hasMore, total},
+ * appending each entry read_entry returns to *entries and setting
+ * *has_more; it returns why the body is no such page, or NULL.
+ */
+static const char *
+decode_page(const char *body, PageEntryReader read_entry, List **entries,
+			bool *has_more)
+{
+	const char *problem = NULL;
+	cJSON	   *root;
+	const cJSON *data;
+	const cJSON *e;
+
+	*entries = NIL;
 	*has_more = false;
-	*root = parse_object(body, problem);
-	if (*root == NULL)
-		return NULL;
-	data = cJSON_GetObjectItemCaseSensitive(*root, "data");
+	root = parse_object(body, &problem);
+	if (root == NULL)
+		return problem;
+	data = cJSON_GetObjectItemCaseSensitive(root, "data");
 	if (!cJSON_IsArray(data))
 	{
-		cJSON_Delete(*root);
-		*problem = "the answer had no \"data\" array";
-		return NULL;
+		cJSON_Delete(root);
+		return "the answer had no \"data\" array";
 	}
-	*has_more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(*root, "hasMore"));
-	return data;
+	*has_more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "hasMore"));
+	cJSON_ArrayForEach(e, data)
+	{
+		void	   *entry = read_entry(e);
+
+		if (entry)
+			*entries = lappend(*entries, entry);
+	}
+	cJSON_Delete(root);
+	return NULL;
+}
+
+/*
+ * read_listed_call reads one entry of List Calls, or NULL if it has no id.
+ */
+static void *
+read_listed_call(const cJSON *entry)
+{
+	ApiCall    *c = palloc(sizeof(ApiCall));
+
+	read_call(entry, c);
+	return c->id ? c : NULL;
 }
 
 /*
@@ -442,24 +468,7 @@ page_data(const char *body, cJSON **root, const char **problem, bool *has_more)
 const char *
 api_decode_list(const char *body, List **calls, bool *has_more)
 {
-	const char *problem = NULL;
-	cJSON	   *root;
-	const cJSON *data = page_data(body, &root, &problem, has_more);
-	const cJSON *e;
-
-	*calls = NIL;
-	if (data == NULL)
-		return problem;
-	cJSON_ArrayForEach(e, data)
-	{
-		ApiCall    *c = palloc(sizeof(ApiCall));
-
-		read_call(e, c);
-		if (c->id)
-			*calls = lappend(*calls, c);
-	}
-	cJSON_Delete(root);
-	return NULL;
+	return decode_page(body, read_listed_call, calls, has_more);
 }
 
 /*
@@ -489,35 +498,30 @@ read_agent_numbers(const cJSON *agent)
 }
 
 /*
+ * read_listed_agent reads one entry of List Agents, or NULL if it has no id.
+ */
+static void *
+read_listed_agent(const cJSON *entry)
+{
+	ApiAgent   *a = palloc0(sizeof(ApiAgent));
+
+	a->id = get_token(entry, "id", MAX_API_TOKEN);
+	a->name = get_text(entry, "name", MAX_API_MESSAGE);
+	a->description = get_text(entry, "description", MAX_API_MESSAGE);
+	a->voice_mode = get_token(entry, "voiceMode", MAX_API_TOKEN);
+	a->created_at = get_time(entry, "createdAt");
+	a->numbers = read_agent_numbers(entry);
+	return a->id ? a : NULL;
+}
+
+/*
  * api_decode_agents reads a page of List Agents into a List of ApiAgent
  * (entries without an id are skipped).
  */
 const char *
 api_decode_agents(const char *body, List **agents, bool *has_more)
 {
-	const char *problem = NULL;
-	cJSON	   *root;
-	const cJSON *data = page_data(body, &root, &problem, has_more);
-	const cJSON *e;
-
-	*agents = NIL;
-	if (data == NULL)
-		return problem;
-	cJSON_ArrayForEach(e, data)
-	{
-		ApiAgent   *a = palloc0(sizeof(ApiAgent));
-
-		a->id = get_token(e, "id", MAX_API_TOKEN);
-		a->name = get_text(e, "name", MAX_API_MESSAGE);
-		a->description = get_text(e, "description", MAX_API_MESSAGE);
-		a->voice_mode = get_token(e, "voiceMode", MAX_API_TOKEN);
-		a->created_at = get_time(e, "createdAt");
-		a->numbers = read_agent_numbers(e);
-		if (a->id)
-			*agents = lappend(*agents, a);
-	}
-	cJSON_Delete(root);
-	return NULL;
+	return decode_page(body, read_listed_agent, agents, has_more);
 }
 
 /*

@@ -17,6 +17,10 @@
 #define CALL_UNKNOWN		"unknown"
 #define CALL_RECONCILING	"reconciling"
 #define CALL_IN_PROGRESS	"in-progress"
+#define CALL_BLOCKED		"blocked"
+#define CALL_ENDING			"ending"
 
+/* A status as an SQL literal: SQL_STATUS(CALL_QUEUED) is 'queued'. */
+#define SQL_STATUS(s)		"'" s "'"
 
 #endif							/* AGENTPHONE_CALLS_H */

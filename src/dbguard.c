@@ -90,13 +90,13 @@ has_option(List *options, const char *name, const char *value)
 }
 
 /*
- * classify tells how a utility statement touches the worker's database:
- * *needs_it is true when it needs the database to itself, and *after is the
- * database's state once it has succeeded.  Returns false when it does not
- * touch the database at all.
+ * statement_effect tells how a utility statement touches the worker's
+ * database: *needs_it is true when it needs the database to itself, and
+ * *after is the database's state once it has succeeded.  Returns false
+ * when it does not touch the database at all.
  */
 static bool
-classify(Node *stmt, bool *needs_it, AgentphoneDbState *after)
+statement_effect(Node *stmt, bool *needs_it, AgentphoneDbState *after)
 {
 	const char *ours = agentphone_database_name;
 
@@ -142,22 +142,32 @@ classify(Node *stmt, bool *needs_it, AgentphoneDbState *after)
 }
 
 /*
+ * catalog_flag returns boolean column attnum of the row of syscache cacheid
+ * keyed by oid, or false when there is no such row.
+ */
+static bool
+catalog_flag(int cacheid, Oid oid, AttrNumber attnum)
+{
+	HeapTuple	tup = SearchSysCache1(cacheid, ObjectIdGetDatum(oid));
+	bool		isnull;
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		result = DatumGetBool(SysCacheGetAttr(cacheid, tup, attnum, &isnull)) && !isnull;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
  * may_create_databases tells whether the current role has CREATEDB.
  */
 static bool
 may_create_databases(void)
 {
-	HeapTuple	tup;
-	bool		result;
-
-	if (superuser())
-		return true;
-	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
-	if (!HeapTupleIsValid(tup))
-		return false;
-	result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
-	ReleaseSysCache(tup);
-	return result;
+	return superuser() ||
+		catalog_flag(AUTHOID, GetUserId(), Anum_pg_authid_rolcreatedb);
 }
 
 /*
@@ -180,14 +190,7 @@ owns_database(Oid db)
 static bool
 is_template(Oid db)
 {
-	HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(db));
-	bool		result;
-
-	if (!HeapTupleIsValid(tup))
-		return false;
-	result = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
-	ReleaseSysCache(tup);
-	return result;
+	return catalog_flag(DATABASEOID, db, Anum_pg_database_datistemplate);
 }
 
 /*
@@ -221,7 +224,7 @@ may_create_in_tablespace(List *options)
 /*
  * could_succeed tells whether the current role holds the privileges
  * PostgreSQL checks before it runs a statement that needs the worker's
- * database to itself (classify() said it does).
+ * database to itself (statement_effect() said it does).
  */
 static bool
 could_succeed(Node *stmt)
@@ -288,7 +291,7 @@ agentphone_process_utility(PlannedStmt *pstmt, const char *queryString,
 	bool		needs_it = false;
 	AgentphoneDbState after;
 	bool		touches = shared_available() &&
-		classify(pstmt->utilityStmt, &needs_it, &after);
+		statement_effect(pstmt->utilityStmt, &needs_it, &after);
 
 	if (touches && needs_it && !could_succeed(pstmt->utilityStmt))
 		touches = needs_it = false;	/* PostgreSQL will refuse it */
@@ -339,13 +342,13 @@ db_state_blocks(void)
 }
 
 /*
- * agentphone_database_released is called at the top of the worker's loop:
- * when a command needs the database, the worker drops its requests and
- * exits; the postmaster restarts it, and it waits in
+ * agentphone_leave_if_database_needed is called at the top of the worker's
+ * loop: when a command needs the database, the worker drops its requests
+ * and exits (proc_exit); the postmaster restarts it, and it waits in
  * agentphone_wait_for_database.
  */
 void
-agentphone_database_released(void)
+agentphone_leave_if_database_needed(void)
 {
 	if (!db_state_blocks())
 		return;

@@ -11,7 +11,7 @@
 
 extern void agentphone_install_dbguard(void);
 extern void agentphone_wait_for_database(void);
-extern void agentphone_database_released(void);
+extern void agentphone_leave_if_database_needed(void);
 
 
 #endif							/* AGENTPHONE_DBGUARD_H */

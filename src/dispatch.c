@@ -10,9 +10,10 @@
  *	   "dispatching" (attempts + 1) and returned.  The worker commits.
  *	2. dispatch_send() starts one POST /calls per claimed call, after the
  *	   commit, outside any transaction.
- *	3. dispatch_record_one() runs in the worker's new short transaction
- *	   once answers are in, one subtransaction per call so that one unrecordable answer
- *	   cannot undo the others.
+ *	3. record_create(), the requests' handler (request.h), runs in the
+ *	   worker's new short transaction once answers are in, one
+ *	   subtransaction per call so that one unrecordable answer cannot
+ *	   undo the others.
  *
  * A call found "dispatching" when the worker starts was claimed by a worker
  * that died before recording the answer: it may or may not have been
@@ -50,9 +51,9 @@
 #include "dispatch.h"
 #include "guc.h"
 #include "http.h"
-#include "pending.h"
 #include "poll.h"
 #include "reconcile.h"
+#include "request.h"
 #include "secret.h"
 #include "shared.h"
 #include "xact.h"
@@ -71,6 +72,7 @@ typedef enum OutcomeKind
 
 typedef struct Outcome
 {
+	int64		id;				/* agentphone.calls.id of the call */
 	OutcomeKind kind;
 	ApiCall		call;			/* OUTCOME_PLACED */
 	char	   *message;		/* last_error for the other kinds */
@@ -90,6 +92,11 @@ static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr placed_plan = NULL;
 static SPIPlanPtr state_plan = NULL;
+
+static void record_create(HttpRequest *req, RecordResult *result);
+
+/* A POST /calls answer is recorded in the worker's record transaction. */
+static const RequestHandler create_handler = {NULL, record_create};
 
 /*
  * window_resize follows a change of max_calls_per_minute, keeping the most
@@ -156,11 +163,11 @@ note_sent(TimestampTz now)
 void
 dispatch_recover_orphans(void)
 {
-	int			ret = SPI_execute("UPDATE agentphone.calls SET status = 'reconciling',"
+	int			ret = SPI_execute("UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_RECONCILING) ","
 								  " last_error = 'the worker stopped while placing this call;"
 								  " asking the API whether it was placed',"
 								  " next_attempt_at = NULL, updated_at = now()"
-								  " WHERE status = 'dispatching'", false, 0);
+								  " WHERE status = " SQL_STATUS(CALL_DISPATCHING), false, 0);
 
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not recover interrupted calls");
@@ -173,10 +180,10 @@ dispatch_recover_orphans(void)
 }
 
 /*
- * get_text returns column col of row as a C string in cxt, or NULL.
+ * column_text returns column col of row as a C string in cxt, or NULL.
  */
 static const char *
-get_text(HeapTuple row, int col, MemoryContext cxt)
+column_text(HeapTuple row, int col, MemoryContext cxt)
 {
 	char	   *v = SPI_getvalue(row, SPI_tuptable->tupdesc, col);
 
@@ -194,14 +201,14 @@ claimed_from_row(HeapTuple row, MemoryContext cxt)
 
 	c->id = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
 	c->attempt = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
-	c->req.agent_id = get_text(row, 3, cxt);
-	c->req.to_number = get_text(row, 4, cxt);
-	c->req.variables_json = get_text(row, 5, cxt);
-	c->req.from_number_id = get_text(row, 6, cxt);
-	c->req.initial_greeting = get_text(row, 7, cxt);
-	c->req.voice = get_text(row, 8, cxt);
-	c->req.system_prompt = get_text(row, 9, cxt);
-	c->req.options_json = get_text(row, 10, cxt);
+	c->req.agent_id = column_text(row, 3, cxt);
+	c->req.to_number = column_text(row, 4, cxt);
+	c->req.variables_json = column_text(row, 5, cxt);
+	c->req.from_number_id = column_text(row, 6, cxt);
+	c->req.initial_greeting = column_text(row, 7, cxt);
+	c->req.voice = column_text(row, 8, cxt);
+	c->req.system_prompt = column_text(row, 9, cxt);
+	c->req.options_json = column_text(row, 10, cxt);
 	return c;
 }
 
@@ -217,7 +224,7 @@ report_not_dialed(HeapTuple row)
 	char	   *status = SPI_getvalue(row, desc, 12);
 
 	ereport(strcmp(status, CALL_QUEUED) == 0 ? DEBUG1 : LOG,
-			(errmsg("agentphone worker: call %s is %s: %s", SPI_getvalue(row, desc, 1),
+			(errmsg("agentphone: call %s is %s: %s", SPI_getvalue(row, desc, 1),
 					status, SPI_getvalue(row, desc, 13))));
 }
 
@@ -242,7 +249,7 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 	agentphone_saved_plan(&claim_plan,
 			   "SELECT id, attempts, agent_id, to_number, variables, from_number_id,"
 			   " initial_greeting, voice, system_prompt, options,"
-			   " status = 'dispatching', status, last_error"
+			   " status = " SQL_STATUS(CALL_DISPATCHING) ", status, last_error"
 			   " FROM agentphone.claim_calls($1)",
 			   1, argtypes);
 	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_SELECT)
@@ -263,7 +270,7 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 
 	agentphone_saved_plan(&next_due_plan,
 			   "SELECT ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::bigint"
-			   " FROM agentphone.calls WHERE status = 'queued'",
+			   " FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED),
 			   0, NULL);
 	if (SPI_execute_plan(next_due_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not find the next due call");
@@ -294,14 +301,14 @@ dispatch_release_window_holds(void)
 	agentphone_saved_plan(&release_plan,
 			   "UPDATE agentphone.calls SET next_attempt_at = greatest(not_before, now()),"
 			   " held_by_window = false, updated_at = now()"
-			   " WHERE status = 'queued' AND held_by_window",
+			   " WHERE status = " SQL_STATUS(CALL_QUEUED) " AND held_by_window",
 			   0, NULL);
 	if (SPI_execute_plan(release_plan, NULL, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not release the calls held for their window");
 	if (SPI_processed > 0)
 		ereport(LOG,
-				(errmsg_plural("agentphone worker: %llu call waiting for its calling window is due again by the window in force",
-							   "agentphone worker: %llu calls waiting for their calling window are due again by the window in force",
+				(errmsg_plural("agentphone: %llu call waiting for its calling window is due again by the window in force",
+							   "agentphone: %llu calls waiting for their calling window are due again by the window in force",
 							   SPI_processed, (unsigned long long) SPI_processed)));
 }
 
@@ -319,7 +326,7 @@ dispatch_note_waiting(const char *why)
 
 	agentphone_saved_plan(&note_plan,
 			   "UPDATE agentphone.calls SET last_error = $1, updated_at = now()"
-			   " WHERE status = 'queued' AND next_attempt_at <= now()"
+			   " WHERE status = " SQL_STATUS(CALL_QUEUED) " AND next_attempt_at <= now()"
 			   " AND last_error IS DISTINCT FROM $1",
 			   1, types);
 	if (SPI_execute_plan(note_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
@@ -342,13 +349,13 @@ dispatch_send(List *claimed, Oid extension_oid)
 	foreach(lc, claimed)
 	{
 		ClaimedCall *c = lfirst(lc);
-		Pending    *f = pending_new(REQ_CREATE, extension_oid, c->id, NULL);
+		ApiRequest *r = request_new(&create_handler, REQ_CREATE_CALL,
+									extension_oid, c->id, NULL);
 		char	   *body = api_encode_create_call(&c->req);
 
-		f->attempt = c->attempt;
-		f->key_hash = key ? agentphone_key_hash(key) : 0;
-		http_start(url, key, body,
-				   agentphone_request_timeout_ms, f);
+		r->attempt = c->attempt;
+		r->key_hash = key ? agentphone_key_hash(key) : 0;
+		request_start(r, url, key, body);
 		note_sent(now);
 		pfree(body);
 	}
@@ -364,7 +371,7 @@ dispatch_send(List *claimed, Oid extension_oid)
 static int
 backoff_ms(int attempt)
 {
-	int64		d = agentphone_retry_base_ms;
+	int64		d = agentphone_retry_delay_ms;
 
 	for (int i = 1; i < attempt && d < MAX_BACKOFF_MS; i++)
 		d *= 2;
@@ -426,14 +433,15 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt)
 }
 
 /*
- * classify decides what a finished request means for its call.
+ * outcome_of decides what a finished request means for its call, id.
  */
 static Outcome
-classify(HttpRequest *req, int attempt)
+outcome_of(HttpRequest *req, int64 id, int attempt)
 {
 	Outcome		o;
 
 	memset(&o, 0, sizeof(o));
+	o.id = id;
 	if (req->status > 0 && (req->result == CURLE_OK || req->too_large))
 		classify_answer(&o, req, attempt);
 	else if (!req->sent)
@@ -455,8 +463,10 @@ classify(HttpRequest *req, int attempt)
  * "dispatching" (nobody else may change it meanwhile, but be safe).
  */
 static void
-store_outcome(int64 id, const Outcome *o)
+store_outcome(const Outcome *o)
 {
+	int64		id = o->id;
+
 	if (o->kind == OUTCOME_PLACED)
 	{
 		Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
@@ -475,7 +485,7 @@ store_outcome(int64 id, const Outcome *o)
 				   "UPDATE agentphone.calls SET status = $2, api_call_id = $3,"
 				   " from_number = $4, started_at = $5::timestamptz, last_error = NULL,"
 				   " next_attempt_at = NULL, updated_at = now()"
-				   " WHERE id = $1 AND status IS NOT DISTINCT FROM 'dispatching'",
+				   " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_DISPATCHING),
 				   5, types);
 		if (SPI_execute_plan(placed_plan, v, n, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record placed call");
@@ -497,25 +507,20 @@ store_outcome(int64 id, const Outcome *o)
 				   " next_attempt_at = now() + $3 * interval '1 millisecond',"
 				   " attempts = attempts - $5::integer,"
 				   " last_error = $4, updated_at = now()"
-				   " WHERE id = $1 AND status IS NOT DISTINCT FROM 'dispatching'",
+				   " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_DISPATCHING),
 				   5, types);
 		if (SPI_execute_plan(state_plan, v, n, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record call outcome");
 	}
 }
 
-typedef struct StoreArgs
-{
-	int64		id;
-	const Outcome *outcome;
-} StoreArgs;
-
+/*
+ * store_step is store_outcome() as a subtransaction's body.
+ */
 static void
 store_step(void *arg)
 {
-	StoreArgs  *a = (StoreArgs *) arg;
-
-	store_outcome(a->id, a->outcome);
+	store_outcome((const Outcome *) arg);
 }
 
 /*
@@ -523,42 +528,41 @@ store_step(void *arg)
  * error that prevented it.
  */
 static char *
-try_store(int64 id, const Outcome *o)
+try_store(const Outcome *o)
 {
-	StoreArgs	a = {id, o};
-
-	return run_in_subtransaction(store_step, &a);
+	return run_in_subtransaction(store_step, (void *) o);
 }
 
 /*
- * dispatch_record_one stores the outcome of one finished POST /calls.  An
+ * record_one stores the outcome of one finished POST /calls.  An
  * outcome that cannot be stored (say, a malformed start time, or a call id the table
  * already holds) still ends the call, as "reconciling" if the API may have
  * placed it and "error" otherwise, so that no call stays "dispatching".
  * Returns the retry delay, or -1.
  */
-int
-dispatch_record_one(HttpRequest *req)
+static int
+record_one(HttpRequest *req)
 {
-	Pending    *f = (Pending *) req->owner;
-	Outcome		o = classify(req, f->attempt);
-	char	   *failure = try_store(f->id, &o);
+	ApiRequest *r = (ApiRequest *) req->owner;
+	Outcome		o = outcome_of(req, r->id, r->attempt);
+	char	   *failure = try_store(&o);
 
 	if (failure != NULL)
 	{
 		Outcome		fallback;
 
 		memset(&fallback, 0, sizeof(fallback));
+		fallback.id = r->id;
 		fallback.kind = (o.kind == OUTCOME_PLACED) ? OUTCOME_UNKNOWN : OUTCOME_ERROR;
 		fallback.message = psprintf("the API's answer could not be stored: %s", failure);
 		ereport(WARNING,
 				(errmsg("agentphone: could not record the answer for call %lld",
-						(long long) f->id),
+						(long long) r->id),
 				 errdetail("%s", failure)));
-		if ((failure = try_store(f->id, &fallback)) != NULL)
+		if ((failure = try_store(&fallback)) != NULL)
 			ereport(WARNING,
 					(errmsg("agentphone: call %lld could not be updated: %s",
-							(long long) f->id, failure)));
+							(long long) r->id, failure)));
 		else if (fallback.kind == OUTCOME_UNKNOWN)
 			reconcile_note();
 		return -1;
@@ -570,11 +574,24 @@ dispatch_record_one(HttpRequest *req)
 	if (o.kind == OUTCOME_RETRY)
 		agentphone_count(COUNT_RETRIED, 1);
 	if (o.kind == OUTCOME_KEY_REFUSED)
-		agentphone_note_key_refused(req->status, f->key_hash);
+		agentphone_note_key_refused(req->status, r->key_hash);
 	if (o.kind == OUTCOME_ERROR)
 	{
 		agentphone_count(COUNT_FAILED, 1);
-		agentphone_note_error(psprintf("call %lld: %s", (long long) f->id, o.message));
+		agentphone_note_error(psprintf("call %lld: %s", (long long) r->id, o.message));
 	}
 	return o.kind == OUTCOME_RETRY ? o.delay_ms : -1;
+}
+
+/*
+ * record_create is the handler of a POST /calls answer: it stores the
+ * outcome and keeps the soonest retry in result.
+ */
+static void
+record_create(HttpRequest *req, RecordResult *result)
+{
+	int			delay = record_one(req);
+
+	if (delay >= 0 && (result->soonest_retry_ms < 0 || delay < result->soonest_retry_ms))
+		result->soonest_retry_ms = delay;
 }

@@ -8,13 +8,10 @@
 #ifndef AGENTPHONE_DISPATCH_H
 #define AGENTPHONE_DISPATCH_H
 
+#include "nodes/pg_list.h"
 #include "utils/timestamp.h"
 
-#include "nodes/pg_list.h"
-
 #include "api.h"
-
-struct HttpRequest;
 
 /* A call claimed for sending. */
 typedef struct ClaimedCall
@@ -30,6 +27,5 @@ extern void dispatch_release_window_holds(void);
 extern void dispatch_note_waiting(const char *why);
 extern List *dispatch_claim(int max, MemoryContext cxt, long *next_due_ms);
 extern void dispatch_send(List *claimed, Oid extension_oid);
-extern int	dispatch_record_one(struct HttpRequest *req);
 
 #endif							/* AGENTPHONE_DISPATCH_H */

@@ -192,7 +192,7 @@ check_role_quota(const char *number, const char *role, int quota, const char *pe
 	agentphone_saved_plan(&plan,
 						  "SELECT FROM agentphone.calls c WHERE c.created_by = $1"
 						  " AND c.created_at > now() - $2 * interval '1 second'"
-						  " AND c.status NOT IN ('canceled', 'blocked')",
+						  " AND c.status NOT IN (" SQL_STATUS(CALL_CANCELED) ", " SQL_STATUS(CALL_BLOCKED) ")",
 						  2, types);
 	if (count_calls(plan, v, quota) >= quota)
 		refuse(true, number, psprintf("role %s has queued %d or more calls in the last %s (agentphone.role_calls_per_%s = %d)",
@@ -226,7 +226,7 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
 	agentphone_saved_plan(&number_plan,
 						  "SELECT FROM agentphone.calls c WHERE c.to_number = $1"
 						  " AND c.created_at > now() - interval '1 day'"
-						  " AND c.status NOT IN ('canceled', 'blocked', 'error')",
+						  " AND c.status NOT IN (" SQL_STATUS(CALL_CANCELED) ", " SQL_STATUS(CALL_BLOCKED) ", " SQL_STATUS(CALL_ERROR) ")",
 						  1, types);
 	if (cap > 0 && count_calls(number_plan, v, cap) >= cap)
 		refuse(true, number, psprintf("%s already has %d or more calls in the last 24 hours (agentphone.max_calls_per_number_per_day = %d)",
@@ -458,10 +458,10 @@ agentphone_cancel(PG_FUNCTION_ARGS)
 	call_must_exist(PG_GETARG_INT64(0));	/* as the caller: its own calls */
 	agentphone_become_owner(&caller);
 	agentphone_saved_plan(&plan,
-				  "UPDATE agentphone.calls SET status = 'canceled',"
+				  "UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_CANCELED) ","
 				  " last_error = 'canceled by ' || $2,"
 				  " next_attempt_at = NULL, updated_at = now()"
-				  " WHERE id = $1 AND status IS NOT DISTINCT FROM 'queued'",
+				  " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_QUEUED),
 				  2, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_UPDATE)
 		elog(ERROR, "could not cancel the call");
@@ -556,7 +556,7 @@ agentphone_retry(PG_FUNCTION_ARGS)
 	nulls[3] = waiting ? ' ' : 'n';
 	values[4] = CStringGetTextDatum(role);
 	agentphone_saved_plan(&plan,
-				  "UPDATE agentphone.calls SET status = 'queued', next_attempt_at = $2,"
+				  "UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_QUEUED) ", next_attempt_at = $2,"
 				  " held_by_window = $3, last_error = coalesce($4, 'retried by ' || $5),"
 				  " updated_at = now()"
 				  " WHERE id = $1",
@@ -664,7 +664,7 @@ static bool
 wait_over(const WaitedCall *w, WaitUntil until)
 {
 	static const char *const before_placed[] = {CALL_QUEUED, CALL_DISPATCHING, CALL_RECONCILING};
-	static const char *const never_placed[] = {"blocked", CALL_ERROR, CALL_UNKNOWN};
+	static const char *const never_placed[] = {CALL_BLOCKED, CALL_ERROR, CALL_UNKNOWN};
 	bool		is_ended = w->has_end || api_status_is_final(w->status);
 
 	for (size_t i = 0; i < lengthof(before_placed); i++)
@@ -733,7 +733,7 @@ queue_depth(void)
 	int64		n;
 
 	SPI_connect();
-	if (SPI_execute("SELECT count(*) FROM agentphone.calls WHERE status = 'queued'", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT count(*) FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED), true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the queued calls");
 	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();

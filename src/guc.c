@@ -33,7 +33,7 @@ int			agentphone_request_timeout_ms = 10000;
 int			agentphone_max_calls_per_minute = 120;
 int			agentphone_max_attempts = 5;
 int			agentphone_sweep_interval_ms = 10000;
-int			agentphone_retry_base_ms = 1000;
+int			agentphone_retry_delay_ms = 1000;
 int			agentphone_poll_interval_ms = 5000;
 int			agentphone_agent_refresh_interval_ms = 5 * 60 * 1000;
 int			agentphone_max_call_duration_s = 3600;
@@ -379,6 +379,29 @@ check_timezone_name(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * The responsible-dialing rules that are strings, server-wide (reload):
+ * name, short and long description, variable, default, check and assign.
+ */
+static const struct
+{
+	const char *name;
+	const char *short_desc;
+	const char *long_desc;
+	char	  **variable;
+	const char *boot_value;
+	GucStringCheckHook check;
+	GucStringAssignHook assign;
+}			dialing_strings[] =
+{
+	{"agentphone.allowed_number_types", "The kinds of number that are dialed, as libphonenumber classifies them.", "A comma-separated list of fixed_line, mobile, fixed_line_or_mobile, toll_free, premium_rate, shared_cost, voip, personal_number, pager, uan, voicemail, unknown.", &agentphone_allowed_number_types, "fixed_line, mobile, fixed_line_or_mobile, toll_free, voip", check_number_types, assign_number_types},
+	{"agentphone.blocked_prefixes", "Number prefixes never dialed, besides the numbers agentphone.allowed_number_types leaves out.", "A comma-separated list such as '+1900,+4487'.", &agentphone_blocked_prefixes, "", check_prefixes, NULL},
+	{"agentphone.allowed_prefixes", "When set, only numbers with one of these prefixes are dialed.", "A comma-separated list such as '+1,+44'. Empty: every destination not blocked.", &agentphone_allowed_prefixes, "", check_prefixes, NULL},
+	{"agentphone.call_window", "Time of day when calls may be dialed, in the callee's time zone (empty: any time).", "As in '08:00-21:00'; a call due outside it waits, queued, until it opens.", &agentphone_call_window, "", check_call_window, assign_call_window},
+	{"agentphone.call_days", "Days of the week when calls may be dialed, in the callee's time zone (empty: every day).", "As in 'Mon-Fri' or 'Mon-Fri,Sat'.", &agentphone_call_days, "", check_call_days, assign_call_days},
+	{"agentphone.default_timezone", "The callee's time zone for a number of no country (+800, say) when agentphone_call() is given none.", NULL, &agentphone_default_timezone, "UTC", check_timezone_name, NULL},
+};
+
+/*
  * define_dialing_rules defines the responsible-dialing settings: server-
  * wide (reload) except the per-role quotas, which a superuser sets with
  * ALTER ROLE ... SET.
@@ -386,42 +409,19 @@ check_timezone_name(char **newval, void **extra, GucSource source)
 static void
 define_dialing_rules(void)
 {
-	DefineCustomStringVariable("agentphone.allowed_number_types",
-							   "The kinds of number that are dialed, as libphonenumber classifies them.",
-							   "A comma-separated list of fixed_line, mobile, fixed_line_or_mobile, toll_free, premium_rate, shared_cost, voip, personal_number, pager, uan, voicemail, unknown.",
-							   &agentphone_allowed_number_types,
-							   "fixed_line, mobile, fixed_line_or_mobile, toll_free, voip",
-							   PGC_SIGHUP, 0, check_number_types, assign_number_types, NULL);
-	DefineCustomStringVariable("agentphone.blocked_prefixes",
-							   "Number prefixes never dialed, besides the numbers agentphone.allowed_number_types leaves out.",
-							   "A comma-separated list such as '+1900,+4487'.",
-							   &agentphone_blocked_prefixes, "",
-							   PGC_SIGHUP, 0, check_prefixes, NULL, NULL);
-	DefineCustomStringVariable("agentphone.allowed_prefixes",
-							   "When set, only numbers with one of these prefixes are dialed.",
-							   "A comma-separated list such as '+1,+44'. Empty: every destination not blocked.",
-							   &agentphone_allowed_prefixes, "",
-							   PGC_SIGHUP, 0, check_prefixes, NULL, NULL);
+	for (int i = 0; i < (int) lengthof(dialing_strings); i++)
+		DefineCustomStringVariable(dialing_strings[i].name,
+								   dialing_strings[i].short_desc,
+								   dialing_strings[i].long_desc,
+								   dialing_strings[i].variable,
+								   dialing_strings[i].boot_value,
+								   PGC_SIGHUP, 0, dialing_strings[i].check,
+								   dialing_strings[i].assign, NULL);
 	DefineCustomIntVariable("agentphone.max_calls_per_number_per_day",
 							"Most calls to one number in any 24 hours (0: no limit).",
 							"Canceled, blocked and refused calls do not count.",
 							&agentphone_max_calls_per_number_per_day, 3, 0, 1000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("agentphone.call_window",
-							   "Time of day when calls may be dialed, in the callee's time zone (empty: any time).",
-							   "As in '08:00-21:00'; a call due outside it waits, queued, until it opens.",
-							   &agentphone_call_window, "",
-							   PGC_SIGHUP, 0, check_call_window, assign_call_window, NULL);
-	DefineCustomStringVariable("agentphone.call_days",
-							   "Days of the week when calls may be dialed, in the callee's time zone (empty: every day).",
-							   "As in 'Mon-Fri' or 'Mon-Fri,Sat'.",
-							   &agentphone_call_days, "",
-							   PGC_SIGHUP, 0, check_call_days, assign_call_days, NULL);
-	DefineCustomStringVariable("agentphone.default_timezone",
-							   "The callee's time zone for a number of no country (+800, say) when agentphone_call() is given none.",
-							   NULL,
-							   &agentphone_default_timezone, "UTC",
-							   PGC_SIGHUP, 0, check_timezone_name, NULL, NULL);
 	DefineCustomIntVariable("agentphone.role_calls_per_hour",
 							"Most calls one role may queue in any hour (0: no limit); set per role with ALTER ROLE.",
 							NULL,
@@ -528,7 +528,7 @@ agentphone_define_settings(void)
 	DefineCustomIntVariable("agentphone.retry_delay",
 							"Delay before the first retry of a call; each further retry doubles it.",
 							"When the API sends a Retry-After header, that delay is used instead.",
-							&agentphone_retry_base_ms,
+							&agentphone_retry_delay_ms,
 							1000, 10, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);

@@ -42,7 +42,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "guc.h"
 #include "http.h"
 
 
@@ -81,6 +80,18 @@ static TimestampTz curl_timer_from = 0;
 #define MAX_WAIT_EVENTS 128
 /* Cap on a Retry-After we honour: one day. */
 #define MAX_RETRY_AFTER_MS (24 * 3600 * 1000)
+
+/*
+ * out_of_memory raises the error for what libcurl or malloc could not
+ * allocate.
+ */
+static pg_attribute_noreturn() void
+out_of_memory(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("%s", what)));
+}
 
 /*
  * socket_index returns the index of fd in sockets, n_sockets if absent.
@@ -180,9 +191,7 @@ http_init(void)
 				 errmsg("could not initialize libcurl")));
 	multi = curl_multi_init();
 	if (multi == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create a libcurl multi handle")));
+		out_of_memory("could not create a libcurl multi handle");
 	http_context = AllocSetContextCreate(TopMemoryContext, "agentphone http",
 										 ALLOCSET_SMALL_SIZES);
 	max_sockets = 16;
@@ -316,9 +325,7 @@ build_headers(const char *bearer, const char *accept)
 		pfree(auth);
 	}
 	if (h == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while building HTTP headers")));
+		out_of_memory("out of memory while building HTTP headers");
 	return h;
 }
 
@@ -326,9 +333,10 @@ build_headers(const char *bearer, const char *accept)
  * set_safe_options applies the options every request gets.
  */
 static void
-set_safe_options(CURL *e, long timeout_ms)
+set_safe_options(CURL *e, const HttpOptions *opt)
 {
-	bool		http_ok = agentphone_allow_insecure_http;
+	bool		http_ok = opt->allow_http;
+	long		timeout_ms = opt->timeout_ms;
 
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_VERBOSE, 0L);
@@ -336,8 +344,7 @@ set_safe_options(CURL *e, long timeout_ms)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	/* a proxy only when configured: never from the environment */
-	curl_easy_setopt(e, CURLOPT_PROXY,
-					 agentphone_http_proxy ? agentphone_http_proxy : "");
+	curl_easy_setopt(e, CURLOPT_PROXY, opt->proxy ? opt->proxy : "");
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, http_ok ? "http,https" : "https");
 #else
@@ -363,9 +370,7 @@ set_post_body(HttpRequest *req, const char *json)
 	req->request_len = strlen(json);
 	req->request_body = strdup(json);
 	if (req->request_body == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while preparing a request")));
+		out_of_memory("out of memory while preparing a request");
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->request_len);
 	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
@@ -375,39 +380,27 @@ set_post_body(HttpRequest *req, const char *json)
 }
 
 /*
- * http_start starts a request to url: a POST of json, or a GET when json
- * is NULL.  It returns the request, which completes later through
- * http_wait() and http_next_done().
+ * http_start starts a request to url, sent as opt says: a POST of json, or
+ * a GET when json is NULL.  It returns the request, which completes later
+ * through http_wait() and http_next_done().
  */
 HttpRequest *
-http_start(const char *url, const char *bearer, const char *json,
-		   long timeout_ms, void *owner)
-{
-	return http_start_accept(url, bearer, json, timeout_ms, owner, "application/json");
-}
-
-/*
- * http_start_accept is http_start() with another Accept header (the
- * transcript stream asks for text/event-stream).
- */
-HttpRequest *
-http_start_accept(const char *url, const char *bearer, const char *json,
-				  long timeout_ms, void *owner, const char *accept)
+http_start(const char *url, const char *json, const HttpOptions *opt,
+		   void *owner)
 {
 	HttpRequest *req = MemoryContextAllocZero(http_context, sizeof(HttpRequest));
 	CURL	   *e = curl_easy_init();
 
 	if (e == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create a libcurl handle")));
+		out_of_memory("could not create a libcurl handle");
 	req->owner = owner;
 	req->retry_after_ms = -1;
 	req->max_bytes = HTTP_MAX_RESPONSE_BYTES;
 	req->easy = e;
-	req->headers = build_headers(bearer, accept);
+	req->headers = build_headers(opt->bearer,
+								 opt->accept ? opt->accept : "application/json");
 
-	set_safe_options(e, timeout_ms);
+	set_safe_options(e, opt);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
 	if (json != NULL)
@@ -420,7 +413,7 @@ http_start_accept(const char *url, const char *bearer, const char *json,
 	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
 
 	/* keep no more idle connections than can be busy at once */
-	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(agentphone_max_in_flight, 1));
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(opt->max_connections, 1));
 	if (curl_multi_add_handle(multi, e) != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -700,4 +693,41 @@ http_take_done(HttpRequest *req)
 		done_tail = prev;
 	req->next = NULL;
 	return req;
+}
+
+/*
+ * http_is_done tells whether req has finished (an answer, a failure or an
+ * abort): its body is then complete.
+ */
+bool
+http_is_done(const HttpRequest *req)
+{
+	return req->easy == NULL;
+}
+
+/*
+ * http_status_so_far returns req's HTTP status once its status line has
+ * arrived, before the body is complete; 0 until then.
+ */
+long
+http_status_so_far(HttpRequest *req)
+{
+	if (req->easy != NULL && req->status == 0)
+		curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->status);
+	return req->status;
+}
+
+/*
+ * http_escape returns s percent-encoded for a URL's query or path, palloc'd.
+ */
+char *
+http_escape(const char *s)
+{
+	char	   *escaped = curl_easy_escape(NULL, s, 0);
+	char	   *result = escaped ? pstrdup(escaped) : NULL;
+
+	curl_free(escaped);
+	if (result == NULL)
+		out_of_memory("out of memory while encoding a URL");
+	return result;
 }

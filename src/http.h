@@ -2,7 +2,8 @@
  *
  * http.h
  *		Concurrent HTTP requests through libcurl's multi interface.
- *		Knows nothing of tables or of the AgentPhone API's shapes.
+ *		Knows nothing of tables, settings or the AgentPhone API's shapes:
+ *		callers pass what a request needs in HttpOptions.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +16,17 @@
 
 /* Largest response body read by default; a longer one fails the request. */
 #define HTTP_MAX_RESPONSE_BYTES (1024 * 1024)
+
+/* How to send a request: the caller's settings, passed in. */
+typedef struct HttpOptions
+{
+	const char *bearer;			/* Authorization: Bearer token, or NULL */
+	long		timeout_ms;		/* for the whole transfer */
+	const char *accept;			/* Accept header; NULL: application/json */
+	bool		allow_http;		/* http:// as well as https:// */
+	const char *proxy;			/* proxy URL; NULL or "": none */
+	int			max_connections;	/* idle connections kept, at most */
+} HttpOptions;
 
 typedef struct HttpRequest
 {
@@ -43,11 +55,8 @@ typedef struct HttpRequest
 } HttpRequest;
 
 extern void http_init(void);
-extern HttpRequest *http_start(const char *url, const char *bearer,
-							   const char *json, long timeout_ms, void *owner);
-extern HttpRequest *http_start_accept(const char *url, const char *bearer,
-									  const char *json, long timeout_ms,
-									  void *owner, const char *accept);
+extern HttpRequest *http_start(const char *url, const char *json,
+							   const HttpOptions *opt, void *owner);
 extern int	http_in_flight(void);
 extern bool http_wait(long timeout_ms);
 extern HttpRequest *http_next_done(void);
@@ -55,5 +64,8 @@ extern void http_free(HttpRequest *req);
 extern void http_abort(HttpRequest *req);
 extern HttpRequest *http_take_done(HttpRequest *req);
 extern const char *http_failure_text(const HttpRequest *req);
+extern bool http_is_done(const HttpRequest *req);
+extern long http_status_so_far(HttpRequest *req);
+extern char *http_escape(const char *s);
 
 #endif							/* AGENTPHONE_HTTP_H */

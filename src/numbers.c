@@ -37,11 +37,9 @@
 PG_FUNCTION_INFO_V1(agentphone_destination_refusal);
 PG_FUNCTION_INFO_V1(agentphone_do_not_call_refusal);
 PG_FUNCTION_INFO_V1(agentphone_normalize_number);
+PG_FUNCTION_INFO_V1(agentphone_is_e164);
 PG_FUNCTION_INFO_V1(agentphone_check_number);
 PG_FUNCTION_INFO_V1(agentphone_libphonenumber_version);
-
-/* Numbers with fewer digits are short service or emergency codes. */
-#define MIN_DIGITS 7
 
 /*
  * prefix_in_list returns the item of the comma-separated prefix list that
@@ -102,7 +100,7 @@ destination_problem(const char *number, PhoneInfo *info, const char **hint)
 
 	info->e164[0] = '\0';		/* set once the number is classified */
 	*hint = "Check the number with agentphone_check_number(): agentphone dials only numbers libphonenumber knows as valid.";
-	if (strlen(number) - 1 < MIN_DIGITS)
+	if (strlen(number) - 1 < MIN_NUMBER_DIGITS)
 	{
 		*hint = "agentphone never dials short service or emergency numbers.";
 		return psprintf("%s is a short service or emergency number", number);
@@ -225,6 +223,17 @@ agentphone_normalize_number(PG_FUNCTION_ARGS)
 	if (phone_classify(text_to_cstring(arg), &info) != PHONE_OK)
 		PG_RETURN_TEXT_P(arg);
 	PG_RETURN_TEXT_P(cstring_to_text(info.e164));
+}
+
+/*
+ * agentphone.is_e164(number text) says whether number is in E.164 form,
+ * by agentphone_call()'s rule: the do-not-call list's check and its
+ * table's constraint (since 1.4).
+ */
+Datum
+agentphone_is_e164(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(agentphone_number_is_e164(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }
 
 /*

@@ -12,13 +12,13 @@
  *	2. poll_start() asks List Calls for the in-progress calls, 100 a page
  *	   (GET /calls?status=in-progress&limit=100&offset=N), following
  *	   hasMore;
- *	3. poll_on_list() compares: a live call the list still shows
+ *	3. on_list() compares: a live call the list still shows
  *	   in-progress has not changed and costs nothing (its transcript
  *	   snippet is updated only if it changed); a call missing from the list
  *	   has changed and is looked up alone (GET /calls/{id}); so is a call
  *	   in progress for longer than agentphone.max_call_duration, with a
  *	   per-call backoff, and it is flagged in last_error;
- *	4. poll_record_one() stores each lookup in the worker's record
+ *	4. record_lookup() stores each lookup in the worker's record
  *	   transaction (no UPDATE when nothing changed); once a call has ended,
  *	   its transcript is fetched (GET /calls/{id}/transcript, any documented
  *	   shape, falling back to the "transcripts" of Get Call) and stored in
@@ -45,10 +45,11 @@
 
 #include "api.h"
 #include "calls.h"
+#include "cycle.h"
 #include "guc.h"
 #include "http.h"
-#include "pending.h"
 #include "poll.h"
+#include "request.h"
 #include "secret.h"
 #include "xact.h"
 
@@ -74,13 +75,11 @@ typedef struct SnippetUpdate
 	char	   *snippet;
 } SnippetUpdate;
 
-static MemoryContext cycle_cxt = NULL;	/* everything of one cycle */
 static List *live = NIL;		/* LiveCall */
 static List *listed = NIL;		/* char *: API ids listed in progress */
 static List *snippets = NIL;	/* SnippetUpdate */
-static List *followups = NIL;	/* Pending, to start when slots free */
-static int	outstanding = 0;	/* requests of this cycle in flight */
-Cycle		poll_cycle = {false, true, 0};	/* wanted: false once none is live */
+static List *followups = NIL;	/* ApiRequest, to start when slots free */
+Cycle		poll_cycle = CYCLE_INIT("agentphone poll cycle");	/* wanted: false once none is live */
 static Oid	cycle_extension = InvalidOid;
 static List *statuses_logged = NIL;	/* unknown API statuses seen */
 
@@ -111,14 +110,9 @@ poll_reset(void)
 	ListCell   *lc;
 
 	foreach(lc, followups)
-		pending_free(lfirst(lc));
-	if (cycle_cxt)
-		MemoryContextReset(cycle_cxt);
+		request_free(lfirst(lc));
+	cycle_forget(&poll_cycle);
 	live = listed = snippets = followups = NIL;
-	outstanding = 0;
-	poll_cycle.active = false;
-	poll_cycle.wanted = true;
-	poll_cycle.next_at = 0;
 }
 
 /*
@@ -128,20 +122,7 @@ poll_reset(void)
 void
 poll_postpone(void)
 {
-	poll_cycle.next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												agentphone_poll_interval_ms);
-}
-
-/*
- * cycle_memory returns the context of the current cycle, creating it.
- */
-static MemoryContext
-cycle_memory(void)
-{
-	if (cycle_cxt == NULL)
-		cycle_cxt = AllocSetContextCreate(TopMemoryContext, "agentphone poll cycle",
-										  ALLOCSET_DEFAULT_SIZES);
-	return cycle_cxt;
+	cycle_postpone(&poll_cycle, agentphone_poll_interval_ms);
 }
 
 /*
@@ -154,22 +135,22 @@ poll_load(void)
 	Datum		values[1] = {Int32GetDatum(agentphone_max_call_duration_s)};
 	MemoryContext old;
 
-	MemoryContextReset(cycle_memory());
+	cycle_fresh_memory(&poll_cycle);
 	live = listed = snippets = followups = NIL;
 	agentphone_saved_plan(&load_plan,
 						  "SELECT id, api_call_id, status, last_transcript_snippet,"
-						  " ended_at IS NOT NULL OR status IN ('completed', 'failed', 'busy', 'no-answer', 'canceled'),"
+						  " ended_at IS NOT NULL,"
 						  " coalesce(next_poll_at <= now(), true),"
 						  " started_at < now() - $1 * interval '1 second'"
 						  " FROM agentphone.calls"
 						  " WHERE api_call_id IS NOT NULL AND NOT transcript_complete"
-						  " AND status NOT IN ('queued', 'dispatching', 'error', 'unknown')"
+						  " AND status NOT IN (" SQL_STATUS(CALL_QUEUED) ", " SQL_STATUS(CALL_DISPATCHING) ", " SQL_STATUS(CALL_ERROR) ", " SQL_STATUS(CALL_UNKNOWN) ")"
 						  " ORDER BY id",
 						  1, argtypes);
 	if (SPI_execute_plan(load_plan, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the live calls");
 
-	old = MemoryContextSwitchTo(cycle_cxt);
+	old = MemoryContextSwitchTo(poll_cycle.cxt);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
@@ -181,7 +162,8 @@ poll_load(void)
 		c->api_id = SPI_getvalue(row, desc, 2);
 		c->status = SPI_getvalue(row, desc, 3);
 		c->snippet = SPI_getvalue(row, desc, 4);
-		c->ended = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
+		c->ended = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull)) ||
+			api_status_is_final(c->status);
 		c->due = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
 		c->overdue = DatumGetBool(SPI_getbinval(row, desc, 7, &isnull)) && !isnull;
 		live = lappend(live, c);
@@ -218,6 +200,23 @@ keep_ended(const ApiCall *a)
 	return c;
 }
 
+static void on_list(HttpRequest *req);
+static void record_lookup(HttpRequest *req, RecordResult *result);
+
+/* A List Calls page is handled in memory; a lookup is recorded. */
+static const RequestHandler list_handler = {on_list, NULL};
+static const RequestHandler lookup_handler = {NULL, record_lookup};
+
+/*
+ * new_request makes the owner record of a poll request of kind.
+ */
+static ApiRequest *
+new_request(RequestKind kind, Oid extension_oid, int64 id, const char *api_id)
+{
+	return request_new(kind == REQ_LIST_ACTIVE ? &list_handler : &lookup_handler,
+					   kind, extension_oid, id, api_id);
+}
+
 /*
  * queue_followup queues a request about one call, carrying a copy of
  * ended (or NULL) to store with its transcript; it starts when a slot is
@@ -227,12 +226,12 @@ static bool
 queue_followup(RequestKind kind, int64 id, const char *api_id, const ApiCall *ended)
 {
 	MemoryContext old;
-	Pending    *p;
+	ApiRequest *p;
 
 	if (!api_id_is_safe(api_id))
 		return false;
-	old = MemoryContextSwitchTo(cycle_memory());
-	p = pending_new(kind, cycle_extension, id, api_id);
+	old = MemoryContextSwitchTo(cycle_memory(&poll_cycle));
+	p = new_request(kind, cycle_extension, id, api_id);
 	p->ended = ended ? keep_ended(ended) : NULL;
 	followups = lappend(followups, p);
 	MemoryContextSwitchTo(old);
@@ -243,24 +242,24 @@ queue_followup(RequestKind kind, int64 id, const char *api_id, const ApiCall *en
  * start_request starts the GET that p stands for.
  */
 static void
-start_request(Pending *p)
+start_request(ApiRequest *p)
 {
 	char	   *url;
 
 	switch (p->kind)
 	{
-		case REQ_LIST:
+		case REQ_LIST_ACTIVE:
 			url = api_url("/calls?status=in-progress&limit=%d&offset=%d", API_PAGE_LIMIT, p->offset);
 			break;
-		case REQ_TRANSCRIPT:
+		case REQ_GET_TRANSCRIPT:
 			url = api_url("/calls/%s/transcript", p->api_id);
 			break;
 		default:
 			url = api_url("/calls/%s", p->api_id);
 			break;
 	}
-	http_start(url, agentphone_api_key_value(), NULL, agentphone_request_timeout_ms, p);
-	outstanding++;
+	request_start(p, url, agentphone_api_key_value(), NULL);
+	cycle_request_started(&poll_cycle);
 	pfree(url);
 }
 
@@ -283,7 +282,7 @@ start_followups(void)
 static void
 end_cycle_if_done(void)
 {
-	if (!poll_cycle.active || outstanding > 0 || followups != NIL || snippets != NIL)
+	if (!poll_cycle.active || poll_cycle.outstanding > 0 || followups != NIL || snippets != NIL)
 		return;
 	poll_cycle.active = false;
 	poll_postpone();
@@ -315,10 +314,10 @@ poll_start(Oid extension_oid)
 		if (!c->ended)
 			need_list = true;
 		else if (c->due)
-			queue_followup(REQ_TRANSCRIPT, c->id, c->api_id, NULL);
+			queue_followup(REQ_GET_TRANSCRIPT, c->id, c->api_id, NULL);
 	}
 	if (need_list)
-		start_request(pending_new(REQ_LIST, extension_oid, 0, NULL));
+		start_request(new_request(REQ_LIST_ACTIVE, extension_oid, 0, NULL));
 	start_followups();
 	end_cycle_if_done();
 }
@@ -384,7 +383,7 @@ compare_with_list(void)
 			continue;
 		hit = bsearch(c->api_id, sorted, n, sizeof(ApiCall *), listed_key_cmp);
 		if (hit == NULL || strcmp(c->status, CALL_IN_PROGRESS) != 0 || (c->overdue && c->due))
-			queue_followup(REQ_GET, c->id, c->api_id, NULL);
+			queue_followup(REQ_GET_CALL, c->id, c->api_id, NULL);
 		else
 			note_snippet(c, (*hit)->snippet);
 	}
@@ -392,34 +391,34 @@ compare_with_list(void)
 }
 
 /*
- * poll_on_list handles one List Calls page: the next page is requested
+ * on_list handles one List Calls page: the next page is requested
  * while hasMore says so; after the last, the calls are compared.  A failed
  * page ends the listing: the cycle goes on with what it has and the next
  * cycle tries again.  Runs outside any transaction.
  */
-void
-poll_on_list(HttpRequest *req)
+static void
+on_list(HttpRequest *req)
 {
-	Pending    *p = (Pending *) req->owner;
-	MemoryContext old = MemoryContextSwitchTo(cycle_memory());
+	ApiRequest *p = (ApiRequest *) req->owner;
+	MemoryContext old = MemoryContextSwitchTo(cycle_memory(&poll_cycle));
 	List	   *page = NIL;
 	bool		has_more = false;
 	const char *problem = NULL;
 
-	outstanding--;
+	cycle_request_finished(&poll_cycle);
 	if ((problem = answer_problem(req)) == NULL)
 		problem = api_decode_list(req->body, &page, &has_more);
 
 	if (problem != NULL)
 		ereport(LOG,
-				(errmsg("agentphone worker: could not list the calls in progress: %s", problem),
+				(errmsg("agentphone: could not list the calls in progress: %s", problem),
 				 errdetail("Their status will be checked again in the next poll cycle.")));
 	else
 	{
 		listed = list_concat(listed, page);
 		if (has_more && p->offset / API_PAGE_LIMIT + 1 < MAX_API_PAGE_LIMITS)
 		{
-			Pending    *next = pending_new(REQ_LIST, p->extension_oid, 0, NULL);
+			ApiRequest *next = new_request(REQ_LIST_ACTIVE, p->extension_oid, 0, NULL);
 
 			next->offset = p->offset + API_PAGE_LIMIT;
 			start_request(next);
@@ -449,7 +448,7 @@ is_ended(const ApiCall *a)
 static void
 note_status(const char *status)
 {
-	static const char *const live[] = {"in-progress", "ending", "ringing"};
+	static const char *const live[] = {CALL_IN_PROGRESS, CALL_ENDING, "ringing"};
 	ListCell   *lc;
 	MemoryContext old;
 
@@ -465,7 +464,7 @@ note_status(const char *status)
 	statuses_logged = lappend(statuses_logged, pstrdup(status));
 	MemoryContextSwitchTo(old);
 	ereport(LOG,
-			(errmsg("agentphone worker: the API reported call status \"%s\", which agentphone does not know", status),
+			(errmsg("agentphone: the API reported call status \"%s\", which agentphone does not know", status),
 			 errdetail("It is stored as it is; the call is followed until it has an end time.")));
 }
 
@@ -541,6 +540,11 @@ typedef struct TranscriptWrite
 } TranscriptWrite;
 
 
+static const size_t turn_columns[] = {
+	offsetof(ApiTurn, role), offsetof(ApiTurn, content),
+	offsetof(ApiTurn, created_at)
+};
+
 /*
  * transcript_step stores all turns of a call in one statement, then the
  * call's end and the mark transcript_complete in one UPDATE; a replay
@@ -555,9 +559,7 @@ transcript_step(void *arg)
 	ApiCall		unchanged = {.duration_seconds = -1,.recording_available = -1};
 	CallUpdate	u = {w->id, w->call ? w->call : &unchanged, NULL, -1, true};
 
-	v[1] = list_text_array(w->turns, offsetof(ApiTurn, role));
-	v[2] = list_text_array(w->turns, offsetof(ApiTurn, content));
-	v[3] = list_text_array(w->turns, offsetof(ApiTurn, created_at));
+	list_text_arrays(w->turns, turn_columns, lengthof(turn_columns), v + 1);
 
 	agentphone_saved_plan(&turn_plan,
 						  "INSERT INTO agentphone.transcripts (call_id, seq, role, content, created_at)"
@@ -612,7 +614,7 @@ store(void (*step) (void *), void *arg, int64 id)
 
 	if (failure != NULL)
 		ereport(WARNING,
-				(errmsg("agentphone worker: could not store what the API said about call %lld",
+				(errmsg("agentphone: could not store what the API said about call %lld",
 						(long long) id),
 				 errdetail("%s", failure)));
 }
@@ -624,7 +626,7 @@ store(void (*step) (void *), void *arg, int64 id)
  * again later with a growing backoff.
  */
 static void
-on_call(HttpRequest *req, Pending *p)
+on_call(HttpRequest *req, ApiRequest *p)
 {
 	ApiCall		a;
 	const char *problem = answer_problem(req);
@@ -652,7 +654,7 @@ on_call(HttpRequest *req, Pending *p)
 	note_status(a.status);
 	if (is_ended(&a))
 	{
-		if (queue_followup(REQ_TRANSCRIPT, p->id, p->api_id, &a))
+		if (queue_followup(REQ_GET_TRANSCRIPT, p->id, p->api_id, &a))
 			return;
 	}
 	else if (a.started_at != NULL)
@@ -677,7 +679,7 @@ on_call(HttpRequest *req, Pending *p)
  * transcripts of Get Call).
  */
 static void
-on_transcript(HttpRequest *req, Pending *p)
+on_transcript(HttpRequest *req, ApiRequest *p)
 {
 	TranscriptWrite w = {p->id, NIL, p->ended};
 	const char *problem = answer_problem(req);
@@ -685,7 +687,7 @@ on_transcript(HttpRequest *req, Pending *p)
 
 	if (problem == NULL)
 	{
-		if (p->kind == REQ_TRANSCRIPT)
+		if (p->kind == REQ_GET_TRANSCRIPT)
 			problem = api_decode_transcript(req->body, &w.turns);
 		else if ((problem = api_decode_call(req->body, &a)) == NULL)
 		{
@@ -695,8 +697,8 @@ on_transcript(HttpRequest *req, Pending *p)
 	}
 	if (problem == NULL)
 		store(transcript_step, &w, p->id);
-	else if (p->kind != REQ_TRANSCRIPT ||
-			 !queue_followup(REQ_GET_TRANSCRIPT, p->id, p->api_id, p->ended))
+	else if (p->kind != REQ_GET_TRANSCRIPT ||
+			 !queue_followup(REQ_GET_CALL_TRANSCRIPT, p->id, p->api_id, p->ended))
 	{
 		Backoff		b = {p->id, psprintf("could not fetch the transcript: %s", problem)};
 
@@ -711,16 +713,17 @@ on_transcript(HttpRequest *req, Pending *p)
 }
 
 /*
- * poll_record_one stores the answer to one lookup.  Runs inside the
- * worker's record transaction.
+ * record_lookup stores the answer to one lookup (which neither retries
+ * nor requeues a call).  Runs inside the worker's record transaction.
  */
-void
-poll_record_one(HttpRequest *req)
+static void
+record_lookup(HttpRequest *req, RecordResult *result pg_attribute_unused())
 {
-	Pending    *p = (Pending *) req->owner;
+	ApiRequest *p = (ApiRequest *) req->owner;
 
-	outstanding--;
-	if (p->kind == REQ_GET)
+
+	cycle_request_finished(&poll_cycle);
+	if (p->kind == REQ_GET_CALL)
 		on_call(req, p);
 	else
 		on_transcript(req, p);

@@ -9,7 +9,6 @@
 #ifndef AGENTPHONE_POLL_H
 #define AGENTPHONE_POLL_H
 
-struct HttpRequest;
 struct Cycle;
 
 extern struct Cycle poll_cycle;
@@ -19,8 +18,6 @@ extern void poll_reset(void);
 extern void poll_postpone(void);
 extern void poll_load(void);
 extern void poll_start(Oid extension_oid);
-extern void poll_on_list(struct HttpRequest *req);
-extern void poll_record_one(struct HttpRequest *req);
 extern void poll_record_snippets(void);
 extern bool poll_pending_writes(void);
 extern void poll_after_record(void);

@@ -31,9 +31,10 @@
 #include "access.h"
 #include "agents.h"
 #include "api.h"
+#include "calls.h"
 #include "guc.h"
 #include "http.h"
-#include "pending.h"
+#include "request.h"
 #include "secret.h"
 #include "validate.h"
 #include "xact.h"
@@ -191,11 +192,12 @@ fail(HttpRequest *req, const char *what)
 static HttpRequest *
 request(const char *url, const char *json, bool auth, size_t max_bytes, const char *what)
 {
+	HttpOptions opt;
 	HttpRequest *req;
 
 	backend_http_begin();
-	req = http_start(url, auth ? agentphone_api_key_value() : NULL, json,
-					 agentphone_request_timeout_ms, NULL);
+	opt = request_options(auth ? agentphone_api_key_value() : NULL);
+	req = http_start(url, json, &opt, NULL);
 	req->max_bytes = max_bytes;
 	req = wait_for(req);
 	if (req->result != CURLE_OK || req->status < 200 || req->status >= 300)
@@ -330,11 +332,9 @@ add_param(StringInfo buf, const char *name, FunctionCallInfo fcinfo, int argno)
 	if (PG_ARGISNULL(argno))
 		return;
 	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	escaped = curl_easy_escape(NULL, value, 0);
-	if (escaped == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	escaped = http_escape(value);
 	appendStringInfo(buf, "%s=%s&", name, escaped);
-	curl_free(escaped);
+	pfree(escaped);
 }
 
 /*
@@ -480,13 +480,13 @@ note_ending(int64 id, const char *body)
 	AgentphoneUser caller;
 
 	if (body == NULL || api_decode_call(body, &answer) != NULL ||
-		answer.status == NULL || strcmp(answer.status, "ending") != 0)
+		answer.status == NULL || strcmp(answer.status, CALL_ENDING) != 0)
 		return;
 	SPI_connect();
 	agentphone_become_owner(&caller);
 	agentphone_saved_plan(&plan,
-				  "UPDATE agentphone.calls SET status = 'ending', updated_at = now()"
-				  " WHERE id = $1 AND status IS NOT DISTINCT FROM 'in-progress'",
+				  "UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_ENDING) ", updated_at = now()"
+				  " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_IN_PROGRESS),
 				  1, types);
 	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not store that call %lld is ending", (long long) id);
@@ -703,12 +703,12 @@ next_stream_event(TranscriptStream *st, ApiTurn **turn)
 			if (strcmp(event, "turn") == 0 && (*turn = api_decode_turn(data)) != NULL)
 				return NULL;
 		}
-		if (req->easy == NULL && (req->result != CURLE_OK || req->too_large))
+		if (http_is_done(req) && (req->result != CURLE_OK || req->too_large))
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("the transcript stream broke off: %s", http_failure_text(req)),
 					 errhint("Call agentphone_stream_transcript() again: a stream replays the turns so far.")));
-		if (req->easy == NULL)
+		if (http_is_done(req))
 			return "closed";	/* the server closed the stream */
 		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), st->deadline);
 		if (left <= 0)
@@ -725,23 +725,24 @@ next_stream_event(TranscriptStream *st, ApiTurn **turn)
 static HttpRequest *
 open_stream(const char *id, int64 timeout_ms)
 {
+	HttpOptions opt;
 	HttpRequest *req;
 
 	backend_http_begin();
-	req = http_start_accept(api_url("/calls/%s/transcript/stream", id), agentphone_api_key_value(),
-							NULL, timeout_ms + 5000, NULL, "text/event-stream");
+	opt = request_options(agentphone_api_key_value());
+	opt.timeout_ms = timeout_ms + 5000;
+	opt.accept = "text/event-stream";
+	req = http_start(api_url("/calls/%s/transcript/stream", id), NULL, &opt, NULL);
 	req->max_bytes = MAX_JSON_BYTES;
 	remember_stream(req);
-	while (req->easy != NULL && req->status == 0)
+	while (!http_is_done(req) && http_status_so_far(req) == 0)
 	{
 		http_wait(100);
 		CHECK_FOR_INTERRUPTS();
-		if (req->easy != NULL)
-			curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->status);
 	}
 	if (req->status != 200)
 	{
-		while (req->easy != NULL)	/* the whole error body */
+		while (!http_is_done(req))	/* the whole error body */
 		{
 			http_wait(1000);
 			CHECK_FOR_INTERRUPTS();

@@ -31,11 +31,12 @@
 
 #include "api.h"
 #include "calls.h"
+#include "cycle.h"
 #include "guc.h"
 #include "http.h"
-#include "pending.h"
 #include "poll.h"
 #include "reconcile.h"
+#include "request.h"
 #include "secret.h"
 #include "shared.h"
 #include "xact.h"
@@ -45,23 +46,26 @@
 #define MAX_PER_CYCLE 100
 
 /* A call to reconcile, as loaded. */
-typedef struct Unsure
+typedef struct ReconcilingCall
 {
 	int64		id;
 	char	   *agent_id;
 	char	   *to_number;
 	TimestampTz claimed_at;
 	char	   *why;			/* last_error when it became unsure */
-} Unsure;
+} ReconcilingCall;
 
-static MemoryContext cycle_cxt = NULL;
-static List *unsure = NIL;
-static int	outstanding = 0;
-Cycle		reconcile_cycle = {false, true, 0};	/* wanted: false once none is left */
+static List *unsure = NIL;		/* ReconcilingCall, of the current cycle */
+Cycle		reconcile_cycle = CYCLE_INIT("agentphone reconcile");	/* wanted: false once none is left */
 
 static SPIPlanPtr load_plan = NULL;
 static SPIPlanPtr adopt_plan = NULL;
 static SPIPlanPtr resolve_plan = NULL;
+
+static void record_search(HttpRequest *req, RecordResult *result);
+
+/* A search's answer is recorded in the worker's record transaction. */
+static const RequestHandler search_handler = {NULL, record_search};
 
 /*
  * reconcile_note says that a call may need reconciling.
@@ -79,13 +83,8 @@ reconcile_note(void)
 void
 reconcile_reset(void)
 {
-	if (cycle_cxt)
-		MemoryContextReset(cycle_cxt);
+	cycle_forget(&reconcile_cycle);
 	unsure = NIL;
-	outstanding = 0;
-	reconcile_cycle.active = false;
-	reconcile_cycle.wanted = true;
-	reconcile_cycle.next_at = 0;
 }
 
 /*
@@ -100,37 +99,33 @@ reconcile_load(void)
 	Datum		v[1] = {Int32GetDatum(agentphone_reconcile_delay_ms)};
 	MemoryContext old;
 
-	if (cycle_cxt == NULL)
-		cycle_cxt = AllocSetContextCreate(TopMemoryContext, "agentphone reconcile",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(cycle_cxt);
-	unsure = NIL;
 	/* set first, so that a failing transaction cannot loop */
-	reconcile_cycle.next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										  Min(agentphone_poll_interval_ms,
-											  agentphone_reconcile_delay_ms));
+	cycle_postpone(&reconcile_cycle, Min(agentphone_poll_interval_ms,
+										 agentphone_reconcile_delay_ms));
+	cycle_fresh_memory(&reconcile_cycle);
+	unsure = NIL;
 	agentphone_saved_plan(&load_plan,
 						  "SELECT id, agent_id, to_number, dispatched_at, last_error,"
 						  " dispatched_at > now() - $1 * interval '1 millisecond'"
-						  " FROM agentphone.calls WHERE status = 'reconciling'"
+						  " FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_RECONCILING)
 						  " ORDER BY dispatched_at, id",
 						  1, types);
 	if (SPI_execute_plan(load_plan, v, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the calls to reconcile");
 
-	old = MemoryContextSwitchTo(cycle_cxt);
+	old = MemoryContextSwitchTo(cycle_memory(&reconcile_cycle));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		Unsure	   *u;
+		ReconcilingCall	   *u;
 
 		if (DatumGetBool(SPI_getbinval(row, desc, 6, &isnull)))
 			continue;			/* its reconcile_delay has not passed */
 		if (list_length(unsure) >= MAX_PER_CYCLE)
 			break;
-		u = palloc0(sizeof(Unsure));
+		u = palloc0(sizeof(ReconcilingCall));
 		u->id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
 		u->agent_id = SPI_getvalue(row, desc, 2);
 		u->to_number = SPI_getvalue(row, desc, 3);
@@ -154,27 +149,23 @@ reconcile_start(Oid extension_oid)
 
 	foreach(lc, unsure)
 	{
-		Unsure	   *u = lfirst(lc);
-		char	   *escaped = curl_easy_escape(NULL, u->to_number, 0);
-		char	   *url;
+		ReconcilingCall	   *u = lfirst(lc);
+		char	   *url = api_url("/calls?search=%s&limit=100", http_escape(u->to_number));
 
-		if (escaped == NULL)
-			continue;
-		url = api_url("/calls?search=%s&limit=100", escaped);
-		curl_free(escaped);
-		http_start(url, key, NULL, agentphone_request_timeout_ms,
-				   pending_new(REQ_RECONCILE, extension_oid, u->id, NULL));
-		outstanding++;
+		request_start(request_new(&search_handler, REQ_SEARCH_CALLS,
+								  extension_oid, u->id, NULL),
+					  url, key, NULL);
+		cycle_request_started(&reconcile_cycle);
 		pfree(url);
 	}
-	reconcile_cycle.active = (outstanding > 0);
+	reconcile_cycle.active = (reconcile_cycle.outstanding > 0);
 }
 
 /*
  * matches says whether a listed call can be the one u's POST created.
  */
 static bool
-matches(const Unsure *u, const ApiCall *c)
+matches(const ReconcilingCall *u, const ApiCall *c)
 {
 	TimestampTz started;
 
@@ -198,7 +189,7 @@ matches(const Unsure *u, const ApiCall *c)
  * returns whether it did.
  */
 static bool
-adopt(const Unsure *u, const ApiCall *c)
+adopt(const ReconcilingCall *u, const ApiCall *c)
 {
 	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		v[5] = {Int64GetDatum(u->id), CStringGetTextDatum(c->id),
@@ -211,7 +202,7 @@ adopt(const Unsure *u, const ApiCall *c)
 						  "UPDATE agentphone.calls SET api_call_id = $2, status = $3,"
 						  " from_number = $4, started_at = $5::timestamptz,"
 						  " last_error = NULL, next_attempt_at = NULL, updated_at = now()"
-						  " WHERE id = $1 AND status IS NOT DISTINCT FROM 'reconciling'"
+						  " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_RECONCILING)
 						  " AND NOT EXISTS (SELECT 1 FROM agentphone.calls o WHERE o.api_call_id = $2)",
 						  5, types);
 	if (SPI_execute_plan(adopt_plan, v, n, false, 0) != SPI_OK_UPDATE)
@@ -224,7 +215,7 @@ adopt(const Unsure *u, const ApiCall *c)
  * says: "unknown", or queued again.
  */
 static void
-resolve(const Unsure *u)
+resolve(const ReconcilingCall *u)
 {
 	bool		redial = (agentphone_on_unknown == ON_UNKNOWN_REDIAL);
 	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
@@ -238,9 +229,9 @@ resolve(const Unsure *u)
 
 	agentphone_saved_plan(&resolve_plan,
 						  "UPDATE agentphone.calls SET status = $2, last_error = $3,"
-						  " next_attempt_at = CASE WHEN $2 = 'queued' THEN now() END,"
+						  " next_attempt_at = CASE WHEN $2 = " SQL_STATUS(CALL_QUEUED) " THEN now() END,"
 						  " updated_at = now()"
-						  " WHERE id = $1 AND status IS NOT DISTINCT FROM 'reconciling'",
+						  " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_RECONCILING),
 						  3, types);
 	if (SPI_execute_plan(resolve_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not resolve a reconciled call");
@@ -248,7 +239,7 @@ resolve(const Unsure *u)
 
 typedef struct ReconcileArgs
 {
-	const Unsure *u;
+	const ReconcilingCall *u;
 	List	   *listed;
 	bool		requeued;
 } ReconcileArgs;
@@ -269,7 +260,7 @@ reconcile_step(void *arg)
 		if (matches(a->u, c) && adopt(a->u, c))
 		{
 			ereport(LOG,
-					(errmsg("agentphone worker: call %lld was placed after all; adopted API call %s",
+					(errmsg("agentphone: call %lld was placed after all; adopted API call %s",
 							(long long) a->u->id, c->id)));
 			poll_note_placed();
 			return;
@@ -280,45 +271,44 @@ reconcile_step(void *arg)
 }
 
 /*
- * reconcile_record_one handles the search for one call.  Runs inside the
- * worker's record transaction; returns true when the call was queued
- * again.
+ * record_search is the handler of the search for one call.  Runs inside
+ * the worker's record transaction; notes in result when the call was
+ * queued again.
  */
-bool
-reconcile_record_one(HttpRequest *req)
+static void
+record_search(HttpRequest *req, RecordResult *result)
 {
-	Pending    *p = (Pending *) req->owner;
+	ApiRequest *p = (ApiRequest *) req->owner;
 	ReconcileArgs a = {NULL, NIL, false};
 	ListCell   *lc;
 	bool		has_more;
 	const char *problem = NULL;
 	char	   *failure;
 
-	outstanding--;
-	if (outstanding <= 0)
+	if (cycle_request_finished(&reconcile_cycle))
 		reconcile_cycle.active = false;
 	foreach(lc, unsure)
-		if (((Unsure *) lfirst(lc))->id == p->id)
+		if (((ReconcilingCall *) lfirst(lc))->id == p->id)
 		a.u = lfirst(lc);
 	if (a.u == NULL)
-		return false;
+		return;
 	if ((problem = answer_problem(req)) == NULL)
 		problem = api_decode_list(req->body, &a.listed, &has_more);
 	if (problem != NULL)
 	{
 		ereport(LOG,
-				(errmsg("agentphone worker: could not ask the API about call %lld: %s",
+				(errmsg("agentphone: could not ask the API about call %lld: %s",
 						(long long) p->id, problem),
 				 errdetail("It stays \"reconciling\" and is asked about again.")));
 		reconcile_cycle.wanted = true;
-		return false;
+		return;
 	}
 	failure = run_in_subtransaction(reconcile_step, &a);
 	if (failure == NULL)
 		agentphone_count(COUNT_RECONCILED, 1);
 	else
 		ereport(WARNING,
-				(errmsg("agentphone worker: could not reconcile call %lld", (long long) p->id),
+				(errmsg("agentphone: could not reconcile call %lld", (long long) p->id),
 				 errdetail("%s", failure)));
-	return a.requeued;
+	result->requeued |= a.requeued;
 }

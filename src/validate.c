@@ -67,7 +67,7 @@ e164_problem(const char *number, char *buf, size_t buflen, const char **hint)
 	int			ndigits;
 
 	*hint = E164_HINT;
-	if (number[0] != '+' && number[0] != '\0' && strlen(number) < 7 &&
+	if (number[0] != '+' && number[0] != '\0' && strlen(number) < MIN_NUMBER_DIGITS &&
 		strspn(number, "0123456789") == strlen(number))
 	{
 		*hint = SHORT_NUMBER_HINT;
@@ -95,6 +95,20 @@ e164_problem(const char *number, char *buf, size_t buflen, const char **hint)
 		return buf;
 	}
 	return NULL;
+}
+
+/*
+ * agentphone_number_is_e164 says whether number is in E.164 form: the one
+ * definition of the rule, which SQL applies through agentphone.is_e164()
+ * (numbers.c).
+ */
+bool
+agentphone_number_is_e164(const char *number)
+{
+	char		buf[128];
+	const char *hint;
+
+	return e164_problem(number, buf, sizeof(buf), &hint) == NULL;
 }
 
 /*

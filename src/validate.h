@@ -22,8 +22,12 @@
 #define MAX_SCREEN_ID_LEN	100		/* options.callScreeningIdentity */
 #define MAX_SCREEN_PURPOSE_LEN 300	/* options.callScreeningPurpose */
 
+/* Numbers of fewer digits are short service or emergency codes. */
+#define MIN_NUMBER_DIGITS	7
+
 extern void agentphone_check_text(const char *argname, const char *value,
 								  int maxlen, bool required, bool empty_ok);
+extern bool agentphone_number_is_e164(const char *number);
 extern void agentphone_check_e164(const char *argname, const char *number);
 extern Jsonb *agentphone_normalize_variables(Jsonb *variables);
 extern void agentphone_check_options(Jsonb *options);

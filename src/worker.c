@@ -13,7 +13,8 @@
  *	   round (agentphone.sweep_interval); an idle worker runs no other query
  *	   but the refresh of the account's agents (agents.c);
  *	 - sends them (dispatch.c) after the claim has committed;
- *	 - records finished requests in a new short transaction;
+ *	 - hands each finished request to the handler its owner record names
+ *	   (request.h): pages in memory, answers in a new short transaction;
  *	 - sleeps on its latch and curl's sockets (http.c).
  *
  * Until CREATE EXTENSION agentphone has run in its database it only
@@ -42,13 +43,14 @@
 #include "utils/snapmgr.h"
 
 #include "agents.h"
+#include "cycle.h"
 #include "dbguard.h"
 #include "dispatch.h"
 #include "guc.h"
 #include "http.h"
-#include "pending.h"
 #include "poll.h"
 #include "reconcile.h"
+#include "request.h"
 #include "secret.h"
 #include "session.h"
 #include "shared.h"
@@ -87,9 +89,8 @@ typedef struct ClaimArgs
 
 typedef struct RecordArgs
 {
-	List	   *done;
-	long		soonest_retry_ms;
-	bool		requeued;		/* a reconciled call was queued again */
+	List	   *done;			/* HttpRequest, answers to record */
+	RecordResult result;
 } RecordArgs;
 
 /*
@@ -117,8 +118,8 @@ check_extension(void)
 
 	if (ready != extension_ready() || !extension_checked)
 		ereport(LOG,
-				(errmsg(ready ? "agentphone worker: extension found in database \"%s\", placing calls"
-						: "agentphone worker: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
+				(errmsg(ready ? "agentphone: extension found in database \"%s\", placing calls"
+						: "agentphone: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
 						agentphone_database_name)));
 	if (oid != extension_oid)
 	{
@@ -184,8 +185,8 @@ claim_step(void *arg)
 }
 
 /*
- * record_answers stores each answer of a's list: a POST's outcome or a
- * poll lookup.  Answers for calls of another incarnation of the extension
+ * record_answers hands each answer of a's list to its handler, to be
+ * stored.  Answers for calls of another incarnation of the extension
  * (dropped, perhaps created again, while they were in flight) are
  * discarded: their ids name other calls, or none.
  */
@@ -198,23 +199,17 @@ record_answers(RecordArgs *a)
 	foreach(lc, a->done)
 	{
 		HttpRequest *req = lfirst(lc);
-		Pending    *p = (Pending *) req->owner;
-		int			delay;
+		ApiRequest *r = (ApiRequest *) req->owner;
 
-		if (!extension_ready() || p->extension_oid != extension_oid)
+		if (!extension_ready() || r->extension_oid != extension_oid)
 			stale++;
-		else if (p->kind == REQ_RECONCILE)
-			a->requeued |= reconcile_record_one(req);
-		else if (p->kind != REQ_CREATE)
-			poll_record_one(req);
-		else if ((delay = dispatch_record_one(req)) >= 0 &&
-				 (a->soonest_retry_ms < 0 || delay < a->soonest_retry_ms))
-			a->soonest_retry_ms = delay;
+		else
+			r->handler->record(req, &a->result);
 	}
 	if (stale > 0)
 		ereport(LOG,
-				(errmsg_plural("agentphone worker: %d API answer arrived after DROP EXTENSION agentphone and was discarded",
-							   "agentphone worker: %d API answers arrived after DROP EXTENSION agentphone and were discarded",
+				(errmsg_plural("agentphone: %d API answer arrived after DROP EXTENSION agentphone and was discarded",
+							   "agentphone: %d API answers arrived after DROP EXTENSION agentphone and were discarded",
 							   stale, stale)));
 }
 
@@ -429,32 +424,29 @@ claim_and_send(TimestampTz now)
 }
 
 /*
- * record_finished handles every finished request: List Calls pages in
- * memory, everything else in one record transaction.
+ * record_finished hands every finished request to its handler: those
+ * handled in memory at once, the others in one record transaction.
  */
 static void
 record_finished(TimestampTz now)
 {
-	RecordArgs	a = {NIL, -1, false};
+	RecordArgs	a = {NIL, {-1, false}};
 	HttpRequest *req;
 	ListCell   *lc;
 
 	while ((req = http_next_done()) != NULL)
 	{
-		Pending    *p = (Pending *) req->owner;
+		ApiRequest *r = (ApiRequest *) req->owner;
 
-		/* pages are kept in memory; those of a dropped extension dropped */
-		if (p->kind == REQ_LIST || p->kind == REQ_AGENTS)
-		{
-			if (p->extension_oid == extension_oid && p->kind == REQ_LIST)
-				poll_on_list(req);
-			else if (p->extension_oid == extension_oid)
-				agents_on_page(req);
-			pending_free(req->owner);
-			http_free(req);
-		}
-		else
+		if (r->handler->record != NULL)
 			a.done = lappend(a.done, req);
+		else
+		{
+			/* those of a dropped extension are dropped */
+			if (r->extension_oid == extension_oid)
+				r->handler->on_answer(req);
+			request_finish(req);
+		}
 	}
 	if (a.done != NIL || poll_pending_writes() || agents_pending_write())
 	{
@@ -466,15 +458,11 @@ record_finished(TimestampTz now)
 					 errdetail("A call left \"dispatching\" becomes \"unknown\" when the worker restarts; a polled call is looked at again.")));
 	}
 	foreach(lc, a.done)
-	{
-		req = lfirst(lc);
-		pending_free(req->owner);
-		http_free(req);
-	}
+		request_finish(lfirst(lc));
 	poll_after_record();
-	if (a.soonest_retry_ms >= 0)
-		claim_due_at(now, a.soonest_retry_ms);
-	if ((more_due && a.done != NIL) || a.requeued)
+	if (a.result.soonest_retry_ms >= 0)
+		claim_due_at(now, a.result.soonest_retry_ms);
+	if ((more_due && a.done != NIL) || a.result.requeued)
 		next_claim_at = now;
 }
 
@@ -554,7 +542,7 @@ agentphone_worker_main(Datum main_arg)
 		MemoryContextReset(loopcxt);
 		MemoryContextSwitchTo(loopcxt);
 		CHECK_FOR_INTERRUPTS();
-		agentphone_database_released();
+		agentphone_leave_if_database_needed();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

@@ -187,3 +187,14 @@ list_text_array(List *items, size_t offset)
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
 											  TEXTOID, -1, false, TYPALIGN_INT));
 }
+
+/*
+ * list_text_arrays fills values[0..n-1] with list_text_array() of items
+ * for each of the n field offsets.
+ */
+void
+list_text_arrays(List *items, const size_t *offsets, int n, Datum *values)
+{
+	for (int i = 0; i < n; i++)
+		values[i] = list_text_array(items, offsets[i]);
+}

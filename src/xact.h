@@ -32,5 +32,7 @@ extern struct _SPI_plan *agentphone_saved_generic_plan(struct _SPI_plan **plan,
 													   Oid *argtypes);
 extern bool agentphone_has_relation(const char *relname);
 extern Datum list_text_array(List *items, size_t offset);
+extern void list_text_arrays(List *items, const size_t *offsets, int n,
+							 Datum *values);
 
 #endif							/* AGENTPHONE_XACT_H */

@@ -1,6 +1,6 @@
 # 018_upgrade.pl: an install of every earlier release, in use, upgraded
 # step by step to the current version loses nothing.  For each release
-# before the current one (today: 1.0, 1.1 and 1.2) the test installs it, places
+# before the current one (today: 1.0 to 1.3) the test installs it, places
 # and completes calls (transcripts, events), queues calls for later, adds
 # do-not-call entries (into 1.0 one with a reason longer than 1.1 accepts),
 # grants an application role and puts a dialing trigger on a table; then
@@ -17,8 +17,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my @releases = ('1.0', '1.1', '1.2');
-my $current = '1.3';
+my @releases = ('1.0', '1.1', '1.2', '1.3');
+my $current = '1.4';
 
 start_sim();
 my $node = new_node('upgrade', q{
@@ -107,6 +107,8 @@ for my $release (@releases)
 	my $n = 1 + scalar(grep { $_ lt $release } @releases);
 	my $held = sql("INSERT INTO agentphone.calls (agent_id, to_number, created_by, next_attempt_at)"
 		  . " VALUES ('agt_1', '+1415555670$n', 'app', now() + interval '1 day') RETURNING id");
+	# (which 1.3 and later mark as held)
+	sql("UPDATE agentphone.calls SET held_by_window = true WHERE id = $held") if $release ge '1.3';
 	sql("CREATE TABLE rows_before AS $rows_query");
 	my $privileges = sql($privileges_query);
 	like($privileges, qr/agentphone_call\S+ t,/, "$release: app may place calls");
@@ -137,6 +139,14 @@ for my $release (@releases)
 	my ($rc, $out, $err) = $node->psql('postgres', "SELECT agentphone_call('agt_1', '+979123456789')",
 		extra_params => [ '-U', 'app' ]);
 	like($err, qr/premium-rate/, "$release: and the $current rules apply");
+	($rc, $out, $err) = $node->psql('postgres',
+		"INSERT INTO agentphone.do_not_call (number) VALUES ('+0123456789')");
+	like($err, qr/violates check constraint "do_not_call_number_check"/,
+		"$release: the do-not-call list still refuses, even to a superuser, a number not in E.164 form");
+	($rc, $out, $err) = $node->psql('postgres', "SELECT agentphone_do_not_call('911')",
+		extra_params => [ '-U', 'app' ]);
+	like($err, qr/number must be in E\.164 form, not "911"/,
+		"$release: and so does agentphone_do_not_call()");
 	$node->safe_psql('postgres', "INSERT INTO appointments VALUES ('Ada', '+14155556501')",
 		extra_params => [ '-U', 'app' ]);
 	is(sql(q{SELECT c.variables::text || ' ' || c.created_by FROM appointments a

@@ -1,0 +1,131 @@
+/*-------------------------------------------------------------------------
+ *
+ * request.c
+ *		The worker's API requests: each carries an owner record (what it
+ *		is for, which incarnation of the extension it belongs to, and the
+ *		handler its answer goes to), so the worker loop hands answers on
+ *		without knowing what they are.  URLs and the way requests are
+ *		sent come from the settings here, not in the HTTP module.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/memutils.h"
+
+#include "api.h"
+#include "guc.h"
+#include "http.h"
+#include "request.h"
+
+/*
+ * request_new allocates the owner record of a request whose answer goes
+ * to handler.  It lives until the answer has been handled
+ * (request_finish()).
+ */
+ApiRequest *
+request_new(const RequestHandler *handler, RequestKind kind, Oid extension_oid,
+			int64 id, const char *api_id)
+{
+	ApiRequest *r = MemoryContextAllocZero(TopMemoryContext, sizeof(ApiRequest));
+
+	r->handler = handler;
+	r->kind = kind;
+	r->extension_oid = extension_oid;
+	r->id = id;
+	if (api_id)
+		strlcpy(r->api_id, api_id, sizeof(r->api_id));
+	return r;
+}
+
+/*
+ * request_free frees an owner record.
+ */
+void
+request_free(ApiRequest *r)
+{
+	if (r->ended)
+		pfree(r->ended);
+	pfree(r);
+}
+
+/*
+ * request_options returns how an API request is sent, from the settings,
+ * with key as its Bearer token (NULL: none).
+ */
+HttpOptions
+request_options(const char *key)
+{
+	HttpOptions opt = {0};
+
+	opt.bearer = key;
+	opt.timeout_ms = agentphone_request_timeout_ms;
+	opt.allow_http = agentphone_allow_insecure_http;
+	opt.proxy = agentphone_http_proxy;
+	opt.max_connections = agentphone_max_in_flight;
+	return opt;
+}
+
+/*
+ * request_start sends the request r stands for: a POST of json to url, or
+ * a GET when json is NULL, with key as its Bearer token.
+ */
+void
+request_start(ApiRequest *r, const char *url, const char *key, const char *json)
+{
+	HttpOptions opt = request_options(key);
+
+	http_start(url, json, &opt, r);
+}
+
+/*
+ * request_finish frees a handled request and its owner record.
+ */
+void
+request_finish(HttpRequest *req)
+{
+	request_free((ApiRequest *) req->owner);
+	http_free(req);
+}
+
+/*
+ * api_url returns agentphone.api_url (without trailing slashes) followed
+ * by the formatted path.
+ */
+char *
+api_url(const char *fmt,...)
+{
+	StringInfoData buf;
+	const char *base = agentphone_api_url;
+	int			len = strlen(base);
+	va_list		args;
+	int			needed;
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, base, len);
+	for (;;)
+	{
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	return buf.data;
+}
+
+/*
+ * answer_problem returns why a request got no usable 200 answer (the API's
+ * words, or the transfer's failure), or NULL for a 200.
+ */
+const char *
+answer_problem(HttpRequest *req)
+{
+	if (req->result == CURLE_OK && req->status == 200)
+		return NULL;
+	return req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
+}
