@@ -18,7 +18,7 @@ import time
 
 from .answers import (Response, STREAMED, dumps, error, error_locked, match_route,
                       validation)
-from .state import iso, pair_turns
+from .state import pair_turns
 
 E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
 MODEL_TIERS = ("turbo", "balanced", "max")

@@ -11,7 +11,6 @@ import copy
 import json
 import re
 import time
-from datetime import datetime
 
 from .answers import ControlError, Response, match_route
 from .faults import matches, normalize_fault
