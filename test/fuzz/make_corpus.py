@@ -2,7 +2,7 @@
 # make_corpus.py: writes the seed corpus of the fuzz targets (corpus/TARGET/).
 """make_corpus.py - writes the seed corpus of the fuzz targets (test/fuzz/corpus/).
 
-The API answers are rendered by the simulator's own code (test/agentphone_sim.py:
+The API answers are rendered by the simulator's own code (the package test/sim/:
 its call views, list pages, transcript shapes and error shapes), with the clock
 and the id generator fixed so that the files come out the same on every run.
 The other seeds (odd answers, E.164 numbers, variables, options) are written
@@ -13,22 +13,22 @@ out below.  Run it after the simulator's shapes change:
 It replaces the files it writes and leaves others in corpus/ alone.
 """
 
-import importlib.util
 import json
 import os
 import sys
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SIM_PATH = os.path.join(HERE, "..", "agentphone_sim.py")
+sys.path.insert(0, os.path.join(HERE, ".."))  # test/, which holds the simulator's package
+
+from sim import answers, api, state  # noqa: E402
+
 CORPUS = os.path.join(HERE, "corpus")
 T0 = 1717232400.25  # 2024-06-01T09:00:00.250Z
 
 
 def load_simulator():
-    spec = importlib.util.spec_from_file_location("agentphone_sim", SIM_PATH)
-    sim = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sim)
+    """load_simulator fixes the simulator's clock and call ids; returns the clock."""
     clock = {"now": T0}
     counter = {"n": 0}
 
@@ -36,22 +36,22 @@ def load_simulator():
         counter["n"] += 1
         return ("%0*x" % (2 * n, 0xA9E4700 + counter["n"]))[-2 * n:]
 
-    sim.time = types.SimpleNamespace(time=lambda: clock["now"], monotonic=lambda: clock["now"],
-                                     sleep=lambda s: None)
-    sim.secrets = types.SimpleNamespace(token_hex=token_hex)
-    return sim, clock
+    fixed = types.SimpleNamespace(time=lambda: clock["now"], monotonic=lambda: clock["now"],
+                                  sleep=lambda s: None)
+    state.time = api.time = fixed
+    state.secrets = types.SimpleNamespace(token_hex=token_hex)
+    return clock
 
 
 class Api:
-    """Api calls the simulator's route methods without HTTP."""
+    """Api calls the simulator's routes without HTTP."""
 
-    def __init__(self, sim):
-        self.handler = type("Handler", (), {
-            name: getattr(sim.SimHandler, name)
-            for name in ("_error", "_error_locked", "_validation", "_list", "_lookup",
-                         "api_list_calls", "api_get_call", "api_transcript")})()
-        self.handler.sim = sim.SimState(sim.DEFAULT_API_KEY)
-        self.state = self.handler.sim
+    def __init__(self):
+        self.state = state.SimState(state.DEFAULT_API_KEY)
+
+    def get(self, route, query=None, **params):
+        """get: the body route answers for a GET with those path parameters."""
+        return route(api.ApiRequest(self.state, params, query or {})).body
 
 
 def write(target, name, data):
@@ -65,11 +65,11 @@ def write(target, name, data):
         f.write(data)
 
 
-def make_calls(api, clock):
-    st = api.state
+def make_calls(sim, clock):
+    st = sim.state
     with st.lock:
         done = st.new_call_locked("agt_1", "outbound", "num_1", "+14155550001", "+14155550001",
-                                  "+14155550100", {"agentId": "agt_1"}, {}, False)
+                                  "+14155550100", {}, False)
         clock["now"] += 2
         st.add_turn_locked(done, "agent", "Hello, this is a call from agentphone.")
         clock["now"] += 1.5
@@ -79,19 +79,19 @@ def make_calls(api, clock):
         clock["now"] += 0.5
         st.end_call_locked(done, "completed")
         live = st.new_call_locked("agt_2", "outbound", "num_3", "+442071230003", "+442071230003",
-                                  "+442071230004", {"agentId": "agt_2"}, {}, True)
+                                  "+442071230004", {}, True)
         st.add_turn_locked(live, "user", "Hello?")
         failed = st.new_call_locked("agt_1", "outbound", "num_2", "+14155550002", "+14155550002",
-                                    "+14155550199", {"agentId": "agt_1"}, {}, False)
+                                    "+14155550199", {}, False)
         st.end_call_locked(failed, "failed")
     return done, live, failed
 
 
 def main():
-    sim, clock = load_simulator()
-    api = Api(sim)
-    st, h = api.state, api.handler
-    done, live, failed = make_calls(api, clock)
+    clock = load_simulator()
+    sim = Api()
+    st = sim.state
+    done, live, failed = make_calls(sim, clock)
 
     # api_call: POST /calls answers and GET /calls/{id}
     with st.lock:
@@ -100,7 +100,7 @@ def main():
               {"callId": live["id"], "status": "in-progress"})
     for name, call in (("completed", done), ("in_progress", live), ("failed", failed)):
         write("api_call", "get_%s.json" % name,
-              h.api_get_call({"call_id": call["id"]}, {}, b"", {}).body)
+              sim.get(api.get_call, call_id=call["id"]))
     write("api_call", "odd_types.json",
           {"id": "call_x", "status": 7, "startedAt": "2024-06-01T09:00:00+02:00",
            "endedAt": "yesterday", "durationSeconds": -3, "recordingAvailable": "yes",
@@ -110,7 +110,7 @@ def main():
     for name, query in (("page_all", {}), ("page_first", {"limit": "1"}),
                         ("page_second", {"limit": "1", "offset": "1"}),
                         ("page_empty", {"status": "queued"})):
-        write("api_list", name + ".json", h.api_list_calls({}, query, b"", {}).body)
+        write("api_list", name + ".json", sim.get(api.list_calls, query))
     write("api_list", "no_data.json", {"items": [], "hasMore": False})
 
     # api_transcript: the three shapes the simulator serves, and a bare array
@@ -118,7 +118,7 @@ def main():
         with st.lock:
             st.transcript_shape = shape
         write("api_transcript", "shape%d.json" % shape,
-              h.api_transcript({"call_id": done["id"]}, {}, b"", {}).body)
+              sim.get(api.transcript, call_id=done["id"]))
     with st.lock:
         st.transcript_shape = 1
         turns = [{"role": t["role"], "content": t["content"], "createdAt": t["createdAt"]}
@@ -131,13 +131,13 @@ def main():
         with st.lock:
             st.error_shape = shape
         write("api_error", "%s_404.json" % shape,
-              h.api_get_call({"call_id": "call_missing"}, {}, b"", {}).body)
-        write("api_error", "%s_422.json" % shape, h._validation([
+              sim.get(api.get_call, call_id="call_missing"))
+        write("api_error", "%s_422.json" % shape, answers.validation(st, [
             {"loc": ["body", "toNumber"], "msg": "Field required", "type": "missing"},
             {"loc": ["body", "agentId"], "msg": "Input should be a valid string",
              "type": "string_type"},
             {"loc": ["body"], "msg": "Invalid JSON", "type": "json_invalid"}]).body)
-        write("api_error", "%s_429.json" % shape, h._error(429).body)
+        write("api_error", "%s_429.json" % shape, answers.error(st, 429).body)
     write("api_error", "message_only.json", {"message": "Too many requests"})
     write("api_error", "error_string.json", {"error": "unauthorized\tkey"})
     write("api_error", "html.txt", "<html><body><h1>502 Bad Gateway</h1>\r\n</body></html>")
@@ -145,7 +145,7 @@ def main():
 
     # api_sse: streams as the simulator writes them
     def event(name, data):
-        return "event: %s\ndata: %s\n\n" % (name, sim.dumps(data).decode("utf-8"))
+        return "event: %s\ndata: %s\n\n" % (name, answers.dumps(data).decode("utf-8"))
 
     connected = {"callId": done["id"], "status": "in-progress", "agentId": "agt_1",
                  "agentName": "Support Agent", "direction": "outbound",
