@@ -34,41 +34,12 @@ my $node = new_node('kill',
 	  . "agentphone.reconcile_delay = '3s'\nagentphone.poll_interval = '300ms'\n"
 	  . "agentphone.request_timeout = '60s'\n");
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-# set_api_url(URL): for the running worker (reload) and after a restart
-sub set_api_url
-{
-	sql("ALTER SYSTEM SET agentphone.api_url = '$_[0]'; SELECT pg_reload_conf()");
-	sleep 0.3;
-}
-
 # queue(ROUND): N calls to numbers of their own; returns their ids
 sub queue
 {
 	my ($round) = @_;
 	return sql("SELECT string_agg(agentphone_call('agt_1', '+1415556' || lpad(($round * 100 + i)::text, 4, '0'))::text, ',')
 		FROM generate_series(1, $N) i");
-}
-
-# kill_worker(HOW): SIGKILL the worker (the postmaster restarts everything)
-# or stop the server in immediate mode and start it again
-sub kill_worker
-{
-	my ($how) = @_;
-	my $pid = worker_pid($node);
-	if ($how eq 'SIGKILL')
-	{
-		kill 'KILL', $pid;
-		$node->poll_query_until('postgres',
-			"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND pid <> $pid")
-		  or die 'the worker did not come back';
-	}
-	else
-	{
-		$node->stop('immediate');
-		$node->start;
-	}
 }
 
 # posts_by_number: the POSTs the API received, by number
@@ -120,12 +91,13 @@ for my $how ('SIGKILL', 'immediate stop')
 {
 	# --- claimed: the requests left, the API never read them
 	$round++;
-	set_api_url($void_url);
+	# for the running worker (reload) and after a restart
+	reload_with("SET agentphone.api_url = '$void_url'", pause => 0.3);
 	my $ids = queue($round);
 	ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($ids) AND status = 'dispatching'") == $N }, 10),
 		"$how after the claim: $N calls claimed and sent nowhere");
 	sql("ALTER SYSTEM SET agentphone.api_url = '$sim_url/v1'");    # for the restarted worker
-	kill_worker($how);
+	kill_worker($node, $how) or die 'the worker did not come back';
 	sql('SELECT pg_reload_conf()');
 	check($ids, "$how after the claim", 'unknown');
 
@@ -136,7 +108,7 @@ for my $how ('SIGKILL', 'immediate stop')
 	my $before = @{ sim_posts() };
 	$ids = queue($round);
 	ok(wait_until(sub { @{ sim_posts() } == $before + $N }, 10), "$how after the POSTs: $N requests in flight");
-	kill_worker($how);
+	kill_worker($node, $how) or die 'the worker did not come back';
 	check($ids, "$how after the POSTs", 'placed');
 
 	# --- recorded: answers stored, nothing to resend
@@ -144,22 +116,17 @@ for my $how ('SIGKILL', 'immediate stop')
 	$ids = queue($round);
 	ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($ids) AND api_call_id IS NOT NULL") == $N }, 10),
 		"$how after recording: $N calls recorded");
-	kill_worker($how);
+	kill_worker($node, $how) or die 'the worker did not come back';
 	check($ids, "$how after recording", 'placed');
 
 	# --- transcript: killed while writing transcripts of 40 turns
 	$round++;
-	sql(q{
-		CREATE FUNCTION slow_turn() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$;
-		CREATE TRIGGER slow BEFORE INSERT ON agentphone.transcripts FOR EACH ROW EXECUTE FUNCTION slow_turn();
-	});
+	slow_transcript_writes(0.002);
 	my @turns = map { { role => $_ % 2 ? 'user' : 'agent', content => "line $_" } } 1 .. 40;
 	sim('POST', '/_sim/script', { scripts => [ map { { outcome => 'completed', turns => \@turns, turn_interval => 0.001 } } 1 .. $N ] });
 	$ids = queue($round);
-	ok(wait_until(sub { sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND wait_event = 'PgSleep'") > 0 }, 30),
-		"$how while writing transcripts: the worker is writing them");
-	kill_worker($how);
+	ok(writing_transcripts(), "$how while writing transcripts: the worker is writing them");
+	kill_worker($node, $how) or die 'the worker did not come back';
 	sql('DROP TRIGGER slow ON agentphone.transcripts; DROP FUNCTION slow_turn()');
 	check($ids, "$how while writing transcripts", 'placed');
 	ok($node->poll_query_until('postgres',
@@ -185,7 +152,7 @@ for my $i (1 .. 6)
 	sleep $after;
 	my $states = sql("SELECT string_agg(status || ' ' || n, ', ') FROM
 		(SELECT status, count(*) n FROM agentphone.calls WHERE id IN ($ids) GROUP BY 1 ORDER BY 1) s");
-	kill_worker($how);
+	kill_worker($node, $how) or die 'the worker did not come back';
 	note(sprintf('random round %d: %s %.2f s after the commit, calls were: %s', $i, $how, $after, $states));
 	check($ids, "random round $i ($how)", undef);
 	sim('DELETE', '/_sim/faults');
