@@ -1,13 +1,18 @@
-# 013_kill_points.pl: kill the worker (SIGKILL, and separately an immediate
-# shutdown of the server) at each point of a call's way, with dozens of
-# calls there at once, and check what the user would check afterwards:
-# every committed call reaches a final state, none is lost, the API saw at
-# most one POST per call, and exactly one for every call not "unknown".
+# 013_kill_points.pl: the worker killed with SIGKILL, or the server stopped
+# in immediate mode, at each point of a call's way, with dozens of calls
+# there at once: the worker comes back and carries on with the queue, and
+# what the user would check afterwards holds: every committed call reaches
+# a final state, none is lost, the API saw at most one POST per call, and
+# exactly one for every call not "unknown" (a call whose answer was never
+# recorded is reconciled with the API, never sent again).
 #
 # The points, each reached by construction rather than by luck:
 #   claimed    the claim committed and the requests left, but the API never
 #              read them (the API URL points at a socket that never accepts)
-#   sent       the API has the POSTs and holds its answers (delay fault)
+#   sent       the API has the POSTs of as many calls as may be in flight
+#              and holds its answers (delay fault), more calls wait behind
+#              them, and more are queued once the worker is back: the ones
+#              in flight are reconciled and adopted, the others placed
 #   recorded   the answers are stored
 #   transcript transcripts are being written (a test trigger slows them)
 # then rounds that kill at a random moment while 30 calls go through an API
@@ -34,12 +39,15 @@ my $node = new_node('kill',
 	  . "agentphone.reconcile_delay = '3s'\nagentphone.poll_interval = '300ms'\n"
 	  . "agentphone.request_timeout = '60s'\n");
 
-# queue(ROUND): N calls to numbers of their own; returns their ids
+# queue(ROUND, [COUNT, FROM]): COUNT calls (default N) to numbers of their
+# own (the round's FROM+1st on); returns their ids
 sub queue
 {
-	my ($round) = @_;
-	return sql("SELECT string_agg(agentphone_call('agt_1', '+1415556' || lpad(($round * 100 + i)::text, 4, '0'))::text, ',')
-		FROM generate_series(1, $N) i");
+	my ($round, $count, $from) = @_;
+	$count //= $N;
+	$from //= 0;
+	return sql("SELECT string_agg(agentphone_call('agt_1', '+1415556' || lpad(($round * 100 + $from + i)::text, 4, '0'))::text, ',')
+		FROM generate_series(1, $count) i");
 }
 
 # posts_by_number: the POSTs the API received, by number
@@ -50,16 +58,19 @@ sub posts_by_number
 	return \%posts;
 }
 
-# check(IDS, LABEL, EXPECT): the invariants after a kill; EXPECT is the
-# status every call must end in ('placed' or 'unknown'), or undef for any
+# check(IDS, LABEL, EXPECT, [RECONCILED]): the invariants after a kill;
+# EXPECT is the status every call must end in ('placed' or 'unknown'), or
+# undef for any; RECONCILED, when given, how many of the calls went through
+# reconciliation with the API
 sub check
 {
-	my ($ids, $label, $expect) = @_;
+	my ($ids, $label, $expect, $reconciled) = @_;
+	my $count = () = split /,/, $ids;
 	ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 0 FROM agentphone.calls WHERE id IN ($ids) AND status IN ('queued', 'dispatching', 'reconciling')"),
 		"$label: every committed call reached a final state");
 	my $rows = call_rows($node, "id IN ($ids)");
-	is(scalar(@$rows), $N, "$label: none lost");
+	is(scalar(@$rows), $count, "$label: none lost");
 	my $posts = posts_by_number();
 	my ($placed, $unknown, $bad) = (0, 0, 0);
 	for my $r (@$rows)
@@ -83,8 +94,15 @@ sub check
 	is($bad, 0, "$label: at most one POST per call, exactly one for each placed call, "
 		  . "its row holding what that POST created; every unknown call says why");
 	note("$label: $placed placed, $unknown unknown");
-	is($expect eq 'placed' ? $placed : $unknown, $N, "$label: all $N $expect") if defined $expect;
+	is($expect eq 'placed' ? $placed : $unknown, $count, "$label: all $count $expect") if defined $expect;
+	is(sql("SELECT count(DISTINCT call_id) FROM agentphone.call_events WHERE call_id IN ($ids) AND to_status = 'reconciling'"),
+		$reconciled, "$label: the $reconciled calls in flight were reconciled with the API")
+	  if defined $reconciled;
 }
+
+# the calls that wait behind the ones in flight at the "sent" point, and
+# those queued after the worker is back
+my ($WAITING, $AFTER) = (5, 3);
 
 my $round = 0;
 for my $how ('SIGKILL', 'immediate stop')
@@ -101,15 +119,22 @@ for my $how ('SIGKILL', 'immediate stop')
 	sql('SELECT pg_reload_conf()');
 	check($ids, "$how after the claim", 'unknown');
 
-	# --- sent: the API has every POST and holds its answers
+	# --- sent: the API has the POSTs of as many calls as may be in flight
+	# and holds its answers; more calls wait behind them
 	$round++;
+	reload_with("SET agentphone.max_in_flight = $N");
 	sim('POST', '/_sim/faults', { faults => [
 		{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 2, count => $N } ] });
 	my $before = @{ sim_posts() };
-	$ids = queue($round);
+	$ids = queue($round, $N + $WAITING);
 	ok(wait_until(sub { @{ sim_posts() } == $before + $N }, 10), "$how after the POSTs: $N requests in flight");
-	kill_worker($node, $how) or die 'the worker did not come back';
-	check($ids, "$how after the POSTs", 'placed');
+	is(sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($ids) AND status = 'queued'"), $WAITING,
+		"$how after the POSTs: $WAITING more calls wait behind them (max_in_flight = $N)");
+	ok(kill_worker($node, $how), "$how after the POSTs: the worker came back");
+	reload_with('RESET agentphone.max_in_flight');
+	# calls committed while the server is down cannot exist; queue more now
+	$ids .= ',' . queue($round, $AFTER, $N + $WAITING);
+	check($ids, "$how after the POSTs", 'placed', $N);
 
 	# --- recorded: answers stored, nothing to resend
 	$round++;
