@@ -9,10 +9,10 @@
 # The points, each reached by construction rather than by luck:
 #   claimed    the claim committed and the requests left, but the API never
 #              read them (the API URL points at a socket that never accepts)
-#   sent       the API has the POSTs of as many calls as may be in flight
-#              and holds its answers (delay fault), more calls wait behind
-#              them, and more are queued once the worker is back: the ones
-#              in flight are reconciled and adopted, the others placed
+#   sent       the API has the POSTs and holds its answers (delay fault),
+#              more calls wait in the queue, and more are queued once the
+#              worker is back: the ones in flight are reconciled and
+#              adopted, the others placed
 #   recorded   the answers are stored
 #   transcript transcripts are being written (a test trigger slows them)
 # then rounds that kill at a random moment while 30 calls go through an API
@@ -39,14 +39,16 @@ my $node = new_node('kill',
 	  . "agentphone.reconcile_delay = '3s'\nagentphone.poll_interval = '300ms'\n"
 	  . "agentphone.request_timeout = '60s'\n");
 
-# queue(ROUND, [COUNT, FROM]): COUNT calls (default N) to numbers of their
-# own (the round's FROM+1st on); returns their ids
+# queue(ROUND, [COUNT, FROM, ARGS]): COUNT calls (default N) to numbers of
+# their own (the round's FROM+1st on), with more arguments ARGS of
+# agentphone_call() if given; returns their ids
 sub queue
 {
-	my ($round, $count, $from) = @_;
+	my ($round, $count, $from, $args) = @_;
 	$count //= $N;
 	$from //= 0;
-	return sql("SELECT string_agg(agentphone_call('agt_1', '+1415556' || lpad(($round * 100 + $from + i)::text, 4, '0'))::text, ',')
+	$args = $args ? ", $args" : '';
+	return sql("SELECT string_agg(agentphone_call('agt_1', '+1415556' || lpad(($round * 100 + $from + i)::text, 4, '0')$args)::text, ',')
 		FROM generate_series(1, $count) i");
 }
 
@@ -65,7 +67,7 @@ sub posts_by_number
 sub check
 {
 	my ($ids, $label, $expect, $reconciled) = @_;
-	my $count = () = split /,/, $ids;
+	my $count = my @ids = split /,/, $ids;
 	ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 0 FROM agentphone.calls WHERE id IN ($ids) AND status IN ('queued', 'dispatching', 'reconciling')"),
 		"$label: every committed call reached a final state");
@@ -100,8 +102,8 @@ sub check
 	  if defined $reconciled;
 }
 
-# the calls that wait behind the ones in flight at the "sent" point, and
-# those queued after the worker is back
+# the calls that wait in the queue at the "sent" point, and those queued
+# after the worker is back
 my ($WAITING, $AFTER) = (5, 3);
 
 my $round = 0;
@@ -119,21 +121,20 @@ for my $how ('SIGKILL', 'immediate stop')
 	sql('SELECT pg_reload_conf()');
 	check($ids, "$how after the claim", 'unknown');
 
-	# --- sent: the API has the POSTs of as many calls as may be in flight
-	# and holds its answers; more calls wait behind them
+	# --- sent: the API has every POST and holds its answers, and more
+	# calls wait in the queue (due a few seconds later)
 	$round++;
-	reload_with("SET agentphone.max_in_flight = $N");
 	sim('POST', '/_sim/faults', { faults => [
 		{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 2, count => $N } ] });
 	my $before = @{ sim_posts() };
-	$ids = queue($round, $N + $WAITING);
+	$ids = queue($round);
+	my $waiting = queue($round, $WAITING, $N, "not_before => now() + interval '5 seconds'");
 	ok(wait_until(sub { @{ sim_posts() } == $before + $N }, 10), "$how after the POSTs: $N requests in flight");
-	is(sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($ids) AND status = 'queued'"), $WAITING,
-		"$how after the POSTs: $WAITING more calls wait behind them (max_in_flight = $N)");
+	is(sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($waiting) AND status = 'queued'"), $WAITING,
+		"$how after the POSTs: $WAITING more calls wait in the queue");
 	ok(kill_worker($node, $how), "$how after the POSTs: the worker came back");
-	reload_with('RESET agentphone.max_in_flight');
 	# calls committed while the server is down cannot exist; queue more now
-	$ids .= ',' . queue($round, $AFTER, $N + $WAITING);
+	$ids .= ",$waiting," . queue($round, $AFTER, $N + $WAITING);
 	check($ids, "$how after the POSTs", 'placed', $N);
 
 	# --- recorded: answers stored, nothing to resend
