@@ -43,15 +43,34 @@ PG_CPPFLAGS = -Isrc -isystem $(includedir_server) -isystem $(includedir_internal
 PG_CFLAGS = -Wall -Wextra -Werror
 PG_CXXFLAGS = -Wall -Wextra -Werror
 
-# pg_regress tests (sql/ + expected/); test/run.sh runs them against a throwaway
-# cluster preloaded with agentphone and pointed at the simulator.
+# The tests of "make installcheck": pg_regress, then the isolation specs,
+# then the TAP tests.  pg_regress and the specs run in database postgres of
+# a running server that preloads agentphone and points it at the simulator
+# (EXTRA_REGRESS_OPTS names the server: --host, --port), the specs with the
+# worker paused (agentphone.enabled = off: their sessions play the worker's
+# claim).  test/run.sh sets all this up and runs each part on its own.
+#
+# pg_regress tests (sql/ + expected/)
 REGRESS = validation enqueue dialing trigger
+REGRESS_OPTS = --use-existing
 
-# TAP tests in test/t, each starting its own cluster and simulator.
+# isolation specs (test/isolation/specs + expected)
+ISOLATION = cap-concurrent claim-concurrent claim-rollback claim-sweep
+ISOLATION_OPTS = --inputdir=test/isolation --use-existing
+
+# TAP tests in test/t, each starting its own cluster and simulator, run by
+# prove (PROVE_TESTS picks some; PROVE_FLAGS, below, has -v: every test's
+# result is shown).
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
-PROVE_FLAGS = -I test/t -v
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# (after PGXS, which sets these) pg_regress and the specs use database
+# postgres, the worker's (--use-existing: it is not created); prove finds
+# AgentphoneTest.pm in test/t
+CONTRIB_TESTDB = postgres
+ISOLATION_TESTDB = postgres
+PROVE_FLAGS = -I test/t -v

@@ -4,7 +4,7 @@
 -- fourth call to one number in a day, even within one statement; nothing
 -- is queued by a refused call.  (Rules that change after queueing, the
 -- calling window and the per-role quotas are in test/t/015_dialing.pl,
--- the attacks on them in test/t/016_attacks.pl.)
+-- the attacks on them in test/t/017_caps_and_leaks.pl.)
 CREATE EXTENSION agentphone;
 \set VERBOSITY default
 

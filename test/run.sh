@@ -18,6 +18,8 @@
 #   5. the demo (test/demo.sh), checked for the whole life of its calls;
 #   6. a workload with every server process under valgrind
 #      (test/valgrind.sh): any error in agentphone's code fails it.
+# 2 to 4 are PGXS's "make installcheck" (the Makefile's REGRESS, ISOLATION
+# and TAP_TESTS), one part at a time against the scratch cluster.
 # It stops everything it started and ends with "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +42,32 @@ count() {
 
 only=${1:-}
 
+# installcheck WHAT VAR=VALUE...: run PGXS's "make installcheck" in the
+# scratch copy, as the postgres OS user, with the Makefile's test variables
+# overridden as given (an empty REGRESS, ISOLATION or TAP_TESTS leaves that
+# part out); its output is in $out, its exit status in $rc
+installcheck() {
+	say "$1"
+	shift
+	out=$(cd "$scratch" && as_pg make -s installcheck PG_CONFIG=$PG_BIN/pg_config "$@" 2>&1)
+	rc=$?
+}
+
+# count_regress DIFFS: count the tests pg_regress or pg_isolation_regress
+# reported in $out ("test NAME ... ok"); one failure more when it ran none
+# (it could not start), and the diffs shown when a test failed
+count_regress() {
+	echo "$out" | grep -E '\.\.\. ' >&2
+	count "$(echo "$out" | grep -cE '\.\.\. +ok')" "$(echo "$out" | grep -cE '\.\.\. +FAILED')"
+	if ! echo "$out" | grep -qE '\.\.\. +(ok|FAILED)'; then
+		count 0 1
+		echo "$out" | tail -n 20 >&2
+	fi
+	if echo "$out" | grep -qE '\.\.\. +FAILED'; then
+		cat "$1" >&2 2>/dev/null
+	fi
+}
+
 # 1. the simulator's self-test (unittest: one line per test with -v)
 if [ -z "$only" ]; then
 say "simulator self-test"
@@ -47,62 +75,51 @@ out=$(cd "$scratch" && as_pg $PY test/sim_selftest.py -v 2>&1)
 echo "$out" | grep -E '\.\.\. (ok|FAIL|ERROR)' >&2
 count "$(echo "$out" | grep -cE '\.\.\. ok$')" "$(echo "$out" | grep -cE '\.\.\. (FAIL|ERROR)$')"
 
-# 2. pg_regress against a throwaway cluster
-say "pg_regress suite"
+# 2. pg_regress (REGRESS) against a throwaway cluster
 start_sim "$scratch" && start_cluster "$scratch"
-out=$(cd "$scratch" && as_pg make -s installcheck PG_CONFIG=$PG_BIN/pg_config TAP_TESTS= \
-	REGRESS_OPTS="--use-existing --dbname=postgres --host=$scratch --port=$PGPORT" 2>&1)
-echo "$out" | grep -E '\.\.\. ' >&2
-count "$(echo "$out" | grep -cE '\.\.\. +ok')" "$(echo "$out" | grep -cE '\.\.\. +FAILED')"
-if echo "$out" | grep -qE '\.\.\. +FAILED'; then
-	cat "$scratch/regression.diffs" >&2 2>/dev/null
-fi
+server="--host=$scratch --port=$PGPORT"
+installcheck "pg_regress suite" ISOLATION= TAP_TESTS= EXTRA_REGRESS_OPTS="$server"
+count_regress "$scratch/regression.diffs"
 
-# 3. isolation specs (test/isolation) on the same cluster, restarted with
-# the worker paused: the specs' sessions play the worker's claim themselves
-say "isolation specs"
+# 3. the isolation specs (ISOLATION, test/isolation) on the same cluster,
+# restarted with the worker paused: the specs' sessions play the worker's
+# claim themselves
 as_pg psql -X -q -d postgres -c "ALTER SYSTEM SET agentphone.enabled = off" &&
 	as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
-specs=$(cd "$scratch/test/isolation/specs" && ls *.spec | sed 's/\.spec$//')
-out=$(cd "$scratch" && as_pg /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/isolation/pg_isolation_regress \
-	--inputdir=test/isolation --outputdir=output_iso --bindir=$PG_BIN \
-	--use-existing --dbname=postgres --host="$scratch" --port=$PGPORT $specs 2>&1)
-echo "$out" | grep -E '\.\.\. ' >&2
-count "$(echo "$out" | grep -cE '\.\.\. +ok')" "$(echo "$out" | grep -cE '\.\.\. +FAILED')"
-if ! echo "$out" | grep -qE '\.\.\. +ok'; then
-	count 0 1
-	echo "$out" | tail -n 20 >&2
-fi
-if echo "$out" | grep -qE '\.\.\. +FAILED'; then
-	cat "$scratch/output_iso/regression.diffs" >&2 2>/dev/null
-fi
+installcheck "isolation specs" REGRESS= TAP_TESTS= EXTRA_REGRESS_OPTS="$server"
+count_regress "$scratch/output_iso/regression.diffs"
 stop_all "$scratch"
 fi
 
-# 4. TAP tests, one file at a time so that a file that dies still counts
-say "TAP tests"
-for t in "$scratch"/test/t/*.pl; do
-	name=$(basename "$t")
-	case "$name" in *"$only"*) ;; *) continue ;; esac
-	as_pg mkdir -p "$scratch/tap/${name%.pl}"
-	out=$(cd "$scratch" && as_pg env PERL5LIB="/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/perl:$scratch/test/t" \
-		PG_REGRESS=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress \
-		TESTDIR="$scratch/tap/${name%.pl}" perl "$t" 2>&1)
-	rc=$?
+# 4. the TAP tests (TAP_TESTS, test/t/*.pl, or those whose name contains
+# $only) through PGXS's prove_installcheck, each starting its own cluster
+# and simulator.  Every "ok N"/"not ok N" counts (PROVE_FLAGS has -v); a
+# file prove lists as failed without a failed test (it died, or its plan is
+# wrong) counts one failure, and so does a prove that failed or ran none.
+tap=$(cd "$scratch" && for t in test/t/*.pl; do
+	case "${t##*/}" in *"$only"*) echo "$t" ;; esac
+done)
+if [ -n "$tap" ]; then
+	installcheck "TAP tests" REGRESS= ISOLATION= PROVE_TESTS="$(echo $tap)"
+	# each result line, after the name of its file
+	echo "$out" | awk '/^test\/t\/[^ ]+\.pl \.\./ { name = $1; sub(/.*\//, "", name) }
+		/^(not )?ok [0-9]+/ { print name ": " $0 }' >&2
 	ok=$(echo "$out" | grep -cE '^ok [0-9]+')
 	notok=$(echo "$out" | grep -cE '^not ok [0-9]+')
-	echo "$out" | grep -E '^(ok|not ok) [0-9]+' | sed "s|^|$name: |" >&2
-	if [ $rc -ne 0 ] && [ "$notok" = 0 ]; then
-		notok=1
-		echo "$name: died (exit $rc):" >&2
-		echo "$out" | tail -n 20 >&2
+	died=$(echo "$out" | grep -cE '^test/t/[^ ]+\.pl \(Wstat: .* Failed: 0\)$')
+	if [ "$notok" = 0 ] && [ "$died" = 0 ] && { [ $rc -ne 0 ] || [ "$ok" = 0 ]; }; then
+		died=1    # prove itself failed, or ran nothing (TAP tests not enabled)
 	fi
-	if [ "$notok" != 0 ]; then
+	if [ "$notok" != 0 ] || [ "$died" != 0 ]; then
+		# the diagnostics, what a dying file said, prove's summary, the logs
 		echo "$out" | grep -E '^#' | head -n 40 >&2
-		ls "$scratch/tap/${name%.pl}/tmp_check/log/" >&2 2>/dev/null
+		echo "$out" | sed '/^Test Summary Report/,$d' |
+			grep -vE '^(not )?ok [0-9]+|^#|^1\.\.[0-9]+$|^test/t/[^ ]+\.pl \.\. $' | head -n 40 >&2
+		echo "$out" | sed -n '/^Test Summary Report/,$p' | head -n 40 >&2
+		ls "$scratch/tmp_check/log/" >&2 2>/dev/null
 	fi
-	count "$ok" "$notok"
-done
+	count "$ok" $((notok + died))
+fi
 
 # 5. the demo, as README.md tells a new user to run it: every call it
 # places ends "completed" with its transcript shown and announced, and the

@@ -18,18 +18,22 @@
  * jsonb_in; input it rejects is skipped.  Each check must either return or
  * raise an ERROR with SQLSTATE 22023 and a hint, and the outcome must match
  * the rules the README documents, worked out independently here (is_e164,
- * the loops over the jsonb).  An ERROR is an expected outcome; a crash, a
+ * the loops over the jsonb, and the variables' text from the input's JSON
+ * text rather than from the jsonb value).  An ERROR is an expected outcome; a crash, a
  * wrong outcome or another SQLSTATE aborts, so libFuzzer keeps the input.
  *
  *-------------------------------------------------------------------------
  */
-#include "agentphone.h"
+#include "postgres.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/jsonapi.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/fmgrprotos.h"
+#include "validate.h"
 
 #include "fuzz.h"
 
@@ -176,64 +180,235 @@ call_check_options(void *arg)
 	agentphone_check_options(a->in);
 }
 
-/* The text a scalar variable must become, or NULL for null/nested. */
-static char *
-scalar_as_text(JsonbValue *v)
+/*
+ * The text each variable must become is worked out from the input's JSON
+ * text, not from the jsonb value the function is given: a pass of the
+ * JSON parser (common/jsonapi.c) over the text collects the top-level
+ * members as written, the last of a repeated name winning (as in jsonb),
+ * and each value's text follows from how it is written: a string is its
+ * characters, true and false those words, a number the decimal that
+ * number_text derives from the literal, null none.  So the harness does
+ * not compute the text the way validate.c does (jsonb's value, numbers
+ * through numeric_out).
+ */
+typedef struct Member
 {
-	switch (v->type)
+	char	   *name;
+	char	   *text;			/* its value's text; NULL for null */
+	bool		nested;			/* its value is an object or array */
+} Member;
+
+typedef struct Members
+{
+	Member	   *m;
+	int			n;
+	int			size;
+	int			depth;			/* nesting at this point of the parse */
+	Member	   *value_of;		/* the member whose value comes next */
+} Members;
+
+/*
+ * number_text: the text PostgreSQL gives the JSON number literal lit, as
+ * the README has it ("numbers become their text"): plain decimal, with no
+ * exponent and no leading zeros, "-" only before a value that is not
+ * zero, and as many decimals as the literal has after its point less its
+ * exponent (1.50 is "1.50", 1e2 "100", 1.5e-3 "0.0015").
+ */
+static char *
+number_text(const char *lit)
+{
+	const char *p = lit;
+	bool		negative = false;
+	char	   *digits = palloc(strlen(lit) + 1);
+	int			ndigits = 0;
+	int			intdigits = 0;
+	int			fracdigits = 0;
+	int			first;
+	long		exponent = 0;
+	long		point;			/* digits before the decimal point */
+	long		scale;			/* digits after it */
+	StringInfoData out;
+
+	if (*p == '-')
 	{
-		case jbvString:
-			return pnstrdup(v->val.string.val, v->val.string.len);
-		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out,
-													   NumericGetDatum(v->val.numeric)));
-		case jbvBool:
-			return pstrdup(v->val.boolean ? "true" : "false");
-		default:
-			return NULL;
+		negative = true;
+		p++;
 	}
+	for (; *p >= '0' && *p <= '9'; p++, intdigits++)
+		digits[ndigits++] = *p;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, fracdigits++)
+			digits[ndigits++] = *p;
+	if (*p == 'e' || *p == 'E')
+		exponent = strtol(p + 1, NULL, 10);
+	scale = Max(0, fracdigits - exponent);
+	for (first = 0; first < ndigits && digits[first] == '0'; first++)
+		;
+	initStringInfo(&out);
+	if (first == ndigits)
+	{
+		/* zero: no sign, and the exponent moves no digit into view */
+		appendStringInfoChar(&out, '0');
+		point = 0;
+	}
+	else
+	{
+		point = intdigits + exponent;
+		FUZZ_CHECK(point - first < 1000000 && scale < 1000000,
+				   "jsonb took the number %.80s, which has more digits than it can hold", lit);
+		if (negative)
+			appendStringInfoChar(&out, '-');
+		if (point <= first)
+			appendStringInfoChar(&out, '0');
+		for (long i = first; i < point; i++)
+			appendStringInfoChar(&out, i < ndigits ? digits[i] : '0');
+	}
+	if (scale > 0)
+	{
+		appendStringInfoChar(&out, '.');
+		for (long i = point; i < point + scale; i++)
+			appendStringInfoChar(&out, i >= 0 && i < ndigits ? digits[i] : '0');
+	}
+	return out.data;
 }
 
-/* Does the variables object in follow the README's rules? */
-static bool
-variables_allowed(Jsonb *in)
+static void
+members_struct_start(void *state)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	Members    *ms = state;
 
+	if (ms->depth == 1 && ms->value_of)
+		ms->value_of->nested = true;
+	ms->depth++;
+}
+
+static void
+members_struct_end(void *state)
+{
+	((Members *) state)->depth--;
+}
+
+static void
+members_field_start(void *state, char *fname, bool isnull)
+{
+	Members    *ms = state;
+	Member	   *m = NULL;
+
+	if (ms->depth != 1)
+		return;
+	for (int i = 0; i < ms->n && m == NULL; i++)
+		if (strcmp(ms->m[i].name, fname) == 0)
+			m = &ms->m[i];
+	if (m == NULL)
+	{
+		if (ms->n == ms->size)
+		{
+			ms->size = ms->size ? 2 * ms->size : 16;
+			ms->m = ms->m ? repalloc(ms->m, ms->size * sizeof(Member)) :
+				palloc(ms->size * sizeof(Member));
+		}
+		m = &ms->m[ms->n++];
+		m->name = fname;
+	}
+	m->text = NULL;
+	m->nested = false;
+	ms->value_of = m;
+}
+
+static void
+members_scalar(void *state, char *token, JsonTokenType type)
+{
+	Members    *ms = state;
+
+	if (ms->depth != 1 || ms->value_of == NULL)
+		return;
+	switch (type)
+	{
+		case JSON_TOKEN_STRING:
+			ms->value_of->text = token;
+			break;
+		case JSON_TOKEN_NUMBER:
+			ms->value_of->text = number_text(token);
+			break;
+		case JSON_TOKEN_TRUE:
+			ms->value_of->text = "true";
+			break;
+		case JSON_TOKEN_FALSE:
+			ms->value_of->text = "false";
+			break;
+		default:
+			ms->value_of->text = NULL;	/* null */
+			break;
+	}
+	ms->value_of = NULL;
+}
+
+/* The top-level members of the object written in json (jsonb_in took it). */
+static Members *
+members_of(const char *json)
+{
+	Members    *ms = palloc0(sizeof(Members));
+	JsonSemAction sem = {0};
+	JsonLexContext *lex;
+
+	sem.semstate = ms;
+	sem.object_start = members_struct_start;
+	sem.object_end = members_struct_end;
+	sem.array_start = members_struct_start;
+	sem.array_end = members_struct_end;
+	sem.object_field_start = members_field_start;
+	sem.scalar = members_scalar;
+	lex = makeJsonLexContextCstringLen(pstrdup(json), strlen(json), PG_UTF8, true);
+	FUZZ_CHECK(pg_parse_json(lex, &sem) == JSON_SUCCESS,
+			   "the JSON parser refused what jsonb_in took");
+	return ms;
+}
+
+/* The member of ms named by the jsonb string key. */
+static Member *
+member_named(Members *ms, JsonbValue *key)
+{
+	for (int i = 0; i < ms->n; i++)
+		if ((int) strlen(ms->m[i].name) == key->val.string.len &&
+			memcmp(ms->m[i].name, key->val.string.val, key->val.string.len) == 0)
+			return &ms->m[i];
+	FUZZ_CHECK(false, "jsonb has a member \"%.*s\" the JSON text does not",
+			   Min(key->val.string.len, 80), key->val.string.val);
+	return NULL;
+}
+
+/*
+ * Does the variables object in (written as ms) follow the README's rules?
+ * At most MAX_VARIABLES names of 1 to MAX_VAR_NAME_LEN characters, each
+ * value a scalar whose text has at most MAX_VAR_VALUE_LEN characters.
+ */
+static bool
+variables_allowed(Jsonb *in, Members *ms)
+{
 	if (!JB_ROOT_IS_OBJECT(in) || JB_ROOT_COUNT(in) > MAX_VARIABLES)
 		return false;
-	it = JsonbIteratorInit(&in->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	FUZZ_EXPECT(ms->n == (int) JB_ROOT_COUNT(in),
+				"the JSON text has %d members, jsonb %u", ms->n, JB_ROOT_COUNT(in));
+	for (int i = 0; i < ms->n; i++)
 	{
-		char	   *s;
+		Member	   *m = &ms->m[i];
+		int			n = utf8_chars(m->name, strlen(m->name));
 
-		if (tok == WJB_KEY)
-		{
-			int			n = utf8_chars(v.val.string.val, v.val.string.len);
-
-			if (n < 1 || n > MAX_VAR_NAME_LEN)
-				return false;
-		}
-		else if (tok == WJB_VALUE)
-		{
-			if (v.type == jbvBinary)
-				return false;
-			s = scalar_as_text(&v);
-			if (s && utf8_chars(s, strlen(s)) > MAX_VAR_VALUE_LEN)
-				return false;
-		}
+		if (n < 1 || n > MAX_VAR_NAME_LEN || m->nested)
+			return false;
+		if (m->text && utf8_chars(m->text, strlen(m->text)) > MAX_VAR_VALUE_LEN)
+			return false;
 	}
 	return true;
 }
 
 /*
  * check_normalized compares the normalized object with the input: the same
- * keys in the same order, each value its text (null stays null).
+ * keys in the same order, each value the text the JSON text gives it (ms;
+ * null stays null).
  */
 static void
-check_normalized(Jsonb *in, Jsonb *out)
+check_normalized(Jsonb *in, Members *ms, Jsonb *out)
 {
 	JsonbIterator *iin;
 	JsonbIterator *iout;
@@ -241,6 +416,7 @@ check_normalized(Jsonb *in, Jsonb *out)
 	JsonbValue	vout;
 	JsonbIteratorToken tin;
 	JsonbIteratorToken tout;
+	Member	   *member = NULL;
 
 	FUZZ_CHECK(out != NULL, "agentphone_normalize_variables returned NULL");
 	FUZZ_EXPECT(JB_ROOT_IS_OBJECT(out) && JB_ROOT_COUNT(out) == JB_ROOT_COUNT(in),
@@ -253,12 +429,15 @@ check_normalized(Jsonb *in, Jsonb *out)
 		tout = JsonbIteratorNext(&iout, &vout, true);
 		FUZZ_CHECK(tin == tout, "normalized variables have another structure");
 		if (tin == WJB_KEY)
+		{
 			FUZZ_EXPECT(vin.val.string.len == vout.val.string.len &&
 						memcmp(vin.val.string.val, vout.val.string.val, vin.val.string.len) == 0,
 						"a variable was renamed");
+			member = member_named(ms, &vin);
+		}
 		else if (tin == WJB_VALUE)
 		{
-			char	   *want = scalar_as_text(&vin);
+			char	   *want = member->text;
 
 			if (want == NULL)
 				FUZZ_EXPECT(vout.type == jbvNull, "a null variable is not null");
@@ -272,11 +451,13 @@ check_normalized(Jsonb *in, Jsonb *out)
 }
 
 static void
-fuzz_variables(Jsonb *in)
+fuzz_variables(const char *json, Jsonb *in)
 {
 	JsonbArgs	a = {NULL, in, NULL};
 	bool		ok = fuzz_call(call_normalize, &a);
-	bool		want = in == NULL || variables_allowed(in);
+	Members    *ms = in && JB_ROOT_IS_OBJECT(in) && JB_ROOT_COUNT(in) <= MAX_VARIABLES ?
+		members_of(json) : NULL;
+	bool		want = in == NULL || (ms && variables_allowed(in, ms));
 
 	FUZZ_EXPECT(ok == want, "agentphone_normalize_variables %s the input",
 				ok ? "accepted" : "refused");
@@ -285,7 +466,7 @@ fuzz_variables(Jsonb *in)
 	else if (in == NULL)
 		FUZZ_EXPECT(a.out == NULL, "NULL variables did not stay NULL");
 	else
-		check_normalized(in, a.out);
+		check_normalized(in, ms, a.out);
 }
 
 /* Does the options object in follow the README's rules? */
@@ -397,14 +578,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			/* SQL NULL */
 			if (target == V_VARIABLES)
-				fuzz_variables(NULL);
+				fuzz_variables(NULL, NULL);
 			else
 				fuzz_options(NULL);
 		}
 		else if (fuzz_call(call_jsonb_in, &a))
 		{
 			if (target == V_VARIABLES)
-				fuzz_variables(a.in);
+				fuzz_variables(text, a.in);
 			else
 				fuzz_options(a.in);
 		}

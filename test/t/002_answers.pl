@@ -41,12 +41,6 @@ sub wait_status
 
 sub row { return call_rows($node, "id = $_[0]")->[0]; }
 
-sub posts_for
-{
-	my ($to) = @_;
-	return [ grep { $_->{body}{toNumber} eq $to } @{ sim_posts() } ];
-}
-
 # --- refusals: error, the API's message, no retry
 my ($id, $to) = place({ kind => 'status', status => 422,
 	body => { detail => [ { loc => [ 'body', 'toNumber' ], msg => 'Number cannot be reached',

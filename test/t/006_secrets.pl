@@ -51,7 +51,7 @@ $node->reload;
 $id = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550601')");
 is($node->safe_psql('postgres', "SELECT agentphone_wait($id, '20 s')"), 'in-progress',
 	'the new key is used after a reload, without a restart');
-is((grep { $_->{body}{toNumber} eq '+14155550601' } @{ sim_posts() })[0]{headers}{authorization},
+is(posts_for('+14155550601')->[0]{headers}{authorization},
 	"Bearer $new_key", 'as a Bearer token');
 ($rc, $out, $err) = $node->psql('postgres', "SELECT '$new_key'::int");
 
@@ -70,14 +70,7 @@ my $file_key = 'sk_file_Z8pQ4mWx2Kd7Lr5N';
 my $file_key2 = 'sk_file_R2vT9nBq6Hs3Jy8C';
 sim('POST', '/_sim/config', { api_key => $file_key });
 my $keyfile = PostgreSQL::Test::Utils::tempdir() . '/agentphone.key';
-sub write_key
-{
-	open my $fh, '>', $keyfile or die $!;
-	print $fh "$_[0]\n";
-	close $fh;
-	chmod 0600, $keyfile;
-}
-write_key($file_key);
+write_key($keyfile, $file_key);
 my $fnode = new_node('keyfile', qq{
 agentphone.api_key = ''
 agentphone.api_key_file = '$keyfile'
@@ -86,56 +79,55 @@ log_statement = 'all'
 log_min_messages = debug5
 log_min_error_statement = debug5
 });
-sub fsql { return $fnode->safe_psql('postgres', $_[0]); }
+# (from here on sql() runs on $fnode, the node new_node started last)
 sub posted_auth
 {
-	my ($number) = @_;
-	my @p = grep { $_->{body}{toNumber} eq $number } @{ sim_posts() };
-	return @p ? $p[-1]{headers}{authorization} : '(no POST)';
+	my $p = posts_for($_[0]);
+	return @$p ? $p->[-1]{headers}{authorization} : '(no POST)';
 }
 
-$id = fsql("SELECT agentphone_call('agt_1', '+14155550610')");
-is(fsql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'key file: a call is placed');
+$id = sql("SELECT agentphone_call('agt_1', '+14155550610')");
+is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'key file: a call is placed');
 is(posted_auth('+14155550610'), "Bearer $file_key", 'with the key from the file');
 
-write_key($file_key2);
+write_key($keyfile, $file_key2);
 sim('POST', '/_sim/config', { api_key => $file_key2 });
-$id = fsql("SELECT agentphone_call('agt_1', '+14155550611')");
-is(fsql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'a key rotated in the file');
+$id = sql("SELECT agentphone_call('agt_1', '+14155550611')");
+is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'a key rotated in the file');
 is(posted_auth('+14155550611'), "Bearer $file_key2", 'is used without a reload');
 
 chmod 0640, $keyfile;
-$id = fsql("SELECT agentphone_call('agt_1', '+14155550612')");
+$id = sql("SELECT agentphone_call('agt_1', '+14155550612')");
 ($rc, $out, $err) = $fnode->psql('postgres', "SELECT agentphone_get_call('call_x')");
 like($err, qr/no AgentPhone API key: agentphone.api_key_file ".*" must be a regular file that only the server's OS user can read \(chmod 600\)/,
 	'a key file others can read is refused, with the fix in the message');
 ok(wait_until(sub { slurp_file($fnode->logfile) =~ /WARNING:  agentphone: queued calls are not placed: no API key: agentphone.api_key_file/ }, 10),
 	'the worker says so in the log');
-is(fsql("SELECT status FROM agentphone.calls WHERE id = $id"), 'queued', 'and keeps the call queued');
+is(sql("SELECT status FROM agentphone.calls WHERE id = $id"), 'queued', 'and keeps the call queued');
 chmod 0600, $keyfile;
-is(fsql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'placed once the file is private again');
+is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'placed once the file is private again');
 
 # --- https only, unless allow_insecure_http
-fsql("ALTER SYSTEM SET agentphone.allow_insecure_http = off; SELECT pg_reload_conf()");
+sql("ALTER SYSTEM SET agentphone.allow_insecure_http = off; SELECT pg_reload_conf()");
 sleep 0.5;
 ($rc, $out, $err) = $fnode->psql('postgres', "SELECT agentphone_get_call('call_x')");
 like($err, qr/agentphone.api_url must use https/, 'an http:// API URL is refused by default');
-$id = fsql("SELECT agentphone_call('agt_1', '+14155550613')");
+$id = sql("SELECT agentphone_call('agt_1', '+14155550613')");
 sleep 1;
-is(fsql("SELECT status FROM agentphone.calls WHERE id = $id"), 'queued', 'the worker sends nothing over http');
+is(sql("SELECT status FROM agentphone.calls WHERE id = $id"), 'queued', 'the worker sends nothing over http');
 is(posted_auth('+14155550613'), '(no POST)', 'the API saw nothing');
-like(fsql('SELECT last_error FROM agentphone_worker_status()'), qr/must use https/,
+like(sql('SELECT last_error FROM agentphone_worker_status()'), qr/must use https/,
 	'agentphone_worker_status() says why');
-fsql("ALTER SYSTEM RESET agentphone.allow_insecure_http; SELECT pg_reload_conf()");
+sql("ALTER SYSTEM RESET agentphone.allow_insecure_http; SELECT pg_reload_conf()");
 # the node's configuration file turns it on again
-fsql("ALTER SYSTEM SET agentphone.allow_insecure_http = on; SELECT pg_reload_conf()");
-is(fsql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'allowed again: placed');
+sql("ALTER SYSTEM SET agentphone.allow_insecure_http = on; SELECT pg_reload_conf()");
+is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'allowed again: placed');
 
 $log = slurp_file($fnode->logfile);
 cmp_ok(length($log), '>', 10000, 'key file: the log is verbose (debug5, every statement)');
 unlike($log, qr/\Q$file_key\E/, 'the key from the file appears nowhere in the server log');
 unlike($log, qr/\Q$file_key2\E/, 'nor does the rotated one');
-is(fsql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%sk_file_%' AND pid <> pg_backend_pid()"), '0',
+is(sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%sk_file_%' AND pid <> pg_backend_pid()"), '0',
 	'nor pg_stat_activity');
 $fnode->stop;
 done_testing();

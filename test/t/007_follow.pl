@@ -22,8 +22,6 @@ agentphone.max_in_flight = 32
 restart_after_crash = on
 });
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
 sub turns_of
 {
 	my ($id) = @_;
@@ -177,20 +175,12 @@ sim('POST', '/_sim/config', { default_script => { hold => JSON::PP::false, turn_
 		{ role => 'user', content => 'Hi, thanks for calling.' }, { role => 'agent', content => 'Goodbye.' } ] } });
 
 # --- killed while writing transcripts: each stored exactly once
-sql(q{
-	CREATE FUNCTION slow_turn() RETURNS trigger LANGUAGE plpgsql AS $$
-	BEGIN PERFORM pg_sleep(0.01); RETURN NEW; END $$;
-	CREATE TRIGGER slow BEFORE INSERT ON agentphone.transcripts FOR EACH ROW EXECUTE FUNCTION slow_turn();
-});
+slow_transcript_writes(0.01);
 my @long = map { { role => $_ % 2 ? 'user' : 'agent', content => "line $_" } } 1 .. 60;
 sim('POST', '/_sim/script', { scripts => [ map { { outcome => 'completed', turns => \@long, turn_interval => 0.001 } } 1 .. 10 ] });
 my $kids = sql(q{SELECT string_agg(agentphone_call('agt_1', '+1415557' || lpad(i::text, 4, '0'))::text, ',') FROM generate_series(1, 10) i});
-ok(wait_until(sub { sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND wait_event = 'PgSleep'") > 0 }, 30),
-	'the worker is writing transcripts');
-my $pid = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
-kill 'KILL', $pid;
-$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND pid <> $pid")
-  or die 'worker did not come back';
+ok(writing_transcripts(), 'the worker is writing transcripts');
+kill_worker($node, 'SIGKILL') or die 'worker did not come back';
 sql('DROP TRIGGER slow ON agentphone.transcripts');
 ok(wait_complete("id IN ($kids)", 60), 'after the crash every transcript is completed');
 is(sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($kids) AND status = 'completed'"), '10',

@@ -12,15 +12,6 @@ use Time::HiRes qw(time sleep);
 start_sim();
 my $node = new_node('read', "agentphone.poll_interval = '300ms'\n");
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-sub sql_error
-{
-	my ($query) = @_;
-	my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$query");
-	return $err;
-}
-
 # --- lists, with pagination past 100 rows
 my $created = sim('POST', '/_sim/create_calls',
 	{ count => 250, status => 'completed', toNumber => '+1415550{i}', fromNumberId => 'num_1' });
@@ -39,7 +30,7 @@ is(sql("SELECT call_status || ' ' || to_number || ' ' || duration_seconds FROM a
 	'completed +1415550249 30', 'typed columns hold what the simulator holds (newest first)');
 is(sql("SELECT count(*) FROM agentphone_list_calls_for_number('num_2', 1000)"), '150',
 	'agentphone_list_calls_for_number, past 100 rows');
-like(sql_error("SELECT * FROM agentphone_list_calls_for_number('num_nope')"),
+like(sql_error("SELECT * FROM agentphone_list_calls_for_number('num_nope')", verbose => 1),
 	qr/ERROR:  P0002: AgentPhone has no number "num_nope"\nDETAIL:  AgentPhone API answered HTTP 404: Phone number not found \(PHONE_NUMBER_NOT_FOUND\)/,
 	'an unknown number: a clear error (no_data_found)');
 
@@ -57,10 +48,10 @@ is(sql("SELECT string_agg(seq || ' ' || role || ' ' || content, '|' ORDER BY seq
 	'1 agent Hello there|2 user Hi', 'agentphone_call_transcript: the turns in order');
 is(sql("SELECT substr(agentphone_call_recording('$api'), 1, 4) = 'RIFF'::bytea, length(agentphone_call_recording('$api')) > 44"),
 	't|t', 'agentphone_call_recording: WAV bytes');
-like(sql_error("SELECT agentphone_get_call('call_doesnotexist')"),
+like(sql_error("SELECT agentphone_get_call('call_doesnotexist')", verbose => 1),
 	qr/ERROR:  P0002: AgentPhone has no call "call_doesnotexist"\nDETAIL:  AgentPhone API answered HTTP 404: Call not found/,
 	'a 404 is a clear error naming the call id');
-like(sql_error("SELECT agentphone_get_call('call/../x')"), qr/ERROR:  22023: invalid call_id "call\/..\/x"/,
+like(sql_error("SELECT agentphone_get_call('call/../x')", verbose => 1), qr/ERROR:  22023: invalid call_id "call\/..\/x"/,
 	'an id that could escape the URL path is refused');
 
 # --- the transcript stream: a finished call replays at once; a live one
@@ -124,7 +115,7 @@ $t1 = time();
 is(sql("SELECT string_agg(coalesce(content, event), '|') FROM agentphone_stream_transcript('$hapi', '1 s')"), 'on hold|timeout',
 	'a call that does not end: the turns so far, after the timeout, and a closing row that says so');
 cmp_ok(time() - $t1, '<', 4, 'the timeout is honoured');
-like(sql_error("SELECT * FROM agentphone_stream_transcript('call_nope')"),
+like(sql_error("SELECT * FROM agentphone_stream_transcript('call_nope')", verbose => 1),
 	qr/ERROR:  P0002: AgentPhone has no call "call_nope"/, 'stream of an unknown call: a clear error');
 sim('POST', "/_sim/calls/$hapi/finish", { status => 'completed' });
 
@@ -143,10 +134,10 @@ is(sql("SELECT agentphone_wait($live, '20 s')"), 'in-progress', 'a held call is 
 is(sql("SELECT agentphone_end_call($live) ->> 'status'"), 'ending', 'agentphone_end_call: the API ends it');
 ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $live") eq 'completed' }, 20),
 	'the worker follows it to completed');
-like(sql_error("SELECT agentphone_end_call($live)"),
+like(sql_error("SELECT agentphone_end_call($live)", verbose => 1),
 	qr/ERROR:  55000: call $live \("call_\w+"\) is no longer live\nDETAIL:  AgentPhone API answered HTTP 409/,
 	'ending it again: the call is no longer live (409)');
-like(sql_error('SELECT agentphone_end_call(0)'), qr/call 0 does not exist/, 'an unknown id');
+like(sql_error('SELECT agentphone_end_call(0)', verbose => 1), qr/call 0 does not exist/, 'an unknown id');
 
 # --- a call in progress past agentphone.max_call_duration is looked up on
 # its own and flagged
@@ -166,7 +157,7 @@ sql("ALTER SYSTEM RESET agentphone.max_call_duration; SELECT pg_reload_conf()");
 # only this call's path: the worker's own lookups must not use up the fault
 sim('POST', '/_sim/faults', { faults => [ { method => 'GET', path => "/v1/calls/$api", kind => 'delay', seconds => 5 } ] });
 my $t0 = time();
-like(sql_error("SET statement_timeout = '300ms'; SELECT agentphone_get_call('$api')"),
+like(sql_error("SET statement_timeout = '300ms'; SELECT agentphone_get_call('$api')", verbose => 1),
 	qr/canceling statement due to statement timeout/, 'statement_timeout cancels a slow request');
 cmp_ok(time() - $t0, '<', 3, 'at once, not after the answer');
 is(sql("SELECT agentphone_get_call('$api') ->> 'id'"), $api, 'the session works afterwards');
@@ -174,7 +165,7 @@ is(sql("SELECT agentphone_get_call('$api') ->> 'id'"), $api, 'the session works 
 # --- no key, no request
 $node->safe_psql('postgres', "ALTER SYSTEM SET agentphone.api_key = ''; SELECT pg_reload_conf()");
 sleep 0.5;
-like(sql_error("SELECT agentphone_get_call('$api')"), qr/no AgentPhone API key: neither agentphone.api_key_file nor agentphone.api_key is set/, 'no key: a clear error');
+like(sql_error("SELECT agentphone_get_call('$api')", verbose => 1), qr/no AgentPhone API key: neither agentphone.api_key_file nor agentphone.api_key is set/, 'no key: a clear error');
 
 $node->stop;
 done_testing();

@@ -10,9 +10,7 @@ use Time::HiRes qw(sleep);
 start_sim();
 my $node = new_node('operations', "agentphone.sweep_interval = '200ms'\n");
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-my $pid = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+my $pid = worker_pid($node);
 is(sql('SELECT running, pid, queue_depth, in_flight, dispatched, failed, last_error IS NULL FROM agentphone_worker_status()'),
 	"t|$pid|0|0|0|0|t", 'status of a fresh worker');
 

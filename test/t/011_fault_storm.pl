@@ -19,7 +19,7 @@ agentphone.max_in_flight = 16
 agentphone.retry_delay = '100ms'
 agentphone.max_attempts = 6
 });
-my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+my $pid = worker_pid($node);
 # descriptors(PID): how many sockets and epoll descriptors it has open
 sub descriptors
 {
@@ -89,8 +89,7 @@ is(scalar(grep { @{ $created{$_} } > 1 } keys %created), 0, 'no number got two c
 is(($status{'in-progress'} // 0) + ($status{completed} // 0), $n - 20,
 	'every call was placed but the 20 whose connection dropped before the API created anything');
 is($status{unknown}, 20, 'those 20 are unknown, never resent (agentphone.on_unknown = fail)');
-is($node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'"),
-	$pid, 'the worker never restarted');
+is(worker_pid($node), $pid, 'the worker never restarted');
 is($node->safe_psql('postgres', 'SELECT reconciled > 0 AND retried > 0 FROM agentphone_worker_status()'), 't',
 	'its counters show the retries and reconciliations');
 # every connection the storm broke was closed, and every wait set with

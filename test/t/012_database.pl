@@ -18,8 +18,6 @@ my $node = new_node('database',
 	"agentphone.database_name = 'phones'\nagentphone.reconcile_delay = '4s'\n",
 	no_extension => 1);
 
-sub in_phones { return $node->safe_psql('phones', $_[0]); }
-
 # worker_db: the database the worker is connected to; '' when it is not
 # connected (a worker waiting unconnected is not in pg_stat_activity)
 sub worker_db
@@ -46,14 +44,14 @@ sub timed
 # place(NUMBER): queues a call in phones and waits for it
 sub place
 {
-	my $id = in_phones("SELECT agentphone_call('agt_1', '$_[0]')");
-	return in_phones("SELECT agentphone_wait($id, '20 s')");
+	my $id = sql("SELECT agentphone_call('agt_1', '$_[0]')", db => 'phones');
+	return sql("SELECT agentphone_wait($id, '20 s')", db => 'phones');
 }
 
 sub new_phones
 {
 	$node->safe_psql('postgres', 'CREATE DATABASE phones');
-	in_phones('CREATE EXTENSION agentphone');
+	sql('CREATE EXTENSION agentphone', db => 'phones');
 }
 
 new_phones();
@@ -63,7 +61,7 @@ my $log_start = -s $node->logfile;
 # --- DROP DATABASE with three requests in flight
 sim('POST', '/_sim/faults', { faults => [
 	{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 10, count => 3 } ] });
-in_phones(q{SELECT agentphone_call('agt_1', '+1415555121' || i) FROM generate_series(1, 3) i});
+sql(q{SELECT agentphone_call('agt_1', '+1415555121' || i) FROM generate_series(1, 3) i}, db => 'phones');
 ok(wait_until(sub { @{ sim_posts() } == 4 }, 10), 'three requests are in flight');
 my ($ok, $secs, $err) = timed('DROP DATABASE phones');
 ok($ok, 'DROP DATABASE succeeds with requests in flight') or diag($err);
@@ -88,7 +86,7 @@ is(place('+14155551220'), 'in-progress', 'and places calls');
 my $before = @{ sim_posts() };
 sim('POST', '/_sim/faults', { faults => [
 	{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 3, count => 1 } ] });
-my $interrupted = in_phones("SELECT agentphone_call('agt_1', '+14155551230')");
+my $interrupted = sql("SELECT agentphone_call('agt_1', '+14155551230')", db => 'phones');
 ok(wait_until(sub { @{ sim_posts() } == $before + 1 }, 10), 'one request is in flight');
 ($ok, $secs, $err) = timed('ALTER DATABASE phones RENAME TO phones_old');
 ok($ok, 'ALTER DATABASE RENAME succeeds') or diag($err);
@@ -96,10 +94,10 @@ note(sprintf('ALTER DATABASE RENAME with a request in flight took %.2f s', $secs
 ok(wait_until(sub { worker_db() eq '' }, 15), 'the worker has left');
 $node->safe_psql('postgres', 'ALTER DATABASE phones_old RENAME TO phones');
 ok(wait_until(sub { worker_db() eq 'phones' }, 15), 'renamed back: the worker connects again');
-ok(wait_until(sub { in_phones("SELECT api_call_id IS NOT NULL AND status IN ('in-progress', 'completed') FROM agentphone.calls WHERE id = $interrupted") eq 't' }, 30),
+ok(wait_until(sub { sql("SELECT api_call_id IS NOT NULL AND status IN ('in-progress', 'completed') FROM agentphone.calls WHERE id = $interrupted", db => 'phones') eq 't' }, 30),
 	'the interrupted call is reconciled and adopted')
-  or diag(in_phones("SELECT status, last_error FROM agentphone.calls WHERE id = $interrupted"));
-is(scalar(grep { $_->{body}{toNumber} eq '+14155551230' } @{ sim_posts() }), 1, 'it was POSTed once');
+  or diag(sql("SELECT status, last_error FROM agentphone.calls WHERE id = $interrupted", db => 'phones'));
+is(posts_to('+14155551230'), 1, 'it was POSTed once');
 
 # --- CREATE DATABASE ... TEMPLATE phones
 ($ok, $secs, $err) = timed('CREATE DATABASE phones_copy TEMPLATE phones');
@@ -122,7 +120,7 @@ $user->finish;
 unlike(log_after($log_start), qr/FATAL/, 'the worker never failed to connect in all this');
 
 # --- every call placed once, nothing lost
-my $left = in_phones("SELECT count(*) FROM agentphone.calls WHERE status NOT IN ('in-progress', 'completed')");
+my $left = sql("SELECT count(*) FROM agentphone.calls WHERE status NOT IN ('in-progress', 'completed')", db => 'phones');
 is($left, '0', 'no call of the last database is left behind');
 my %posts;
 $posts{ $_->{body}{toNumber} }++ for @{ sim_posts() };

@@ -15,16 +15,6 @@ use Time::HiRes qw(sleep);
 start_sim();
 my $node = new_node('tenancy', "agentphone.sweep_interval = '200ms'\nagentphone.poll_interval = '300ms'\n");
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-# as(ROLE, SQL): (stdout, stderr) of SQL run as ROLE
-sub as
-{
-	my ($role, $q) = @_;
-	my ($rc, $out, $err) = $node->psql('postgres', $q, extra_params => [ '-U', $role ]);
-	return ($out, $err);
-}
-
 sql(q{
 	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE carol LOGIN; CREATE ROLE ann LOGIN;
 	GRANT agentphone_caller TO alice, bob;
@@ -42,51 +32,51 @@ is(sql(q{
 	SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'agentphone'::regnamespace AND c.relkind IN ('r', 'v')
 	  AND has_table_privilege('carol', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')}), '0',
 	'nor read or write any of its tables and views');
-my ($out, $err) = as('carol', "SELECT agentphone_call('agt_1', '+14155551400')");
+my ($out, $err) = try_sql("SELECT agentphone_call('agt_1', '+14155551400')", as => 'carol');
 like($err, qr/permission denied for function agentphone_call/, 'agentphone_call() is refused to it');
-($out, $err) = as('carol', 'SELECT count(*) FROM agentphone.calls');
+($out, $err) = try_sql('SELECT count(*) FROM agentphone.calls', as => 'carol');
 like($err, qr/permission denied for schema agentphone/, 'agentphone.calls too');
 
 # --- each caller sees its own calls
-my $a1 = (as('alice', "SELECT agentphone_call('agt_1', '+14155551401')"))[0];
-my $a2 = (as('alice', "SELECT agentphone_call('agt_1', '+14155551402')"))[0];
-my $b1 = (as('bob', "SELECT agentphone_call('agt_1', '+14155551403')"))[0];
+my $a1 = try_sql("SELECT agentphone_call('agt_1', '+14155551401')", as => 'alice');
+my $a2 = try_sql("SELECT agentphone_call('agt_1', '+14155551402')", as => 'alice');
+my $b1 = try_sql("SELECT agentphone_call('agt_1', '+14155551403')", as => 'bob');
 ok($a1 && $a2 && $b1, 'granted roles queue calls');
 ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE transcript_complete") == 3 }, 30),
 	'the calls are placed and their transcripts stored');
-is((as('alice', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM agentphone.calls'))[0], "$a1,$a2",
+is(try_sql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM agentphone.calls', as => 'alice'), "$a1,$a2",
 	'alice sees her two calls only');
-is((as('bob', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM agentphone.calls'))[0], "$b1",
+is(try_sql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM agentphone.calls', as => 'bob'), "$b1",
 	'bob sees his one call only');
-is((as('ann', 'SELECT count(*) FROM agentphone.calls'))[0], '3', 'a member of agentphone_admin sees all');
-is((as('bob', "SELECT count(*) FROM agentphone.transcripts WHERE call_id IN ($a1, $a2)"))[0], '0',
+is(try_sql('SELECT count(*) FROM agentphone.calls', as => 'ann'), '3', 'a member of agentphone_admin sees all');
+is(try_sql("SELECT count(*) FROM agentphone.transcripts WHERE call_id IN ($a1, $a2)", as => 'bob'), '0',
 	'bob sees none of alice\'s transcripts');
-cmp_ok((as('alice', "SELECT count(*) FROM agentphone.transcripts WHERE call_id = $a1"))[0], '>', 0,
+cmp_ok(try_sql("SELECT count(*) FROM agentphone.transcripts WHERE call_id = $a1", as => 'alice'), '>', 0,
 	'alice sees hers');
-is((as('bob', "SELECT count(*) FROM agentphone.call_events WHERE call_id IN ($a1, $a2)"))[0]
-	  . (as('bob', "SELECT count(*) FROM agentphone.call_report WHERE id IN ($a1, $a2)"))[0], '00',
+is(try_sql("SELECT count(*) FROM agentphone.call_events WHERE call_id IN ($a1, $a2)", as => 'bob')
+	  . try_sql("SELECT count(*) FROM agentphone.call_report WHERE id IN ($a1, $a2)", as => 'bob'), '00',
 	'nor her events, nor her rows of agentphone.call_report');
 
 # --- another role's call cannot be acted on
 my $api_a1 = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $a1");
-($out, $err) = as('bob', "SELECT agentphone_end_call($a1)");
+($out, $err) = try_sql("SELECT agentphone_end_call($a1)", as => 'bob');
 like($err, qr/call $a1 does not exist/, 'bob cannot end alice\'s call');
-($out, $err) = as('bob', "SELECT agentphone_wait($a1, '1 s')");
+($out, $err) = try_sql("SELECT agentphone_wait($a1, '1 s')", as => 'bob');
 like($err, qr/call $a1 does not exist/, 'nor wait for it');
-($out, $err) = as('bob', "SELECT agentphone_get_call('$api_a1')");
+($out, $err) = try_sql("SELECT agentphone_get_call('$api_a1')", as => 'bob');
 like($err, qr/permission denied for API call \Q$api_a1\E/, 'nor read it from the API');
-($out, $err) = as('bob', "SELECT count(*) FROM agentphone_call_transcript('$api_a1')");
+($out, $err) = try_sql("SELECT count(*) FROM agentphone_call_transcript('$api_a1')", as => 'bob');
 like($err, qr/permission denied for API call/, 'nor its transcript');
-is((as('alice', "SELECT agentphone_get_call('$api_a1') ->> 'id'"))[0], $api_a1, 'alice can read it');
-($out, $err) = as('alice', 'SELECT count(*) FROM agentphone_list_calls()');
+is(try_sql("SELECT agentphone_get_call('$api_a1') ->> 'id'", as => 'alice'), $api_a1, 'alice can read it');
+($out, $err) = try_sql('SELECT count(*) FROM agentphone_list_calls()', as => 'alice');
 like($err, qr/permission denied for function agentphone_list_calls/, 'the API\'s whole call list is for admins');
-cmp_ok((as('ann', 'SELECT count(*) FROM agentphone_list_calls()'))[0], '>=', 3, 'which an admin may read');
+cmp_ok(try_sql('SELECT count(*) FROM agentphone_list_calls()', as => 'ann'), '>=', 3, 'which an admin may read');
 
-my $later = (as('alice', "SELECT agentphone_call('agt_1', '+14155551404', not_before => now() + interval '1 hour')"))[0];
-($out, $err) = as('bob', "SELECT agentphone_cancel($later)");
+my $later = try_sql("SELECT agentphone_call('agt_1', '+14155551404', not_before => now() + interval '1 hour')", as => 'alice');
+($out, $err) = try_sql("SELECT agentphone_cancel($later)", as => 'bob');
 like($err, qr/call $later does not exist/, 'bob cannot cancel alice\'s queued call');
 is(sql("SELECT status FROM agentphone.calls WHERE id = $later"), 'queued', 'it is still queued');
-is((as('ann', "SELECT agentphone_cancel($later)"))[0], 't', 'an admin can cancel it');
+is(try_sql("SELECT agentphone_cancel($later)", as => 'ann'), 't', 'an admin can cancel it');
 is(sql("SELECT last_error FROM agentphone.calls WHERE id = $later"), 'canceled by ann', 'and the row says who did');
 
 # --- no direct writes: the worker dials only what the functions queued
@@ -99,7 +89,7 @@ for my $q (
 	"INSERT INTO agentphone.do_not_call (number) VALUES ('+14155551406')",
 	"COPY agentphone.calls (agent_id, to_number) FROM PROGRAM 'echo'")
 {
-	($out, $err) = as('alice', $q);
+	($out, $err) = try_sql($q, as => 'alice');
 	like($err, qr/permission denied|must be superuser|privileges of the pg_execute_server_program/, "refused to a caller: $q");
 }
 sleep 1;
@@ -112,19 +102,19 @@ sql(q{
 	$$ BEGIN RAISE EXCEPTION 'hijacked'; END $$;
 	ALTER FUNCTION alice_s.now() OWNER TO alice;
 });
-($out, $err) = as('alice', "SET search_path = alice_s, pg_catalog, public; SELECT agentphone_call('agt_1', '+14155551407') > 0");
+($out, $err) = try_sql("SET search_path = alice_s, pg_catalog, public; SELECT agentphone_call('agt_1', '+14155551407') > 0", as => 'alice');
 is($out, 't', 'with her own now() first in search_path, alice\'s call is queued as usual');
 unlike($err, qr/hijacked/, 'and her function never ran');
 
 # --- the right to call revoked before the call is dialed
-my $rev = (as('alice', "SELECT agentphone_call('agt_1', '+14155551408', not_before => now() + interval '2 seconds')"))[0];
+my $rev = try_sql("SELECT agentphone_call('agt_1', '+14155551408', not_before => now() + interval '2 seconds')", as => 'alice');
 sql('REVOKE agentphone_caller FROM alice');
 ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $rev") eq 'canceled' }, 15),
 	'REVOKE after queueing: the call is canceled when it comes due');
 like(sql("SELECT last_error FROM agentphone.calls WHERE id = $rev"),
 	qr/^not dialed: role alice may no longer place calls/, 'the row says why');
-is(scalar(grep { $_->{body}{toNumber} eq '+14155551408' } @{ sim_posts() }), 0, 'the API never saw it');
-($out, $err) = as('alice', "SELECT agentphone_call('agt_1', '+14155551409')");
+is(posts_to('+14155551408'), 0, 'the API never saw it');
+($out, $err) = try_sql("SELECT agentphone_call('agt_1', '+14155551409')", as => 'alice');
 like($err, qr/permission denied/, 'and alice can queue no more');
 
 $node->stop;

@@ -20,21 +20,13 @@ use Time::HiRes qw(sleep time);
 start_sim();
 my $node = new_node('dialing', "agentphone.sweep_interval = '200ms'\n");
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-sub sql_error { my ($rc, $out, $err) = $node->psql('postgres', $_[0]); return $err; }
-sub reload_with
-{
-	sql("ALTER SYSTEM SET $_[0]; SELECT pg_reload_conf()");
-	sleep 0.5;
-}
 sub status_of { return sql("SELECT status FROM agentphone.calls WHERE id = $_[0]"); }
 
 # a call that comes due in 2 seconds
 sub soon
 {
 	my ($number, @more) = @_;
-	return sql("SELECT agentphone_call('agt_1', '$number', not_before => now() + interval '2 seconds'"
-		  . join('', map { ", $_" } @more) . ')');
+	return sql(call_query($number, "not_before => now() + interval '2 seconds'", @more));
 }
 
 # --- do-not-call after queueing
@@ -47,7 +39,7 @@ is(posts_to('+14155551500'), 0, 'never dialed');
 
 # --- a blocked prefix set after queueing, and at once for new calls
 $id = soon('+442071838750');
-reload_with("agentphone.blocked_prefixes = '+4420'");
+reload_with("SET agentphone.blocked_prefixes = '+4420'");
 ok(wait_until(sub { status_of($id) eq 'blocked' }, 15), 'a prefix blocked after queueing: blocked');
 like(sql("SELECT last_error FROM agentphone.calls WHERE id = $id"), qr/prefix \+4420/, 'naming the prefix');
 is(posts_to('+442071838750'), 0, 'never dialed');
@@ -57,7 +49,7 @@ like(sql_error("SELECT agentphone_call('agt_1', '+442071838751')"),
 sql("ALTER SYSTEM RESET agentphone.blocked_prefixes");
 
 # --- allowed_prefixes allows only those
-reload_with("agentphone.allowed_prefixes = '+1, +33'");
+reload_with("SET agentphone.allowed_prefixes = '+1, +33'");
 like(sql_error("SELECT agentphone_call('agt_1', '+61412345678')"),
 	qr/is not in agentphone.allowed_prefixes \(\+1, \+33\)/, 'allowed_prefixes: another country is refused');
 $id = sql("SELECT agentphone_call('agt_1', '+33612345678')");
@@ -77,7 +69,7 @@ my ($zone, $opens, $opens_at) = split /\|/, sql(q{
 	FROM (SELECT format('Etc/GMT%s', to_char(-(12 - extract(hour FROM now() AT TIME ZONE 'UTC'))::int, 'SGFM00')) z) s});
 $zone =~ s/([+-])0(\d)$/$1$2/;
 $zone =~ s/GMT[+-]0$/GMT/;
-reload_with("agentphone.call_window = '$opens-23:00'");
+reload_with("SET agentphone.call_window = '$opens-23:00'");
 $id = sql("SELECT agentphone_call('agt_1', '+80012345610', timezone => '$zone')");
 sleep 1.5;
 is(status_of($id), 'queued', "outside the window ($opens-23:00 in $zone) the call waits, queued");
@@ -87,7 +79,7 @@ is(sql("SELECT next_attempt_at IS NULL AND dispatched_at >= '$opens_at' FROM age
 	"not before its opening, $opens there");
 
 # a call queued at 22:00 callee time waits for 08:00 the next day there
-reload_with("agentphone.call_window = '08:00-21:00'");
+reload_with("SET agentphone.call_window = '08:00-21:00'");
 # an offset in -12..+11 hours that makes it 22:xx there
 my $late_zone = sql(q{SELECT format('Etc/GMT%s', to_char(-((((22 - extract(hour FROM now() AT TIME ZONE 'UTC'))::int + 12) % 24 + 24) % 24 - 12), 'SGFM00'))});
 $late_zone =~ s/([+-])0(\d)$/$1$2/;
@@ -101,23 +93,23 @@ sleep 1;
 is(status_of($id), 'queued', 'and still queued');
 
 # a window that closes after queueing puts a due call back to wait
-reload_with("agentphone.call_window = ''");
+reload_with("SET agentphone.call_window = ''");
 $id = soon('+80012345612', "timezone => 'UTC'");
 my $closed = sql(q{SELECT to_char(now() AT TIME ZONE 'UTC' + interval '1 hour', 'HH24:MI') || '-23:59'});
 $closed = '00:00-00:01' if $closed =~ /^2[3]/;
-reload_with("agentphone.call_window = '$closed'");
+reload_with("SET agentphone.call_window = '$closed'");
 ok(wait_until(sub { sql("SELECT coalesce(last_error, '') FROM agentphone.calls WHERE id = $id") =~ /^waiting for the calling window to open at / }, 15),
 	'a window closed when the call comes due: it waits and says until when');
 is(status_of($id), 'queued', 'still queued');
 is(sql("SELECT attempts FROM agentphone.calls WHERE id = $id"), '0', 'no attempt counted');
 is(posts_to('+80012345612'), 0, 'not dialed');
-reload_with("agentphone.call_window = ''");
+reload_with("SET agentphone.call_window = ''");
 
 # --- with no time zone given, the window holds in every zone of the
 # number's country: from several starting points, the moment the window
 # opens is inside 08:00-21:00 from New York to Honolulu, and a minute
 # earlier it was outside in one of them (unless it is the start itself)
-reload_with("agentphone.call_window = '08:00-21:00'");
+reload_with("SET agentphone.call_window = '08:00-21:00'");
 is(sql(q{
 	WITH z AS (SELECT unnest(time_zones) AS zone FROM agentphone_check_number('+14155551513')),
 	s AS (SELECT now() + h * interval '1 hour' AS start FROM generate_series(0, 23, 5) h),
@@ -138,20 +130,20 @@ sql("SELECT agentphone_cancel($id)");
 
 # --- agentphone.call_days: the day in the callee's zone must be one of them
 my $tomorrow = sql(q{SELECT to_char(now() AT TIME ZONE 'Europe/Paris' + interval '1 day', 'Dy')});
-reload_with("agentphone.call_window = ''");
-reload_with("agentphone.call_days = '$tomorrow'");
+reload_with("SET agentphone.call_window = ''");
+reload_with("SET agentphone.call_days = '$tomorrow'");
 $id = sql("SELECT agentphone_call('agt_1', '+33612345601')");
 is(sql("SELECT to_char(next_attempt_at AT TIME ZONE 'Europe/Paris', 'Dy HH24:MI') FROM agentphone.calls WHERE id = $id"),
 	"$tomorrow 00:00", "call_days = '$tomorrow': a call to France waits for the start of $tomorrow in Paris");
 sql("SELECT agentphone_cancel($id)");
 like(sql_error("ALTER SYSTEM SET agentphone.call_days = 'Mon-Fry'"), qr/three-letter names or ranges/,
 	'a malformed call_days is refused');
-reload_with("agentphone.call_days = ''");
+reload_with("SET agentphone.call_days = ''");
 
 # --- agentphone.allowed_number_types: premium rate only when a superuser says so
 like(sql_error("SELECT agentphone_call('agt_1', '+19005550100')"), qr/is a premium-rate number/,
 	'premium rate is refused by default');
-reload_with("agentphone.allowed_number_types = 'fixed_line, premium_rate'");
+reload_with("SET agentphone.allowed_number_types = 'fixed_line, premium_rate'");
 $id = sql("SELECT agentphone_call('agt_1', '+19005550100', not_before => now() + interval '3 seconds')");
 ok($id > 0, 'allowed once premium_rate is listed');
 like(sql_error("SELECT agentphone_call('agt_1', '+33612345602')"),
@@ -159,7 +151,7 @@ like(sql_error("SELECT agentphone_call('agt_1', '+33612345602')"),
 	'and mobiles are refused once the list leaves them out');
 like(sql_error("ALTER SYSTEM SET agentphone.allowed_number_types = 'mobile, satellite'"),
 	qr/"satellite" is not a number type/, 'an unknown type is refused');
-reload_with("agentphone.allowed_number_types = 'fixed_line'");
+reload_with("SET agentphone.allowed_number_types = 'fixed_line'");
 ok(wait_until(sub { status_of($id) eq 'blocked' }, 15), 'a type left out after queueing: blocked at the claim');
 is(posts_to('+19005550100'), 0, 'never dialed');
 sql("ALTER SYSTEM RESET agentphone.allowed_number_types");

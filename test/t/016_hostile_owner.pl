@@ -18,15 +18,11 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 start_sim();
-my $node = new_node('hostile', q{
-agentphone.poll_interval = '300ms'
-agentphone.sweep_interval = '200ms'
+my $node = new_node('hostile', $QUICK . q{
 agentphone.reconcile_delay = '300ms'
 agentphone.event_retention = '2s'
-agentphone.max_calls_per_minute = 10000
 });
 
-sub sql { return $node->safe_psql('postgres', $_[0], @_[ 1 .. $#_ ]); }
 sql(q{
 	CREATE ROLE owner_role LOGIN;
 	CREATE ROLE app LOGIN IN ROLE agentphone_caller;
@@ -139,12 +135,8 @@ sub attach
 	ok(wait_until(sub { my $p = worker_pid($node); $p ne '' && $p ne $old_pid }, 20), 'the worker reconnected');
 }
 
-sub place
-{
-	my ($number, @more) = @_;
-	return sql("SELECT agentphone_call('agt_1', '$number'" . join('', map { ", $_" } @more) . ')',
-		extra_params => [ '-U', 'app' ]);
-}
+# place(NUMBER, ARGS...): app queues a call to NUMBER; its id
+sub place { return sql(call_query(@_), as => 'app'); }
 
 # drive_every_path(ROUND): a placed call followed to its transcript, a
 # retried one, one whose answer is lost (reconciled and adopted), one

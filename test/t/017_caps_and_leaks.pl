@@ -24,13 +24,8 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 start_sim();
-my $node = new_node('caps', q{
-agentphone.sweep_interval = '200ms'
-agentphone.max_calls_per_minute = 10000
-agentphone.poll_interval = '300ms'
-});
+my $node = new_node('caps', $QUICK);
 
-sub sql { return $node->safe_psql('postgres', $_[0], @_[ 1 .. $#_ ]); }
 sub settled
 {
 	my ($number) = @_;

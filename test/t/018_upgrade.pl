@@ -21,13 +21,7 @@ my @releases = ('1.0', '1.1', '1.2', '1.3');
 my $current = '1.4';
 
 start_sim();
-my $node = new_node('upgrade', q{
-agentphone.poll_interval = '300ms'
-agentphone.sweep_interval = '200ms'
-agentphone.max_calls_per_minute = 10000
-}, no_extension => 1);
-
-sub sql { return $node->safe_psql($_[1] // 'postgres', $_[0]); }
+my $node = new_node('upgrade', $QUICK, no_extension => 1);
 
 # every row of the extension's tables, keyed, as jsonb: after the update
 # each must still hold every column it had, with the same value (a later
@@ -155,7 +149,7 @@ for my $release (@releases)
 	sql('DROP TABLE appointments');
 
 	sql('CREATE DATABASE fresh');
-	sql('CREATE EXTENSION agentphone', 'fresh');
+	sql('CREATE EXTENSION agentphone', db => 'fresh');
 	my ($upgraded, $fresh) = (schema_of('postgres'), schema_of('fresh'));
 	like($upgraded, qr/CREATE FUNCTION agentphone\.claim_calls/, '(the dump holds the extension\'s objects)');
 	is($upgraded, $fresh, "$release: the schema after the update is a fresh $current install's");

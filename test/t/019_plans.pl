@@ -20,12 +20,9 @@ use Time::HiRes qw(sleep time);
 my $history = 200_000;
 
 start_sim();
-my $node = new_node('plans', q{
-agentphone.poll_interval = '300ms'
-agentphone.sweep_interval = '200ms'
+my $node = new_node('plans', $QUICK . q{
 agentphone.reconcile_delay = '300ms'
 agentphone.event_retention = '30d'
-agentphone.max_calls_per_minute = 10000
 auto_explain.log_min_duration = -1
 auto_explain.log_nested_statements = on
 auto_explain.log_analyze = on
@@ -34,7 +31,6 @@ auto_explain.log_timing = off
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'agentphone,auto_explain'\n");
 $node->restart;
 
-sub sql { return $node->safe_psql('postgres', $_[0], @_[ 1 .. $#_ ]); }
 # unexplained: the test's own look at the tables
 sub quiet_sql
 {
@@ -80,19 +76,18 @@ my $offset = -s $node->logfile;
 
 # --- every path
 sql("CREATE ROLE app LOGIN IN ROLE agentphone_caller");
-sub as_app { return sql($_[0], extra_params => [ '-U', 'app' ]); }
-as_app("SELECT count(agentphone_call('agt_1', '+1415' || (2000000 + i % 20000)::text)) FROM generate_series(1, 20) i");
+sql("SELECT count(agentphone_call('agt_1', '+1415' || (2000000 + i % 20000)::text)) FROM generate_series(1, 20) i", as => 'app');
 sql(q{CREATE TABLE leads (id bigint GENERATED ALWAYS AS IDENTITY, phone text, name text, call_id bigint);
 	GRANT INSERT, SELECT, UPDATE ON leads TO app;
 	CREATE TRIGGER dial BEFORE INSERT ON leads FOR EACH ROW
 		EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'phone', 'name', 'call_id')});
-as_app(q{INSERT INTO leads (phone, name) SELECT '+1415' || (7000000 + i)::text, 'n' || i FROM generate_series(1, 20) i});
-my $later = as_app("SELECT agentphone_call('agt_1', '+14155557001', not_before => now() + interval '1 hour')");
-as_app("SELECT agentphone_cancel($later)");
+sql(q{INSERT INTO leads (phone, name) SELECT '+1415' || (7000000 + i)::text, 'n' || i FROM generate_series(1, 20) i}, as => 'app');
+my $later = sql("SELECT agentphone_call('agt_1', '+14155557001', not_before => now() + interval '1 hour')", as => 'app');
+sql("SELECT agentphone_cancel($later)", as => 'app');
 sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', count => 1,
 	kind => 'status', status => 503 }, { method => 'POST', path => '/v1/calls', count => 1, kind => 'drop_after' } ] });
-my $id = as_app("SELECT agentphone_call('agt_1', '+14155557002')");
-as_app("SELECT agentphone_wait($id, '20 s')");
+my $id = sql("SELECT agentphone_call('agt_1', '+14155557002')", as => 'app');
+sql("SELECT agentphone_wait($id, '20 s')", as => 'app');
 ok(wait_until(sub {
 	quiet_sql(q{SELECT count(*) FROM agentphone.calls WHERE created_at > now() - interval '1 hour'
 		AND (status IN ('queued', 'dispatching', 'reconciling', 'in-progress') OR NOT transcript_complete)

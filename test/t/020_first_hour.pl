@@ -50,42 +50,34 @@ agentphone.database_name = 'postgres'
 });
 $bare->start;
 
-# psql_session: stdout and stderr of one session running all of sql
-sub psql_session
-{
-	my ($node, $db, $sql) = @_;
-	my ($rc, $out, $err) = $node->psql($db, $sql, on_error_stop => 0);
-	return ($out, $err);
-}
-
-my ($out, $err) = psql_session($bare, 'postgres', q{
+my ($out, $err) = try_sql(q{
 CREATE EXTENSION agentphone;
 SELECT agentphone_call('agt_1', '+14155550101') > 0;
 SELECT count(*) FROM agentphone.calls WHERE status = 'queued';
 SELECT agentphone_cancel(min(id)) FROM agentphone.calls;
 SELECT 'still here';
-});
+}, node => $bare, on_error_stop => 0);
 unlike($err, qr/FATAL|PGC_POSTMASTER/, 'not preloaded: no FATAL in the session');
 like($out, qr/^t\n1\nt\nstill here$/m, 'the call is queued, canceled, and the session lives on');
 like($err, qr/WARNING:  agentphone is not loaded through shared_preload_libraries\nDETAIL:  The call is queued, but no background worker is running to place it\.\nHINT:  Add agentphone to shared_preload_libraries and restart the server\./,
 	'the warning names shared_preload_libraries');
 
-($out, $err) = psql_session($bare, 'postgres', q{
+($out, $err) = try_sql(q{
 LOAD 'agentphone';
 SELECT * FROM agentphone_worker_status();
 SELECT 'after status';
-});
+}, node => $bare, on_error_stop => 0);
 unlike($err, qr/FATAL/, 'LOAD and agentphone_worker_status(): no FATAL');
 like($err, qr/ERROR:  agentphone is not loaded through shared_preload_libraries\nDETAIL:  No background worker is running: queued calls are not placed\.\nHINT:  Add agentphone to shared_preload_libraries and restart the server\./,
 	'agentphone_worker_status() says the library is not preloaded, and the fix');
 like($out, qr/after status/, 'and the session lives on');
 
 $bare->safe_psql('postgres', 'CREATE DATABASE second');
-($out, $err) = psql_session($bare, 'second', q{
+($out, $err) = try_sql(q{
 CREATE EXTENSION agentphone;
 SELECT agentphone_call('agt_1', '+14155550102') > 0;
 SELECT 'after call';
-});
+}, node => $bare, db => 'second', on_error_stop => 0);
 unlike($err, qr/FATAL/, 'CREATE EXTENSION in a new database: no FATAL');
 like($err, qr/ERROR:  agentphone places calls only from database "postgres"\n.*\nHINT:  Queue calls in database "postgres", or set agentphone.database_name and restart the server\./,
 	'a call there is refused, naming the worker\'s database');
@@ -96,8 +88,6 @@ $bare->stop;
 
 # --- 2. the calling window
 my $node = new_node('first_hour', "agentphone.sweep_interval = '200ms'\n");
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-sub reload_with { sql("ALTER SYSTEM $_[0]; SELECT pg_reload_conf()"); sleep 0.5; }
 
 # a one-hour window that is closed now in Los Angeles
 my $hour = sql("SELECT extract(hour FROM now() AT TIME ZONE 'America/Los_Angeles')::int");
@@ -107,11 +97,9 @@ reload_with("SET agentphone.call_window = '$closed'");
 sub queue_in_la
 {
 	my ($number, @more) = @_;
-	return "SELECT agentphone_call('agt_1', '$number', timezone => 'America/Los_Angeles'"
-	  . join('', map { ", $_" } @more) . ')';
+	return call_query($number, "timezone => 'America/Los_Angeles'", @more);
 }
-($out, $err) = psql_session($node, 'postgres',
-	'BEGIN; ' . queue_in_la('+14155550201') . '; ' . queue_in_la('+14155550202') . '; COMMIT;');
+($out, $err) = try_sql('BEGIN; ' . queue_in_la('+14155550201') . '; ' . queue_in_la('+14155550202') . '; COMMIT;', on_error_stop => 0);
 my @ids = split /\n/, $out;
 my @notices = $err =~ /NOTICE:  (.*)$/mg;
 is(scalar(@notices), 1, 'two calls put off by the window in one transaction: one NOTICE');
@@ -148,33 +136,24 @@ ok(wait_until(sub { posts_to('+14155550205') == 1 }, 15),
 # --- 3. a wrong key in the key file
 sql("ALTER SYSTEM RESET agentphone.call_window");
 sql('CREATE ROLE app LOGIN; GRANT agentphone_caller TO app');
-sub as_app { my ($rc, $o, $e) = $node->psql('postgres', $_[0], extra_params => [ '-U', 'app' ]); return wantarray ? ($o, $e) : $o; }
 my $keyfile = $node->basedir . '/agentphone.key';
-sub write_key
-{
-	my ($key, $mode) = @_;
-	open my $fh, '>', $keyfile or die "$keyfile: $!";
-	print $fh "$key\n";
-	close $fh;
-	chmod $mode // 0600, $keyfile;
-}
-write_key('sk_live_wrong');
+write_key($keyfile, 'sk_live_wrong');
 reload_with("SET agentphone.api_key_file = '$keyfile'");
 my $log_from = -s $node->logfile;
-my @wrong = map { scalar as_app("SELECT agentphone_call('agt_1', '+1415555030$_')") } 1 .. 3;
+my @wrong = map { scalar try_sql("SELECT agentphone_call('agt_1', '+1415555030$_')", as => 'app') } 1 .. 3;
 my $wrong = join(',', @wrong);
 ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($wrong) AND last_error LIKE '%401%'") == 3 }, 15),
 	'a wrong key: every call answered 401 says so in last_error');
 is(sql("SELECT string_agg(DISTINCT status || ' ' || attempts, ',') FROM agentphone.calls WHERE id IN ($wrong)"),
 	'queued 0', 'and stays queued, the attempt not counted');
-like(as_app("SELECT last_error FROM agentphone.calls WHERE id = $wrong[0]"),
+like(try_sql("SELECT last_error FROM agentphone.calls WHERE id = $wrong[0]", as => 'app'),
 	qr/^(not placed: AgentPhone API answered HTTP 401: .*; the call stays queued until the key in agentphone\.api_key_file changes|waiting: the worker cannot place calls: the AgentPhone API refused the key from agentphone\.api_key_file \(HTTP 401\).*)$/,
 	'the caller reads why, naming agentphone.api_key_file');
 my $posts_paused = scalar(@{ sim_posts() });
-my $late = as_app("SELECT agentphone_call('agt_1', '+14155550304')");
+my $late = try_sql("SELECT agentphone_call('agt_1', '+14155550304')", as => 'app');
 sleep 1.5;
 is(scalar(@{ sim_posts() }), $posts_paused, 'no POST while the key is the refused one');
-like(as_app("SELECT last_error FROM agentphone.calls WHERE id = $late"),
+like(try_sql("SELECT last_error FROM agentphone.calls WHERE id = $late", as => 'app'),
 	qr/^waiting: the worker cannot place calls: the AgentPhone API refused the key from agentphone\.api_key_file \(HTTP 401\)/,
 	'a call queued meanwhile says why it waits');
 my $log = substr(slurp_file($node->logfile), $log_from);
@@ -183,7 +162,7 @@ is(scalar(@warnings), 1, 'one WARNING in the server log');
 like($log, qr/HINT:  Put the account's key in agentphone\.api_key_file: the worker tries it as soon as it changes/,
 	'its hint names the key file');
 unlike($log, qr/sk_live_wrong/, 'the key itself is never logged');
-write_key($AgentphoneTest::API_KEY);
+write_key($keyfile, $AgentphoneTest::API_KEY);
 ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($wrong, $late) AND status = 'in-progress'") == 4 }, 20),
 	'the right key written to the file: every call placed, without a reload');
 my @placed = grep { $_->{status} == 200 } @{ sim_posts() };
@@ -193,23 +172,23 @@ is(sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($wrong, $late) AND la
 	'and their last_error is cleared');
 
 # --- 4. no silent queue
-write_key($AgentphoneTest::API_KEY, 0644);
-my $exposed = as_app("SELECT agentphone_call('agt_1', '+14155550305')");
-ok(wait_until(sub { (as_app("SELECT last_error FROM agentphone.calls WHERE id = $exposed") // '') =~ /^waiting: the worker cannot place calls: no API key/ }, 15),
+write_key($keyfile, $AgentphoneTest::API_KEY, 0644);
+my $exposed = try_sql("SELECT agentphone_call('agt_1', '+14155550305')", as => 'app');
+ok(wait_until(sub { (try_sql("SELECT last_error FROM agentphone.calls WHERE id = $exposed", as => 'app') // '') =~ /^waiting: the worker cannot place calls: no API key/ }, 15),
 	'a key file others can read: the caller reads why the call waits');
-unlike(as_app("SELECT last_error FROM agentphone.calls WHERE id = $exposed"), qr/\Q$keyfile\E/,
+unlike(try_sql("SELECT last_error FROM agentphone.calls WHERE id = $exposed", as => 'app'), qr/\Q$keyfile\E/,
 	'without the key file\'s path, which only superusers see');
 my ($rc, $o, $e) = $node->psql('postgres', "SELECT agentphone_get_call('call_x')");
 like($e, qr/HINT:  Ask a superuser to fix the file named by agentphone\.api_key_file: owned by the server's OS user, readable by nobody else \(chmod 600\)/,
 	'and the hint says to fix the file, not to set it');
 unlike($e, qr/set agentphone\.api_key_file/, '(not to set what is set)');
-write_key($AgentphoneTest::API_KEY);
+write_key($keyfile, $AgentphoneTest::API_KEY);
 ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $exposed") eq 'in-progress' }, 20),
 	'the file fixed: placed');
 
 reload_with('SET agentphone.allow_insecure_http = off');
-my $insecure = as_app("SELECT agentphone_call('agt_1', '+14155550306')");
-ok(wait_until(sub { (as_app("SELECT last_error FROM agentphone.calls WHERE id = $insecure") // '') =~ /^waiting: the worker cannot place calls: agentphone\.api_url must use https/ }, 15),
+my $insecure = try_sql("SELECT agentphone_call('agt_1', '+14155550306')", as => 'app');
+ok(wait_until(sub { (try_sql("SELECT last_error FROM agentphone.calls WHERE id = $insecure", as => 'app') // '') =~ /^waiting: the worker cannot place calls: agentphone\.api_url must use https/ }, 15),
 	'an http URL not allowed: the caller reads why the call waits');
 reload_with('RESET agentphone.allow_insecure_http');
 ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $insecure") eq 'in-progress' }, 20),
@@ -217,26 +196,25 @@ ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $insecur
 
 # --- 5. errors with the way out
 sql('CREATE ROLE newcomer LOGIN');
-sub as_role { my ($role, $q) = @_; my ($rc, $o, $e) = $node->psql('postgres', $q, extra_params => [ '-U', $role ]); return $e; }
-like(as_role('newcomer', "SELECT agentphone_call('agt_1', '+14155550401')"),
+like(sql_error("SELECT agentphone_call('agt_1', '+14155550401')", as => 'newcomer'),
 	qr/ERROR:  permission denied for function agentphone_call\nHINT:  Ask an administrator to GRANT agentphone_caller TO your role \(README "Privileges"\)\.$/m,
 	'a role without the grant is told which role to be granted');
-like(as_role('newcomer', 'SELECT count(*) FROM agentphone.calls'),
+like(sql_error('SELECT count(*) FROM agentphone.calls', as => 'newcomer'),
 	qr/ERROR:  permission denied for schema agentphone\nLINE 1: .*\n.*\nHINT:  Ask an administrator to GRANT agentphone_caller TO your role/,
 	'and so is one reading the calls');
-like(as_role('app', 'SELECT * FROM agentphone_worker_status()'),
+like(sql_error('SELECT * FROM agentphone_worker_status()', as => 'app'),
 	qr/ERROR:  permission denied for function agentphone_worker_status\nHINT:  Ask an administrator to GRANT agentphone_admin TO your role \(README "Privileges"\)\. It is for administrators/,
 	'an admin-only function names agentphone_admin');
-like(as_role('app', "SELECT agentphone_call('agt_1', '911')"),
+like(sql_error("SELECT agentphone_call('agt_1', '911')", as => 'app'),
 	qr/DETAIL:  It is a short service or emergency number, which agentphone never dials\.\nHINT:  A short number cannot be queued: for an emergency, use a phone/,
 	'911: the hint does not ask for E.164 form');
 my $api_id = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $wrong[0]");
-like(as_role('app', "SELECT agentphone_get_call('$wrong[0]')"),
+like(sql_error("SELECT agentphone_get_call('$wrong[0]')", as => 'app'),
 	qr/ERROR:  $wrong[0] is the id of your call in agentphone.calls, not an API call id\nDETAIL:  The API knows call $wrong[0] as "$api_id"\.\nHINT:  Pass its api_call_id: '$api_id'\./,
 	'our id passed for the API\'s: the error names the API call id to pass');
-like(as_role('app', "SELECT agentphone_get_call('$late')"),
+like(sql_error("SELECT agentphone_get_call('$late')", as => 'app'),
 	qr/ERROR:  $late is the id of your call in agentphone.calls/, '(for every call of the role)');
-like(as_role('app', "SELECT agentphone_get_call('987654')"),
+like(sql_error("SELECT agentphone_get_call('987654')", as => 'app'),
 	qr/ERROR:  "987654" is not an API call id\nDETAIL:  .*none of your calls has id 987654\.\nHINT:  Pass the api_call_id column/,
 	'a number that is no call of the role: said so');
 
@@ -244,67 +222,67 @@ like(as_role('app', "SELECT agentphone_get_call('987654')"),
 reload_with("SET agentphone.poll_interval = '300ms'");
 sim('POST', '/_sim/config', { default_script => { outcome => 'completed', turn_interval => 0.3,
 	turns => [ { role => 'agent', content => 'Hello' }, { role => 'user', content => 'Hi' } ] } });
-my $followed = as_app("SELECT agentphone_call('agt_1', '+14155550601')");
-is(as_app("SELECT agentphone_wait($followed, '30 s', 'ended')"), 'completed',
+my $followed = try_sql("SELECT agentphone_call('agt_1', '+14155550601')", as => 'app');
+is(try_sql("SELECT agentphone_wait($followed, '30 s', 'ended')", as => 'app'), 'completed',
 	"agentphone_wait(..., 'ended') returns once the call is over");
-is(as_app("SELECT agentphone_wait($followed, '30 s', 'transcript') || ' ' || count(*) FROM agentphone.transcripts WHERE call_id = $followed"),
+is(try_sql("SELECT agentphone_wait($followed, '30 s', 'transcript') || ' ' || count(*) FROM agentphone.transcripts WHERE call_id = $followed", as => 'app'),
 	'completed 2', "and until => 'transcript' once its transcript is stored");
-like(as_app("SELECT agentphone_wait($exposed, timeout => '1 s', until => 'placed')"), qr/^(in-progress|completed)$/,
+like(try_sql("SELECT agentphone_wait($exposed, timeout => '1 s', until => 'placed')", as => 'app'), qr/^(in-progress|completed)$/,
 	'(named arguments; placed: any status after the queue)');
-my $canceled = as_app("SELECT agentphone_call('agt_1', '+14155550602', not_before => now() + interval '1 hour')");
-as_app("SELECT agentphone_cancel($canceled)");
+my $canceled = try_sql("SELECT agentphone_call('agt_1', '+14155550602', not_before => now() + interval '1 hour')", as => 'app');
+try_sql("SELECT agentphone_cancel($canceled)", as => 'app');
 my $t0 = time();
-is(as_app("SELECT agentphone_wait($canceled, '20 s', 'transcript')"), 'canceled',
+is(try_sql("SELECT agentphone_wait($canceled, '20 s', 'transcript')", as => 'app'), 'canceled',
 	'a call that will never have a transcript: the wait returns at once');
 cmp_ok(time() - $t0, '<', 5, '(not at the timeout)');
-like(as_role('app', "SELECT agentphone_wait($followed, '1 s', 'finished')"),
+like(sql_error("SELECT agentphone_wait($followed, '1 s', 'finished')", as => 'app'),
 	qr/ERROR:  invalid until "finished" for agentphone_wait\(\)\n.*\nHINT:  Pass until => 'placed', 'ended' or 'transcript'\./,
 	'an unknown until names the three');
 
 sim('POST', '/_sim/config', { default_script => { outcome => 'completed', hold => JSON::PP::true, turns => [] } });
-my $held_call = as_app("SELECT agentphone_call('agt_1', '+14155550603')");
-is(as_app("SELECT agentphone_wait($held_call, '20 s')"), 'in-progress', 'a live call');
-as_app("SELECT agentphone_end_call($held_call)");
-is(as_app("SELECT status FROM agentphone.calls WHERE id = $held_call"), 'ending',
+my $held_call = try_sql("SELECT agentphone_call('agt_1', '+14155550603')", as => 'app');
+is(try_sql("SELECT agentphone_wait($held_call, '20 s')", as => 'app'), 'in-progress', 'a live call');
+try_sql("SELECT agentphone_end_call($held_call)", as => 'app');
+is(try_sql("SELECT status FROM agentphone.calls WHERE id = $held_call", as => 'app'), 'ending',
 	'agentphone_end_call(): the row says "ending" at once');
-is(as_app("SELECT agentphone_wait($held_call, '30 s', 'ended')"), 'completed', 'and the call then ends');
+is(try_sql("SELECT agentphone_wait($held_call, '30 s', 'ended')", as => 'app'), 'completed', 'and the call then ends');
 sim('POST', '/_sim/reset');
 
 # --- 7. agentphone_retry
 sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', kind => 'status', status => 422,
 	body => { detail => [ { loc => [ 'body', 'toNumber' ], msg => 'Number cannot be reached', type => 'value_error' } ] } } ] });
-my $failed = as_app("SELECT agentphone_call('agt_1', '+14155550701')");
-is(as_app("SELECT agentphone_wait($failed, '20 s')"), 'error', 'a call the API refused: error');
-like(as_app("SELECT agentphone_retry($failed) > now() - interval '1 minute'"), qr/^t$/, 'its owner retries it');
-is(as_app("SELECT detail FROM agentphone.call_events WHERE call_id = $failed AND from_status = 'error'"), 'retried by app',
+my $failed = try_sql("SELECT agentphone_call('agt_1', '+14155550701')", as => 'app');
+is(try_sql("SELECT agentphone_wait($failed, '20 s')", as => 'app'), 'error', 'a call the API refused: error');
+like(try_sql("SELECT agentphone_retry($failed) > now() - interval '1 minute'", as => 'app'), qr/^t$/, 'its owner retries it');
+is(try_sql("SELECT detail FROM agentphone.call_events WHERE call_id = $failed AND from_status = 'error'", as => 'app'), 'retried by app',
 	'queued again, saying who retried it');
-is(as_app("SELECT agentphone_wait($failed, '20 s')"), 'in-progress', 'and it is placed');
+is(try_sql("SELECT agentphone_wait($failed, '20 s')", as => 'app'), 'in-progress', 'and it is placed');
 is(sql("SELECT attempts FROM agentphone.calls WHERE id = $failed"), '2', 'the attempt counted');
 is(sql("SELECT string_agg(from_status || '>' || to_status, ',' ORDER BY id) FROM agentphone.call_events WHERE call_id = $failed"),
 	'queued>dispatching,dispatching>error,error>queued,queued>dispatching,dispatching>in-progress', 'every step in the events');
-like(as_role('app', "SELECT agentphone_retry($failed)"),
+like(sql_error("SELECT agentphone_retry($failed)", as => 'app'),
 	qr/ERROR:  call $failed is in-progress: only a call in error or unknown can be retried\nHINT:  Place a new call with agentphone_call\(\)\./,
 	'a live call cannot be retried');
-like(as_role('newcomer', "SELECT agentphone_retry($failed)"), qr/permission denied for function agentphone_retry/,
+like(sql_error("SELECT agentphone_retry($failed)", as => 'newcomer'), qr/permission denied for function agentphone_retry/,
 	'a role without the grant cannot');
 sql('GRANT agentphone_caller TO newcomer');
-like(as_role('newcomer', "SELECT agentphone_retry($failed)"), qr/ERROR:  call $failed does not exist/,
+like(sql_error("SELECT agentphone_retry($failed)", as => 'newcomer'), qr/ERROR:  call $failed does not exist/,
 	'nor can another caller: it does not see the call');
 
 sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', kind => 'status', status => 422 } ] });
-my $listed = as_app("SELECT agentphone_call('agt_1', '+14155550702')");
-as_app("SELECT agentphone_wait($listed, '20 s')");
-as_app("SELECT agentphone_do_not_call('+14155550702', 'asked')");
-like(as_role('app', "SELECT agentphone_retry($listed)"), qr/ERROR:  agentphone will not call \+14155550702\nDETAIL:  .*do-not-call/,
+my $listed = try_sql("SELECT agentphone_call('agt_1', '+14155550702')", as => 'app');
+try_sql("SELECT agentphone_wait($listed, '20 s')", as => 'app');
+try_sql("SELECT agentphone_do_not_call('+14155550702', 'asked')", as => 'app');
+like(sql_error("SELECT agentphone_retry($listed)", as => 'app'), qr/ERROR:  agentphone will not call \+14155550702\nDETAIL:  .*do-not-call/,
 	'a retry meets the dialing rules again: the number was put on the do-not-call list');
 is(sql("SELECT status || ' ' || attempts FROM agentphone.calls WHERE id = $listed"), 'error 1', 'and the call is left as it was');
 
-my $lost = as_app("SELECT agentphone_call('agt_1', '+14155550703')");
-as_app("SELECT agentphone_wait($lost, '20 s')");
+my $lost = try_sql("SELECT agentphone_call('agt_1', '+14155550703')", as => 'app');
+try_sql("SELECT agentphone_wait($lost, '20 s')", as => 'app');
 sql("UPDATE agentphone.calls SET status = 'unknown', api_call_id = NULL WHERE id = $lost");
 my ($rc7, $o7, $e7) = $node->psql('postgres', "SELECT agentphone_retry($lost)", extra_params => [ '-U', 'app' ]);
 like($e7, qr/NOTICE:  call $lost may already have rung \+14155550703/, 'an unknown call: the retry warns it may have rung already');
-ok(wait_until(sub { scalar(grep { $_->{body}{toNumber} eq '+14155550703' } @{ sim_posts() }) == 2 }, 20),
+ok(wait_until(sub { posts_to('+14155550703') == 2 }, 20),
 	'and it is sent again');
 
 # --- 8. the agents, kept in tables
@@ -315,27 +293,27 @@ is(sql(q{SELECT string_agg(a.id || ' ' || a.name || ' ' || coalesce((SELECT stri
 	'agt_1 Support Agent num_1=+14155550001,num_2=+14155550002; agt_2 London Agent num_3=+442071230003; agt_nonum Agent Without Number -',
 	'agents and their numbers, as the API lists them');
 my $calls_before = sql('SELECT count(*) FROM agentphone.calls');
-like(as_role('app', "SELECT agentphone_call('agt_typo', '+14155550801')"),
+like(sql_error("SELECT agentphone_call('agt_typo', '+14155550801')", as => 'app'),
 	qr/ERROR:  unknown agent_id "agt_typo"\nDETAIL:  The account's agents, as fetched from the API at .*: agt_1 \(Support Agent\), agt_2 \(London Agent\), agt_nonum \(Agent Without Number\)\.\nHINT:  Pass the id of one of agentphone.agents/,
 	'an unknown agent is refused at queue time, naming the agents there are');
-like(as_role('app', "SELECT agentphone_call('agt_1', '+14155550802', from_number_id => 'num_3')"),
+like(sql_error("SELECT agentphone_call('agt_1', '+14155550802', from_number_id => 'num_3')", as => 'app'),
 	qr/ERROR:  from_number_id "num_3" is not a number of agent agt_1\nDETAIL:  Its numbers: num_1 \(\+14155550001\), num_2 \(\+14155550002\)\.\nHINT:  Pass one of its numbers/,
 	'a number of another agent is refused, naming the agent\'s own');
 is(sql('SELECT count(*) FROM agentphone.calls'), $calls_before, 'nothing was queued');
-my $from2 = as_app("SELECT agentphone_call('agt_1', '+14155550803', from_number_id => 'num_2')");
-is(as_app("SELECT agentphone_wait($from2, '20 s')"), 'in-progress', 'the agent\'s own number is accepted');
+my $from2 = try_sql("SELECT agentphone_call('agt_1', '+14155550803', from_number_id => 'num_2')", as => 'app');
+is(try_sql("SELECT agentphone_wait($from2, '20 s')", as => 'app'), 'in-progress', 'the agent\'s own number is accepted');
 
 sim('POST', '/_sim/config', { agents => { %{ sim('GET', '/_sim/config')->{agents} },
 	agt_new => { name => 'New Agent', numbers => { num_9 => '+14155550009' } } } });
-like(as_role('app', "SELECT agentphone_call('agt_new', '+14155550804')"), qr/unknown agent_id "agt_new"/,
+like(sql_error("SELECT agentphone_call('agt_new', '+14155550804')", as => 'app'), qr/unknown agent_id "agt_new"/,
 	'an agent created since the last fetch is not known yet');
-like(as_role('app', 'SELECT agentphone_refresh_agents()'),
+like(sql_error('SELECT agentphone_refresh_agents()', as => 'app'),
 	qr/permission denied for function agentphone_refresh_agents\nHINT:  Ask an administrator to GRANT agentphone_admin/,
 	'refreshing on demand is for admins');
 is(sql('SELECT agentphone_refresh_agents()'), '4', 'an admin refreshes the list on demand');
-my $new_agent = as_app("SELECT agentphone_call('agt_new', '+14155550804')");
-is(as_app("SELECT agentphone_wait($new_agent, '20 s')"), 'in-progress', 'and the new agent places calls');
-is(as_app("SELECT agent_name FROM agentphone.call_report WHERE id = $new_agent"), 'New Agent',
+my $new_agent = try_sql("SELECT agentphone_call('agt_new', '+14155550804')", as => 'app');
+is(try_sql("SELECT agentphone_wait($new_agent, '20 s')", as => 'app'), 'in-progress', 'and the new agent places calls');
+is(try_sql("SELECT agent_name FROM agentphone.call_report WHERE id = $new_agent", as => 'app'), 'New Agent',
 	'reports show the agent\'s name');
 
 sim('POST', '/_sim/config', { agents => { map { (sprintf('agt_%03d', $_) => { name => "Agent $_", numbers => {} }) } 1 .. 250 } });
@@ -348,7 +326,7 @@ sql('SELECT agentphone_refresh_agents()');
 is(sql("SELECT count(*) FROM agentphone.agent_numbers WHERE agent_id = 'agt_1'"), '2',
 	'the older "phoneNumbers" shape is read too');
 sim('POST', '/_sim/config', { agents_list => 'off' });
-like(as_role('postgres', 'SELECT agentphone_refresh_agents()'), qr/ERROR:  AgentPhone has no list of agents/,
+like(sql_error('SELECT agentphone_refresh_agents()', as => 'postgres'), qr/ERROR:  AgentPhone has no list of agents/,
 	'a failed fetch is an error');
 is(sql('SELECT count(*) FROM agentphone.agents'), '2', 'and the stored list stays as it was');
 sim('POST', '/_sim/config', { agents_list => 'numbers', agents => { agt_1 => { name => 'Support Agent',
@@ -356,7 +334,7 @@ sim('POST', '/_sim/config', { agents_list => 'numbers', agents => { agt_1 => { n
 reload_with("SET agentphone.agent_refresh_interval = '1s'");
 ok(wait_until(sub { sql('SELECT string_agg(id, \',\') FROM agentphone.agents') eq 'agt_1' }, 15),
 	'the worker refreshes the list every agent_refresh_interval: a deleted agent goes');
-like(as_role('app', "SELECT agentphone_call('agt_new', '+14155550805')"), qr/unknown agent_id "agt_new"/,
+like(sql_error("SELECT agentphone_call('agt_new', '+14155550805')", as => 'app'), qr/unknown agent_id "agt_new"/,
 	'and is refused from then on');
 
 done_testing();
