@@ -19,6 +19,7 @@ CREATE OR REPLACE FUNCTION agentphone_do_not_call(number text, reason text DEFAU
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- the E.164 rule of agentphone_call(), from its one definition in C
 	IF number IS NULL OR NOT agentphone.is_e164(number) THEN
 		RAISE EXCEPTION 'number must be in E.164 form, not "%"', number
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use the form +14155550123.';
