@@ -550,6 +550,7 @@ typedef struct TranscriptStream
 	int			seq;			/* of the last turn returned */
 	TimestampTz deadline;
 	bool		over;			/* the closing row was returned */
+	ExprContext *econtext;		/* where end_stream() is registered */
 } TranscriptStream;
 
 /*
@@ -804,23 +805,26 @@ agentphone_stream_transcript(PG_FUNCTION_ARGS)
 		st->req = open_stream(id, timeout_ms);
 		st->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 		funcctx->user_fctx = st;
-		RegisterExprContextCallback(((ReturnSetInfo *) fcinfo->resultinfo)->econtext,
-									end_stream, PointerGetDatum(st));
+		st->econtext = ((ReturnSetInfo *) fcinfo->resultinfo)->econtext;
+		RegisterExprContextCallback(st->econtext, end_stream, PointerGetDatum(st));
 		MemoryContextSwitchTo(old);
 	}
 	funcctx = SRF_PERCALL_SETUP();
 	st = (TranscriptStream *) funcctx->user_fctx;
-	if (st->over || st->req == NULL)
-		SRF_RETURN_DONE(funcctx);
-	end = next_stream_event(st, &turn);
-	if (end == NULL)
-		SRF_RETURN_NEXT(funcctx, stream_row(funcctx, ++st->seq, turn, "turn"));
-	st->over = true;
-	drop_stream(st->req);
-	st->req = NULL;
-	if (funcctx->tuple_desc->natts < 5)
-		SRF_RETURN_DONE(funcctx);
-	SRF_RETURN_NEXT(funcctx, stream_row(funcctx, 0, NULL, end));
+	if (!st->over && st->req != NULL)
+	{
+		end = next_stream_event(st, &turn);
+		if (end == NULL)
+			SRF_RETURN_NEXT(funcctx, stream_row(funcctx, ++st->seq, turn, "turn"));
+		st->over = true;
+		drop_stream(st->req);
+		st->req = NULL;
+		if (funcctx->tuple_desc->natts >= 5)
+			SRF_RETURN_NEXT(funcctx, stream_row(funcctx, 0, NULL, end));
+	}
+	/* st goes with the function's memory: end_stream() must not see it */
+	UnregisterExprContextCallback(st->econtext, end_stream, PointerGetDatum(st));
+	SRF_RETURN_DONE(funcctx);
 }
 
 /*

@@ -92,23 +92,23 @@ stop_all "$scratch"
 fi
 
 # 4. the TAP tests (TAP_TESTS, test/t/*.pl, or those whose name contains
-# $only) through PGXS's prove_installcheck, each starting its own cluster
-# and simulator.  Every "ok N"/"not ok N" counts (PROVE_FLAGS has -v); a
-# file prove lists as failed without a failed test (it died, or its plan is
-# wrong) counts one failure, and so does a prove that failed or ran none.
-tap=$(cd "$scratch" && for t in test/t/*.pl; do
-	case "${t##*/}" in *"$only"*) echo "$t" ;; esac
-done)
-if [ -n "$tap" ]; then
-	installcheck "TAP tests" REGRESS= ISOLATION= PROVE_TESTS="$(echo $tap)"
-	# each result line, after the name of its file
-	echo "$out" | awk '/^test\/t\/[^ ]+\.pl \.\./ { name = $1; sub(/.*\//, "", name) }
-		/^(not )?ok [0-9]+/ { print name ": " $0 }' >&2
+# $only) through PGXS's prove_installcheck, one file per prove so that a
+# file that bails out (a crashed node) stops only itself; each starts its
+# own cluster and simulator.  Every "ok N"/"not ok N" counts (PROVE_FLAGS
+# has -v); a file that prove failed without a failed test (it died, or its
+# plan is wrong) or that ran none counts one failure.  A file's logs are
+# kept in tap/NAME.
+for t in $(cd "$scratch" && ls test/t/*.pl); do
+	name=${t##*/}
+	case "$name" in *"$only"*) ;; *) continue ;; esac
+	installcheck "TAP test $name" REGRESS= ISOLATION= PROVE_TESTS="$t"
+	echo "$out" | grep -E '^(not )?ok [0-9]+' | sed "s|^|$name: |" >&2
 	ok=$(echo "$out" | grep -cE '^ok [0-9]+')
 	notok=$(echo "$out" | grep -cE '^not ok [0-9]+')
-	died=$(echo "$out" | grep -cE '^test/t/[^ ]+\.pl \(Wstat: .* Failed: 0\)$')
-	if [ "$notok" = 0 ] && [ "$died" = 0 ] && { [ $rc -ne 0 ] || [ "$ok" = 0 ]; }; then
-		died=1    # prove itself failed, or ran nothing (TAP tests not enabled)
+	died=0
+	if [ "$notok" = 0 ] && { [ $rc -ne 0 ] || [ "$ok" = 0 ]; }; then
+		died=1
+		echo "$name: died or ran nothing (exit $rc)" >&2
 	fi
 	if [ "$notok" != 0 ] || [ "$died" != 0 ]; then
 		# the diagnostics, what a dying file said, prove's summary, the logs
@@ -118,8 +118,9 @@ if [ -n "$tap" ]; then
 		echo "$out" | sed -n '/^Test Summary Report/,$p' | head -n 40 >&2
 		ls "$scratch/tmp_check/log/" >&2 2>/dev/null
 	fi
+	as_pg mkdir -p "$scratch/tap" && as_pg mv "$scratch/tmp_check" "$scratch/tap/${name%.pl}" 2>/dev/null
 	count "$ok" $((notok + died))
-fi
+done
 
 # 5. the demo, as README.md tells a new user to run it: every call it
 # places ends "completed" with its transcript shown and announced, and the
