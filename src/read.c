@@ -839,6 +839,7 @@ agentphone_refresh_agents(PG_FUNCTION_ARGS)
 	bool		more = true;
 	AgentphoneUser caller;
 
+	(void) fcinfo;				/* it takes no argument */
 	PreventCommandIfReadOnly("agentphone_refresh_agents()");
 	for (int offset = 0; more; offset = list_length(agents))
 	{
