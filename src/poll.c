@@ -150,7 +150,7 @@ poll_load(void)
 	if (SPI_execute_plan(load_plan, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the live calls");
 
-	old = MemoryContextSwitchTo(poll_cycle.cxt);
+	old = MemoryContextSwitchTo(cycle_memory(&poll_cycle));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];

@@ -39,6 +39,13 @@ class ApiRequest:
         self.conn = conn
 
 
+class ApiError(Exception):
+    """ApiError answers the request with an HTTPException (handle() renders it)."""
+    def __init__(self, status, message, code):
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
 class ValidationErrors(Exception):
     def __init__(self, errors):
         super().__init__("validation failed")
@@ -300,13 +307,20 @@ def create_web_call(req):
     return Response(200, answer)
 
 
+def path_call_locked(req):
+    """path_call_locked returns the call the path's call_id names, or raises the
+    404; the caller holds sim.lock."""
+    call = req.sim.calls.get(req.params["call_id"])
+    if call is None:
+        raise ApiError(404, "Call not found", "CALL_NOT_FOUND")
+    return call
+
+
 def end_call(req):
     """POST /v1/calls/{call_id}/end: a live call is "ending", then completed."""
     sim = req.sim
     with sim.lock:
-        call = sim.calls.get(req.params["call_id"])
-        if call is None:
-            return error_locked(sim, 404, "Call not found", "CALL_NOT_FOUND")
+        call = path_call_locked(req)
         if call["status"] != "in-progress":
             return error_locked(sim, 409, "Call is not in progress", "CALL_NOT_IN_PROGRESS")
         call["status"] = "ending"
@@ -322,9 +336,7 @@ def get_call(req):
     """GET /v1/calls/{call_id}"""
     sim = req.sim
     with sim.lock:
-        call = sim.calls.get(req.params["call_id"])
-        if call is None:
-            return error_locked(sim, 404, "Call not found", "CALL_NOT_FOUND")
+        call = path_call_locked(req)
         return Response(200, sim.call_view_locked(call))
 
 
@@ -332,9 +344,7 @@ def transcript(req):
     """GET /v1/calls/{call_id}/transcript, in the shape the control API chose."""
     sim = req.sim
     with sim.lock:
-        call = sim.calls.get(req.params["call_id"])
-        if call is None:
-            return error_locked(sim, 404, "Call not found", "CALL_NOT_FOUND")
+        call = path_call_locked(req)
         shape = sim.transcript_shape
         if shape == 2:
             return Response(200, {"data": pair_turns(call)})
@@ -348,9 +358,7 @@ def recording(req):
     """GET /v1/calls/{call_id}/recording (no API key needed)"""
     sim = req.sim
     with sim.lock:
-        call = sim.calls.get(req.params["call_id"])
-        if call is None:
-            return error_locked(sim, 404, "Call not found", "CALL_NOT_FOUND")
+        call = path_call_locked(req)
         if not sim.recording_available(call):
             return error_locked(sim, 404, "Recording not available", "RECORDING_NOT_FOUND")
     return Response(200, raw=make_wav(call["id"]), content_type="audio/wav", headers={
@@ -362,9 +370,7 @@ def stream(req):
     one "turn" per turn, "ended", and ": heartbeat" comments while nothing happens."""
     sim, conn = req.sim, req.conn
     with sim.lock:
-        call = sim.calls.get(req.params["call_id"])
-        if call is None:
-            return error_locked(sim, 404, "Call not found", "CALL_NOT_FOUND")
+        call = path_call_locked(req)
         agent = sim.agents.get(call["agentId"]) if call["agentId"] else None
         connected = {"callId": call["id"], "status": call["status"],
                      "agentId": call["agentId"],
@@ -453,3 +459,5 @@ def handle(sim, method, path, query, raw, entry, conn, authorization):
         return func(ApiRequest(sim, params, query, raw, entry, conn))
     except ValidationErrors as exc:
         return validation(sim, exc.errors)
+    except ApiError as exc:
+        return error(sim, exc.status, exc.message, exc.code)

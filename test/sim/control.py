@@ -121,13 +121,20 @@ def set_config(sim, params, query, body):
     return sim.config_locked()
 
 
+def queue_items(body, key, normalize, queue):
+    """queue_items appends body[key], a list, each item normalized, to queue
+    and returns the queue's length."""
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise ControlError('body must be {"%s": [%s, ...]}' % (key, key[:-1]))
+    queue.extend([normalize(item) for item in items])
+    return len(queue)
+
+
 def queue_scripts(sim, params, query, body):
-    scripts = body.get("scripts")
-    if not isinstance(scripts, list):
-        raise ControlError('body must be {"scripts": [script, ...]}')
-    normalized = [normalize_script(s, sim.default_script) for s in scripts]
-    sim.scripts.extend(normalized)
-    return {"queued": len(sim.scripts)}
+    return {"queued": queue_items(body, "scripts",
+                                  lambda s: normalize_script(s, sim.default_script),
+                                  sim.scripts)}
 
 
 def clear_scripts(sim, params, query, body):
@@ -136,12 +143,7 @@ def clear_scripts(sim, params, query, body):
 
 
 def queue_faults(sim, params, query, body):
-    faults = body.get("faults")
-    if not isinstance(faults, list):
-        raise ControlError('body must be {"faults": [fault, ...]}')
-    normalized = [normalize_fault(f) for f in faults]
-    sim.faults.extend(normalized)
-    return {"pending": len(sim.faults)}
+    return {"pending": queue_items(body, "faults", normalize_fault, sim.faults)}
 
 
 def clear_faults(sim, params, query, body):
