@@ -13,6 +13,7 @@ OBJS = \
 	src/dispatch.o \
 	src/events.o \
 	src/functions.o \
+	src/launcher.o \
 	src/guc.o \
 	src/http.o \
 	src/numbers.o \

@@ -3,7 +3,7 @@
  * agentphone.c
  *		Module entry point: defines the settings, installs the hooks (shared
  *		memory, the database guard, the log hook) and registers the
- *		background worker.
+ *		launcher, which starts one worker per database (launcher.c).
  *
  * The log hook passes each message to secret.c, which keeps the API key
  * out of it, and to access.c, which names the grant a refusal lacks.
@@ -30,6 +30,7 @@
 #include "access.h"
 #include "dbguard.h"
 #include "guc.h"
+#include "launcher.h"
 #include "secret.h"
 #include "shared.h"
 
@@ -51,28 +52,6 @@ agentphone_emit_log(ErrorData *edata)
 		prev_emit_log_hook(edata);
 }
 
-/*
- * register_worker registers the one static background worker.  It starts
- * only once recovery has finished, so nothing ever dials from a standby,
- * and the postmaster restarts it 5 seconds after a crash.
- */
-static void
-register_worker(void)
-{
-	BackgroundWorker worker = {
-		.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION,
-		.bgw_start_time = BgWorkerStart_RecoveryFinished,
-		.bgw_restart_time = 5,
-		.bgw_notify_pid = 0,
-	};
-
-	strlcpy(worker.bgw_library_name, "agentphone", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "agentphone_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "agentphone worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "agentphone worker", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
-}
-
 void
 _PG_init(void)
 {
@@ -86,5 +65,5 @@ _PG_init(void)
 
 	shared_install();
 	agentphone_install_dbguard();
-	register_worker();
+	agentphone_register_launcher();
 }

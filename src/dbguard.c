@@ -4,20 +4,24 @@
  *		Keeping the worker out of the way of DROP DATABASE and the other
  *		commands that need its database to themselves.
  *
- * The worker stays connected to agentphone.database_name.  DROP DATABASE,
+ * Each served database has a worker connected to it.  DROP DATABASE,
  * ALTER DATABASE ... RENAME, ALTER DATABASE ... SET TABLESPACE and CREATE
  * DATABASE ... TEMPLATE refuse to run while any session is connected to
- * that database, and before PostgreSQL 18 they do not ask background
- * workers to leave.  So a utility hook, run in the backend that issues such
- * a command, marks the database "going" in shared memory and wakes the
- * worker, which drops its requests and exits; the command then finds the
- * database free (it waits up to 5 seconds for other sessions to leave).
+ * the database they name, and before PostgreSQL 18 they do not ask
+ * background workers to leave.  So a utility hook, run in the backend that
+ * issues such a command, marks that database "going" in its slot in shared
+ * memory and wakes its worker, which drops its requests and exits; the
+ * command then finds the database free (it waits up to 5 seconds for other
+ * sessions to leave).  The launcher starts no worker there meanwhile.
  *
  * When the command commits, the state says what became of the database:
- * still there (the command failed, or it only moved or copied it), or gone
- * (dropped or renamed away) until a CREATE DATABASE or a rename gives the
- * name back.  The restarted worker waits, unconnected and quiet, while the
- * database is going or gone.
+ * still there (the command failed, or it only renamed, moved or copied
+ * it: a worker starts there again, by OID, so a renamed database is
+ * served under its new name) or dropped (its slot is freed).  The hook
+ * also tells the launcher, at COMMIT, of CREATE EXTENSION agentphone (start
+ * a worker there now) and of databases created, renamed or altered (look
+ * at pg_database again), and wakes the worker at DROP EXTENSION agentphone
+ * so it stops.
  *
  * Only a command that could succeed marks the database: its role must
  * hold the privileges PostgreSQL will check (owning the database, and
@@ -53,27 +57,32 @@
 #include "guc.h"
 #include "shared.h"
 
-/* A "going" mark older than this is stale (its backend died mid-way). */
-#define GOING_STALE_MS 60000
-/* How often the waiting worker looks again without being woken. */
-#define WAIT_RECHECK_MS 1000
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /*
- * The state to publish when this backend's transaction commits: a worker
- * woken before then would not yet see a created or renamed database.
+ * What to publish when this backend's transaction commits: a worker or
+ * launcher woken before then would not yet see a created or renamed
+ * database, or a created extension.
  */
-static bool state_at_commit_pending = false;
-static AgentphoneDbState state_at_commit;
-static bool needed_it_at_commit;
+typedef struct Effect
+{
+	Oid			needed_db;		/* the database a command needs to itself */
+	AgentphoneDbState after;	/* its state once the command succeeded */
+	bool		rescan;			/* databases were created, renamed, altered */
+	bool		extension_created;	/* CREATE EXTENSION agentphone */
+	bool		extension_dropped;	/* DROP EXTENSION agentphone */
+} Effect;
+
+static Effect at_commit;
+static bool at_commit_pending = false;
 
 /*
  * has_option tells whether a CREATE/ALTER DATABASE option list holds
- * option "name"; with "value" given, whether it holds it with that value.
+ * option "name"; with "value" given, the value it holds (else NULL).
  */
-static bool
-has_option(List *options, const char *name, const char *value)
+static const char *
+option_value(List *options, const char *name)
 {
 	ListCell   *lc;
 
@@ -81,64 +90,86 @@ has_option(List *options, const char *name, const char *value)
 	{
 		DefElem    *def = lfirst_node(DefElem, lc);
 
-		if (strcmp(def->defname, name) != 0 || def->arg == NULL)
-			continue;
-		if (value == NULL || strcmp(defGetString(def), value) == 0)
-			return true;
+		if (strcmp(def->defname, name) == 0 && def->arg != NULL)
+			return defGetString(def);
 	}
+	return NULL;
+}
+
+/*
+ * names_agentphone tells whether a DROP EXTENSION names agentphone.
+ */
+static bool
+names_agentphone(DropStmt *d)
+{
+	ListCell   *lc;
+
+	if (d->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, d->objects)
+		if (strcmp(strVal(lfirst(lc)), "agentphone") == 0)
+			return true;
 	return false;
 }
 
 /*
- * statement_effect tells how a utility statement touches the worker's
- * database: *needs_it is true when it needs the database to itself, and
- * *after is the database's state once it has succeeded.  Returns false
- * when it does not touch the database at all.
+ * database_named returns the OID of database name, or InvalidOid.
+ */
+static Oid
+database_named(const char *name)
+{
+	return name ? get_database_oid(name, true) : InvalidOid;
+}
+
+/*
+ * statement_effect tells how a utility statement touches agentphone:
+ * which database, if any, it needs to itself (e->needed_db) and that
+ * database's state once it has succeeded, whether the launcher must look
+ * at the databases again, and whether it creates or drops the extension.
+ * Returns false when it touches nothing.
  */
 static bool
-statement_effect(Node *stmt, bool *needs_it, AgentphoneDbState *after)
+statement_effect(Node *stmt, Effect *e)
 {
-	const char *ours = agentphone_database_name;
-
-	*needs_it = true;
-	*after = DB_PRESENT;
+	memset(e, 0, sizeof(*e));
+	e->after = DB_PRESENT;
 	switch (nodeTag(stmt))
 	{
 		case T_DropdbStmt:
-			*after = DB_GONE;
-			return strcmp(((DropdbStmt *) stmt)->dbname, ours) == 0;
+			e->needed_db = database_named(((DropdbStmt *) stmt)->dbname);
+			e->after = DB_GONE;
+			e->rescan = true;
+			break;
 		case T_AlterDatabaseStmt:
-			return strcmp(((AlterDatabaseStmt *) stmt)->dbname, ours) == 0 &&
-				has_option(((AlterDatabaseStmt *) stmt)->options, "tablespace", NULL);
+			{
+				AlterDatabaseStmt *a = (AlterDatabaseStmt *) stmt;
+
+				if (option_value(a->options, "tablespace") != NULL)
+					e->needed_db = database_named(a->dbname);
+				e->rescan = true;	/* allow_connections, is_template */
+				break;
+			}
 		case T_CreatedbStmt:
-			{
-				CreatedbStmt *c = (CreatedbStmt *) stmt;
-
-				if (strcmp(c->dbname, ours) == 0)
-				{
-					/* our name comes (back) into existence */
-					*needs_it = false;
-					return true;
-				}
-				return has_option(c->options, "template", ours);
-			}
+			e->needed_db = database_named(option_value(((CreatedbStmt *) stmt)->options, "template"));
+			e->rescan = true;	/* a copy of a database with agentphone has it */
+			break;
 		case T_RenameStmt:
-			{
-				RenameStmt *r = (RenameStmt *) stmt;
-
-				if (r->renameType != OBJECT_DATABASE)
-					return false;
-				if (strcmp(r->newname, ours) == 0)
-				{
-					*needs_it = false;
-					return true;
-				}
-				*after = DB_GONE;
-				return strcmp(r->subname, ours) == 0;
-			}
+			if (((RenameStmt *) stmt)->renameType != OBJECT_DATABASE)
+				return false;
+			e->needed_db = database_named(((RenameStmt *) stmt)->subname);
+			e->rescan = true;
+			break;
+		case T_CreateExtensionStmt:
+			e->extension_created =
+				strcmp(((CreateExtensionStmt *) stmt)->extname, "agentphone") == 0;
+			return e->extension_created;
+		case T_DropStmt:
+			e->extension_dropped = names_agentphone((DropStmt *) stmt);
+			return e->extension_dropped;
 		default:
 			return false;
 	}
+	return true;
 }
 
 /*
@@ -223,16 +254,14 @@ may_create_in_tablespace(List *options)
 
 /*
  * could_succeed tells whether the current role holds the privileges
- * PostgreSQL checks before it runs a statement that needs the worker's
- * database to itself (statement_effect() said it does).
+ * PostgreSQL checks before it runs a statement that needs database db to
+ * itself.
  */
 static bool
-could_succeed(Node *stmt)
+could_succeed(Node *stmt, Oid db)
 {
-	Oid			db = get_database_oid(agentphone_database_name, true);
-
-	if (!OidIsValid(db) || db == MyDatabaseId)
-		return false;			/* nothing to free, or bound to fail */
+	if (db == MyDatabaseId)
+		return false;			/* bound to fail */
 	switch (nodeTag(stmt))
 	{
 		case T_DropdbStmt:
@@ -250,15 +279,15 @@ could_succeed(Node *stmt)
 }
 
 /*
- * run_utility runs the statement as PostgreSQL would; when it needed the
- * worker's database and fails, the database is still there and the worker
+ * run_utility runs the statement as PostgreSQL would; when it needed a
+ * served database and fails, the database is still there and its worker
  * may come back.
  */
 static void
 run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			ProcessUtilityContext context, ParamListInfo params,
 			QueryEnvironment *queryEnv, DestReceiver *dest,
-			QueryCompletion *qc, bool needed_it)
+			QueryCompletion *qc, Oid needed_db)
 {
 	PG_TRY();
 	{
@@ -271,16 +300,32 @@ run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	}
 	PG_CATCH();
 	{
-		if (needed_it)
-			shared_set_db_state(DB_PRESENT);
+		if (OidIsValid(needed_db))
+			shared_set_db_state(needed_db, DB_PRESENT);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 }
 
 /*
- * agentphone_process_utility runs a utility statement, clearing the worker
- * out of the way first when the statement needs its database to itself.
+ * warn_if_unserved warns, at CREATE EXTENSION, when this database will
+ * get no worker because every slot serves another.
+ */
+static void
+warn_if_unserved(void)
+{
+	if (shared_database_unserved(MyDatabaseId))
+		ereport(WARNING,
+				(errmsg("agentphone will not place calls in this database yet: all %d slots of agentphone.max_databases serve other databases",
+						shared_slot_count()),
+				 errdetail("Calls queued here stay queued until a slot is free."),
+				 errhint("Raise agentphone.max_databases (and max_worker_processes) and restart the server.")));
+}
+
+/*
+ * agentphone_process_utility runs a utility statement, clearing a
+ * database's worker out of the way first when the statement needs that
+ * database to itself, and notes what to tell the launcher at COMMIT.
  */
 static void
 agentphone_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -288,104 +333,79 @@ agentphone_process_utility(PlannedStmt *pstmt, const char *queryString,
 						   ParamListInfo params, QueryEnvironment *queryEnv,
 						   DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		needs_it = false;
-	AgentphoneDbState after;
+	Effect		e;
 	bool		touches = shared_available() &&
-		statement_effect(pstmt->utilityStmt, &needs_it, &after);
+		statement_effect(pstmt->utilityStmt, &e);
 
-	if (touches && needs_it && !could_succeed(pstmt->utilityStmt))
-		touches = needs_it = false;	/* PostgreSQL will refuse it */
-	if (touches && needs_it)
-		shared_set_db_state(DB_GOING);
+	if (touches && OidIsValid(e.needed_db) &&
+		!could_succeed(pstmt->utilityStmt, e.needed_db))
+		touches = false;		/* PostgreSQL will refuse it */
+	if (!touches)
+		e.needed_db = InvalidOid;
+	if (OidIsValid(e.needed_db))
+		shared_set_db_state(e.needed_db, DB_GOING);
 	run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
-				dest, qc, touches && needs_it);
-	if (touches)
+				dest, qc, e.needed_db);
+	if (!touches)
+		return;
+	if (e.extension_created)
 	{
-		state_at_commit_pending = true;
-		state_at_commit = after;
-		needed_it_at_commit = needs_it;
+		agentphone_request_worker_at_commit();
+		warn_if_unserved();
+	}
+	if (e.extension_dropped)
+		agentphone_wake_at_commit();
+	if (e.rescan || OidIsValid(e.needed_db))
+	{
+		at_commit = e;
+		at_commit_pending = true;
 	}
 }
 
 /*
- * dbguard_xact_callback publishes the database's new state at COMMIT; at
- * ABORT a database the command needed is still there.
+ * dbguard_xact_callback publishes the database's new state at COMMIT and
+ * wakes the launcher; at ABORT a database the command needed is still
+ * there.
  */
 static void
 dbguard_xact_callback(XactEvent event, void *arg)
 {
 	(void) arg;
-	if (!state_at_commit_pending)
+	if (!at_commit_pending)
 		return;
 	if (event == XACT_EVENT_COMMIT)
-		shared_set_db_state(state_at_commit);
-	else if (event == XACT_EVENT_ABORT && needed_it_at_commit)
-		shared_set_db_state(DB_PRESENT);
-	else
+	{
+		if (OidIsValid(at_commit.needed_db))
+			shared_set_db_state(at_commit.needed_db, at_commit.after);
+		shared_wake_launcher(at_commit.rescan);
+	}
+	else if (event == XACT_EVENT_ABORT && OidIsValid(at_commit.needed_db))
+		shared_set_db_state(at_commit.needed_db, DB_PRESENT);
+	else if (event != XACT_EVENT_ABORT)
 		return;
-	state_at_commit_pending = false;
-}
-
-/*
- * db_state_blocks tells whether the worker must stay away from its
- * database now.
- */
-static bool
-db_state_blocks(void)
-{
-	TimestampTz since;
-	AgentphoneDbState state = shared_db_state(&since);
-	if (state == DB_GOING)
-		return !TimestampDifferenceExceeds(since, GetCurrentTimestamp(),
-										   GOING_STALE_MS);
-	return state == DB_GONE;
+	at_commit_pending = false;
 }
 
 /*
  * agentphone_leave_if_database_needed is called at the top of the worker's
  * loop: when a command needs the database, the worker drops its requests
- * and exits (proc_exit); the postmaster restarts it, and it waits in
- * agentphone_wait_for_database.
+ * and exits; the launcher starts it again once the command is over and
+ * the database still exists (under its new name, after a rename).
  */
 void
-agentphone_leave_if_database_needed(void)
+agentphone_leave_if_database_needed(const char *dbname)
 {
-	if (!db_state_blocks())
+	TimestampTz since;
+
+	if (shared_my_db_state(&since) != DB_GOING ||
+		TimestampDifferenceExceeds(since, GetCurrentTimestamp(), DB_GOING_STALE_MS))
 		return;
 	ereport(LOG,
 			(errmsg("agentphone worker is leaving database \"%s\" for a command that needs it to itself",
-					agentphone_database_name),
+					dbname),
 			 errdetail("Calls whose requests were in flight will be reconciled with the API if the database remains.")));
-	proc_exit(1);
-}
-
-/*
- * agentphone_wait_for_database keeps the starting worker unconnected while
- * its database is being dropped, renamed or copied, or is gone.
- */
-void
-agentphone_wait_for_database(void)
-{
-	bool		said = false;
-
-	while (db_state_blocks())
-	{
-		if (!said)
-		{
-			ereport(LOG,
-					(errmsg("agentphone worker waits for database \"%s\"",
-							agentphone_database_name),
-					 errdetail("The database is being dropped, renamed or copied, or was dropped or renamed."),
-					 errhint("It connects again once a database of that name exists (CREATE DATABASE or ALTER DATABASE ... RENAME).")));
-			agentphone_note_error("waiting for its database to exist again");
-			said = true;
-		}
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 WAIT_RECHECK_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
+	shared_worker_exit(EXIT_LEFT);
+	proc_exit(0);
 }
 
 /*

@@ -10,8 +10,7 @@
 #define AGENTPHONE_DBGUARD_H
 
 extern void agentphone_install_dbguard(void);
-extern void agentphone_wait_for_database(void);
-extern void agentphone_leave_if_database_needed(void);
+extern void agentphone_leave_if_database_needed(const char *dbname);
 
 
 #endif							/* AGENTPHONE_DBGUARD_H */

@@ -79,12 +79,6 @@ typedef struct Outcome
 	int			delay_ms;		/* OUTCOME_RETRY */
 } Outcome;
 
-/* Sliding 60-second window of send times, for max_calls_per_minute. */
-static TimestampTz *sent_at = NULL;
-static int	window_size = 0;
-static int	window_head = 0;	/* index of the oldest entry */
-static int	window_count = 0;
-
 /* How soon to look again at due calls that another transaction locks. */
 #define LOCKED_RETRY_MS 200
 
@@ -99,60 +93,35 @@ static void record_create(HttpRequest *req, RecordResult *result);
 static const RequestHandler create_handler = {NULL, record_create};
 
 /*
- * window_resize follows a change of max_calls_per_minute, keeping the most
- * recent send times so a reload cannot open a burst.
+ * dispatch_reserve reserves up to want sends with this database's key, so
+ * that all the databases that use the key make no more than
+ * max_calls_per_minute of them in any 60 seconds, and returns how many it
+ * reserved; when none, *free_at is when one may be.  What a claim does not
+ * use goes back through dispatch_unreserve.
  */
-static void
-window_resize(void)
-{
-	int			size = agentphone_max_calls_per_minute;
-	TimestampTz *grown;
-	int			keep;
+static uint64 reserved_key_hash;
+static TimestampTz reserved_at;
 
-	if (size == window_size)
-		return;
-	grown = MemoryContextAllocZero(TopMemoryContext, size * sizeof(TimestampTz));
-	keep = Min(window_count, size);
-	for (int i = 0; i < keep; i++)
-		grown[i] = sent_at[(window_head + window_count - keep + i) % window_size];
-	if (sent_at)
-		pfree(sent_at);
-	sent_at = grown;
-	window_size = size;
-	window_head = 0;
-	window_count = keep;
-}
-
-/*
- * dispatch_budget returns how many calls may be sent now without
- * exceeding max_calls_per_minute in any 60 seconds.  When none may,
- * *free_at is when the next one may.
- */
 int
-dispatch_budget(TimestampTz now, TimestampTz *free_at)
+dispatch_reserve(int want, TimestampTz now, TimestampTz *free_at)
 {
-	TimestampTz horizon = now - 60 * USECS_PER_SEC;
+	const char *key = agentphone_api_key_value();
 
-	window_resize();
-	while (window_count > 0 && sent_at[window_head] <= horizon)
-	{
-		window_head = (window_head + 1) % window_size;
-		window_count--;
-	}
-	if (window_count == window_size)
-		*free_at = sent_at[window_head] + 60 * USECS_PER_SEC;
-	return window_size - window_count;
+	if (key == NULL)
+		return 0;
+	reserved_key_hash = agentphone_key_hash(key);
+	reserved_at = now;
+	return shared_pacing_reserve(reserved_key_hash, want,
+								 agentphone_max_calls_per_minute, now, free_at);
 }
 
 /*
- * note_sent records one send in the window.
+ * dispatch_unreserve gives back n sends of the last reservation.
  */
-static void
-note_sent(TimestampTz now)
+void
+dispatch_unreserve(int n)
 {
-	Assert(window_count < window_size);
-	sent_at[(window_head + window_count) % window_size] = now;
-	window_count++;
+	shared_pacing_return(reserved_key_hash, n, reserved_at);
 }
 
 /*
@@ -334,8 +303,8 @@ dispatch_note_waiting(const char *why)
 }
 
 /*
- * dispatch_send starts the POST of every claimed call.  Each send counts
- * against the per-minute window.  extension_oid identifies the
+ * dispatch_send starts the POST of every claimed call (dispatch_reserve
+ * counted them against the key's window).  extension_oid identifies the
  * incarnation of the extension the calls belong to.
  */
 void
@@ -344,7 +313,6 @@ dispatch_send(List *claimed, Oid extension_oid)
 	ListCell   *lc;
 	char	   *url = api_url("/calls");
 	const char *key = agentphone_api_key_value();	/* once for the batch */
-	TimestampTz now = GetCurrentTimestamp();
 
 	foreach(lc, claimed)
 	{
@@ -356,7 +324,6 @@ dispatch_send(List *claimed, Oid extension_oid)
 		r->attempt = c->attempt;
 		r->key_hash = key ? agentphone_key_hash(key) : 0;
 		request_start(r, url, key, body);
-		note_sent(now);
 		pfree(body);
 	}
 	agentphone_count(COUNT_DISPATCHED, list_length(claimed));

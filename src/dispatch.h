@@ -21,7 +21,8 @@ typedef struct ClaimedCall
 	ApiCallRequest req;
 } ClaimedCall;
 
-extern int	dispatch_budget(TimestampTz now, TimestampTz *free_at);
+extern int	dispatch_reserve(int want, TimestampTz now, TimestampTz *free_at);
+extern void dispatch_unreserve(int n);
 extern void dispatch_recover_orphans(void);
 extern void dispatch_release_window_holds(void);
 extern void dispatch_note_waiting(const char *why);

@@ -64,20 +64,24 @@ text_arg(const Datum *args, const bool *isnull, int n)
 
 /*
  * check_database refuses to queue calls in a database where no worker
- * will ever look for them.
+ * will ever look for them: with the deprecated agentphone.database_name
+ * set, every other database.
  */
 static void
 check_database(void)
 {
-	char	   *db = get_database_name(MyDatabaseId);
+	char	   *db;
 
+	if (agentphone_database_name[0] == '\0')
+		return;
+	db = get_database_name(MyDatabaseId);
 	if (db != NULL && strcmp(db, agentphone_database_name) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agentphone places calls only from database \"%s\"",
 						agentphone_database_name),
 				 errdetail("This is database \"%s\"; a call queued here would never be placed.", db),
-				 errhint("Queue calls in database \"%s\", or set agentphone.database_name and restart the server.",
+				 errhint("Queue calls in database \"%s\", or leave agentphone.database_name empty (every database is then served) and restart the server.",
 						 agentphone_database_name)));
 }
 
@@ -741,6 +745,18 @@ queue_depth(void)
 }
 
 /*
+ * unserved_reason says why this database has no slot.
+ */
+static const char *
+unserved_reason(void)
+{
+	if (shared_database_unserved(MyDatabaseId))
+		return psprintf("no worker serves this database: all %d slots of agentphone.max_databases serve other databases; raise it and restart the server",
+						shared_slot_count());
+	return "no worker serves this database yet: the launcher starts one when CREATE EXTENSION agentphone or a queued call commits";
+}
+
+/*
  * agentphone_worker_status reports the worker's health: whether it runs,
  * its pid, when it started and last looped, the queue depth, requests in
  * flight, its counters since the server started, and its last failure.
@@ -755,12 +771,14 @@ agentphone_worker_status(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (!shared_worker_health(&snap))
+	if (!shared_available())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agentphone is not loaded through shared_preload_libraries"),
 				 errdetail("No background worker is running: queued calls are not placed."),
 				 errhint("Add agentphone to shared_preload_libraries and restart the server.")));
+	if (!shared_database_health(MyDatabaseId, &snap))
+		strlcpy(snap.last_error, unserved_reason(), sizeof(snap.last_error));
 
 	v[0] = BoolGetDatum(snap.worker_pid != 0);
 	v[1] = Int32GetDatum(snap.worker_pid);

@@ -28,6 +28,9 @@ char	   *agentphone_api_key_file = NULL;
 bool		agentphone_allow_insecure_http = false;
 char	   *agentphone_http_proxy = NULL;
 char	   *agentphone_database_name = NULL;
+char	   *agentphone_api_key_directory = NULL;
+int			agentphone_max_databases = 8;
+char	   *agentphone_sub_account_id = NULL;
 int			agentphone_max_in_flight = 16;
 int			agentphone_request_timeout_ms = 10000;
 int			agentphone_max_calls_per_minute = 120;
@@ -483,12 +486,34 @@ agentphone_define_settings(void)
 	 * must not die defining it.
 	 */
 	DefineCustomStringVariable("agentphone.database_name",
-							   "Database in which the agentphone worker places calls.",
-							   NULL,
+							   "Deprecated: the only database agentphone serves (empty: every database where it is installed).",
+							   "Kept for one release; leave it empty and agentphone serves each database where CREATE EXTENSION agentphone has run.",
 							   &agentphone_database_name,
-							   "postgres",
+							   "",
 							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("agentphone.max_databases",
+							"Maximum number of databases agentphone serves at once (one worker each).",
+							"Each worker also takes one of max_worker_processes.",
+							&agentphone_max_databases,
+							8, 1, 1024,
+							process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("agentphone.api_key_directory",
+							   "Directory holding one API key file per database, named after the database; when set, it is the only source of keys.",
+							   "Each file must be readable by the server's OS user only (chmod 600). A database without a file has no key.",
+							   &agentphone_api_key_directory,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("agentphone.sub_account_id",
+							   "Sub-account that calls queued in this session are placed under (sent as X-Sub-Account-Id; empty: none).",
+							   "Set it per database with ALTER DATABASE ... SET; agentphone_call()'s sub_account_id argument overrides it.",
+							   &agentphone_sub_account_id,
+							   "",
+							   PGC_USERSET, 0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("agentphone.max_in_flight",
 							"Maximum number of API requests the worker has in flight at once.",

@@ -52,7 +52,7 @@ typedef struct ApiRequest
 	Oid			extension_oid;	/* the agentphone.calls it belongs to */
 	int64		id;				/* agentphone.calls.id, 0 for a list */
 	int			attempt;		/* REQ_CREATE_CALL: 1 for the first try */
-	uint32		key_hash;		/* REQ_CREATE_CALL: of the key sent */
+	uint64		key_hash;		/* REQ_CREATE_CALL: of the key sent */
 	int			offset;			/* a list's page: its offset */
 	char		api_id[129];	/* REQ_GET_*: the API's id */
 	struct ApiCall *ended;		/* REQ_GET_*TRANSCRIPT: the ended call, stored

@@ -25,9 +25,12 @@
 #include "postgres.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "tcop/tcopprot.h"
@@ -45,15 +48,22 @@ static char *file_key_path = NULL;
 static struct timespec file_key_mtime;
 static off_t file_key_size = -1;
 
-/* Why agentphone_api_key_value() found no key, for messages. */
+/*
+ * Why agentphone_api_key_value() found no key: in full (with the file's
+ * path and error, for superusers and the log), and as callers may read it.
+ */
 static char key_problem[256];
+static char key_problem_public[256];
+
+/* The database whose key file agentphone.api_key_directory holds. */
+static char *key_database = NULL;
 
 /*
  * The key the API refused (401), by its hash, and the status: the
  * worker places no call with it until the key changes or a reload.
  */
 static bool key_refused = false;
-static uint32 refused_key_hash;
+static uint64 refused_key_hash;
 static long refused_status;
 
 /*
@@ -93,30 +103,52 @@ forget_file_key(void)
 }
 
 /*
+ * set_problem notes why there is no key: the full reason, and the one
+ * callers who are not superusers may read.
+ */
+static void
+set_problem(const char *public_reason, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+set_problem(const char *public_reason, const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(key_problem, sizeof(key_problem), fmt, args);
+	va_end(args);
+	strlcpy(key_problem_public, public_reason, sizeof(key_problem_public));
+}
+
+#define FILE_PROBLEM_PUBLIC "%s cannot serve as a key (a superuser sees why in agentphone_worker_status() or the server log)"
+
+/*
  * read_key_file (re)reads the key file when it changed; it returns false
- * with key_problem set when the file cannot serve as a key.
+ * with the problem set when the file cannot serve as a key.  setting names
+ * where the path came from, for the messages.
  */
 static bool
-read_key_file(const char *path)
+read_key_file(const char *path, const char *setting)
 {
 	struct stat st;
 	char		buf[MAX_KEY_FILE_BYTES + 1];
+	char		shown[128];
 	FILE	   *f;
 	size_t		n;
 	char	   *key;
 
+	snprintf(shown, sizeof(shown), FILE_PROBLEM_PUBLIC, setting);
 	if (stat(path, &st) != 0)
 	{
-		snprintf(key_problem, sizeof(key_problem),
-				 "agentphone.api_key_file \"%s\" cannot be read: %s", path, strerror(errno));
+		forget_file_key();
+		set_problem(shown, "%s \"%s\" cannot be read: %s", setting, path, strerror(errno));
 		return false;
 	}
 	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 	{
 		forget_file_key();
-		snprintf(key_problem, sizeof(key_problem),
-				 "agentphone.api_key_file \"%s\" must be a regular file that only the server's OS user can read (chmod 600)",
-				 path);
+		set_problem(shown, "%s \"%s\" must be a regular file that only the server's OS user can read (chmod 600)",
+					setting, path);
 		return false;
 	}
 	if (file_key && strcmp(file_key_path, path) == 0 &&
@@ -127,8 +159,7 @@ read_key_file(const char *path)
 	f = AllocateFile(path, "r");
 	if (f == NULL)
 	{
-		snprintf(key_problem, sizeof(key_problem),
-				 "agentphone.api_key_file \"%s\" cannot be read: %s", path, strerror(errno));
+		set_problem(shown, "%s \"%s\" cannot be read: %s", setting, path, strerror(errno));
 		return false;
 	}
 	n = fread(buf, 1, MAX_KEY_FILE_BYTES + 1, f);
@@ -137,8 +168,7 @@ read_key_file(const char *path)
 	key = trim_key(buf);
 	if (n > MAX_KEY_FILE_BYTES || key[0] == '\0' || strpbrk(key, "\r\n") != NULL)
 	{
-		snprintf(key_problem, sizeof(key_problem),
-				 "agentphone.api_key_file \"%s\" must hold the key alone, on one line", path);
+		set_problem(shown, "%s \"%s\" must hold the key alone, on one line", setting, path);
 		explicit_bzero(buf, sizeof(buf));
 		return false;
 	}
@@ -151,6 +181,60 @@ read_key_file(const char *path)
 }
 
 /*
+ * secret_use_database names the database whose key
+ * agentphone.api_key_directory holds (the worker's, after it connects).
+ */
+void
+secret_use_database(const char *dbname)
+{
+	if (key_database)
+		pfree(key_database);
+	key_database = dbname ? MemoryContextStrdup(TopMemoryContext, dbname) : NULL;
+}
+
+/*
+ * directory_key returns the key of this database from
+ * agentphone.api_key_directory, or NULL with the problem set.  A session
+ * learns its database's name in its first transaction that needs a key:
+ * a database cannot be renamed while anyone is connected to it.
+ */
+static const char *
+directory_key(const char *dir)
+{
+	char	   *path;
+	bool		ok;
+
+	if (key_database == NULL && IsTransactionState() && OidIsValid(MyDatabaseId))
+		secret_use_database(get_database_name(MyDatabaseId));
+	if (key_database == NULL)
+	{
+		set_problem("the database's name is not known yet",
+					"the database's name is not known yet");
+		return NULL;
+	}
+	if (key_database[0] == '.' || strchr(key_database, '/') != NULL)
+	{
+		set_problem("this database's name cannot name a file in agentphone.api_key_directory",
+					"database \"%s\" cannot name a file in agentphone.api_key_directory (a \"/\", or a leading \".\")",
+					key_database);
+		return NULL;
+	}
+	path = psprintf("%s/%s", dir, key_database);
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+	{
+		forget_file_key();
+		set_problem("agentphone.api_key_directory holds no key file for this database",
+					"agentphone.api_key_directory holds no key file for database \"%s\" (%s)",
+					key_database, path);
+		pfree(path);
+		return NULL;
+	}
+	ok = read_key_file(path, "agentphone.api_key_directory");
+	pfree(path);
+	return ok ? file_key : NULL;
+}
+
+/*
  * agentphone_api_key_value returns the API key to send, or NULL when there
  * is none; agentphone_key_problem() then says why.
  */
@@ -158,20 +242,23 @@ const char *
 agentphone_api_key_value(void)
 {
 	const char *path = agentphone_api_key_file;
+	const char *dir = agentphone_api_key_directory;
 
+	if (dir != NULL && dir[0] != '\0')
+		return directory_key(dir);
 	if (path != NULL && path[0] != '\0')
-		return read_key_file(path) ? file_key : NULL;
+		return read_key_file(path, "agentphone.api_key_file") ? file_key : NULL;
 	forget_file_key();
 	if (agentphone_api_key == NULL || agentphone_api_key[0] == '\0')
 	{
-		strlcpy(key_problem, "neither agentphone.api_key_file nor agentphone.api_key is set",
-				sizeof(key_problem));
+		set_problem("neither agentphone.api_key_file nor agentphone.api_key is set",
+					"neither agentphone.api_key_file nor agentphone.api_key is set");
 		return NULL;
 	}
 	if (agentphone_api_key_malformed)
 	{
-		strlcpy(key_problem, "agentphone.api_key contains a line break, which no key does",
-				sizeof(key_problem));
+		set_problem("agentphone.api_key contains a line break, which no key does",
+					"agentphone.api_key contains a line break, which no key does");
 		return NULL;
 	}
 	return agentphone_api_key;
@@ -195,9 +282,7 @@ agentphone_key_problem(void)
 const char *
 agentphone_key_problem_shown(bool to_superuser)
 {
-	if (!to_superuser && strstr(key_problem, "agentphone.api_key_file") != NULL)
-		return "agentphone.api_key_file cannot serve as a key (a superuser sees why in agentphone_worker_status() or the server log)";
-	return key_problem;
+	return to_superuser ? key_problem : key_problem_public;
 }
 
 /*
@@ -206,6 +291,8 @@ agentphone_key_problem_shown(bool to_superuser)
 const char *
 agentphone_key_source(void)
 {
+	if (agentphone_api_key_directory != NULL && agentphone_api_key_directory[0] != '\0')
+		return "agentphone.api_key_directory";
 	if (agentphone_api_key_file != NULL && agentphone_api_key_file[0] != '\0')
 		return "agentphone.api_key_file";
 	return "agentphone.api_key";
@@ -218,6 +305,8 @@ agentphone_key_source(void)
 const char *
 agentphone_key_hint(void)
 {
+	if (agentphone_api_key_directory != NULL && agentphone_api_key_directory[0] != '\0')
+		return "Ask a superuser to put this database's key in a file named after the database in the directory agentphone.api_key_directory names: owned by the server's OS user, readable by nobody else (chmod 600). It is read again when it changes.";
 	if (agentphone_api_key_file != NULL && agentphone_api_key_file[0] != '\0')
 		return "Ask a superuser to fix the file named by agentphone.api_key_file: owned by the server's OS user, readable by nobody else (chmod 600), holding the key. It is read again when it changes.";
 	if (agentphone_api_key != NULL && agentphone_api_key[0] != '\0')
@@ -228,10 +317,10 @@ agentphone_key_hint(void)
 /*
  * agentphone_key_hash is how a key is remembered without keeping it.
  */
-uint32
+uint64
 agentphone_key_hash(const char *key)
 {
-	return hash_bytes((const unsigned char *) key, (int) strlen(key));
+	return hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
 }
 
 /*
@@ -240,7 +329,7 @@ agentphone_key_hash(const char *key)
  * rotation may since have replaced.
  */
 void
-agentphone_note_key_refused(long status, uint32 key_hash)
+agentphone_note_key_refused(long status, uint64 key_hash)
 {
 	key_refused = true;
 	refused_key_hash = key_hash;

@@ -1,14 +1,26 @@
 /*-------------------------------------------------------------------------
  *
  * shared.c
- *		The small struct backends and the worker share in shared memory, and
- *		the only code that touches it: every field is read and written here,
- *		under its spinlock, through the functions of shared.h.
+ *		The structs backends, the launcher and the workers share in shared
+ *		memory, and the only code that touches them: every field is read and
+ *		written here, under a lock, through the functions of shared.h.
  *
- * The worker is woken through its latch, published here.  A backend that
- * queues calls asks to wake it; the wake happens in a transaction callback
- * at COMMIT (never at ROLLBACK), once per transaction however many calls
- * it queued.
+ * There is one slot per served database, agentphone.max_databases in all,
+ * so one database can never take another's: the launcher (launcher.c)
+ * claims a slot for each database it starts a worker in and frees it when
+ * the database turns out not to have the extension, or is dropped.  A
+ * worker is woken through the latch it publishes in its slot.  A backend
+ * that queues calls asks to wake its database's worker; the wake happens
+ * in a transaction callback at COMMIT (never at ROLLBACK), once per
+ * transaction however many calls it queued.  When its database has no
+ * worker yet (CREATE EXTENSION just committed, or the worker stopped), the
+ * commit asks the launcher for one instead, through a short ring of
+ * requests beside the launcher's latch.
+ *
+ * Pacing: databases that send with one API key share one
+ * max_calls_per_minute window, kept here by the key's hash in
+ * per-second buckets; a worker reserves its sends before it claims calls
+ * and gives back what it did not claim.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,19 +33,52 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "nodes/pg_list.h"
 
+#include "guc.h"
 #include "shared.h"
+
+/* Requests for a worker that fit before the launcher rescans everything. */
+#define REQUEST_RING 32
+/* A send counts against its key's budget for this many whole seconds. */
+#define PACING_SECONDS 61
+
+typedef struct DatabaseSlot
+{
+	Latch	   *worker_latch;	/* the running worker's latch, or NULL */
+	WorkerHealth h;				/* what the status functions show */
+} DatabaseSlot;
+
+typedef struct WorkerRequest
+{
+	Oid			db;
+	bool		reset_backoff;	/* CREATE EXTENSION: start at once */
+} WorkerRequest;
+
+typedef struct PacingWindow
+{
+	uint64		key_hash;		/* 0: unused */
+	int64		second[PACING_SECONDS]; /* the second each bucket counts */
+	int32		sent[PACING_SECONDS];
+} PacingWindow;
 
 typedef struct AgentphoneShared
 {
-	slock_t		mutex;
-	Latch	   *worker_latch;	/* the running worker's latch, or NULL */
-	WorkerHealth health;		/* what agentphone_worker_status() shows */
-	AgentphoneDbState db_state;	/* what is becoming of its database */
-	TimestampTz db_state_since;	/* since when */
+	slock_t		mutex;			/* everything but the pacing windows */
+	Latch	   *launcher_latch;
+	LauncherHealth launcher;
+	bool		rescan;			/* the launcher must look at every database */
+	int			nrequests;
+	WorkerRequest requests[REQUEST_RING];
+	LWLock	   *pacing_lock;	/* the pacing windows */
+	int			npacing;
+	PacingWindow *pacing;
+	int			nslots;
+	DatabaseSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } AgentphoneShared;
 
 static AgentphoneShared *agentphone_shared = NULL;
+static int	my_slot = -1;		/* the worker's slot */
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #if PG_VERSION_NUM >= 150000
@@ -42,9 +87,25 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 
 /* Set when this transaction queued a call; consumed at COMMIT/ABORT. */
 static bool wake_at_commit = false;
+static bool worker_wanted_at_commit = false;
+
+#define SLOT(i) (&agentphone_shared->slots[(i)])
+
+static Size
+shared_size(void)
+{
+	return MAXALIGN(add_size(offsetof(AgentphoneShared, slots),
+							 mul_size(agentphone_max_databases, sizeof(DatabaseSlot))));
+}
+
+static int
+pacing_count(void)
+{
+	return 2 * agentphone_max_databases + 1;
+}
 
 /*
- * agentphone_shmem_request asks the postmaster for our small struct.
+ * agentphone_shmem_request asks the postmaster for our structs.
  */
 static void
 agentphone_shmem_request(void)
@@ -53,11 +114,13 @@ agentphone_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(AgentphoneShared)));
+	RequestAddinShmemSpace(add_size(shared_size(),
+									mul_size(pacing_count(), sizeof(PacingWindow))));
+	RequestNamedLWLockTranche("agentphone", 1);
 }
 
 /*
- * agentphone_shmem_startup creates or attaches to the shared struct.
+ * agentphone_shmem_startup creates or attaches to the shared structs.
  */
 static void
 agentphone_shmem_startup(void)
@@ -68,116 +131,87 @@ agentphone_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	agentphone_shared = ShmemInitStruct("agentphone",
-										sizeof(AgentphoneShared), &found);
+	agentphone_shared = ShmemInitStruct("agentphone", shared_size(), &found);
 	if (!found)
 	{
-		memset(agentphone_shared, 0, sizeof(AgentphoneShared));
+		memset(agentphone_shared, 0, shared_size());
 		SpinLockInit(&agentphone_shared->mutex);
+		agentphone_shared->nslots = agentphone_max_databases;
+		agentphone_shared->npacing = pacing_count();
+		agentphone_shared->pacing_lock = &(GetNamedLWLockTranche("agentphone"))->lock;
 	}
+	agentphone_shared->pacing =
+		ShmemInitStruct("agentphone pacing",
+						mul_size(agentphone_shared->npacing, sizeof(PacingWindow)), &found);
+	if (!found)
+		memset(agentphone_shared->pacing, 0,
+			   agentphone_shared->npacing * sizeof(PacingWindow));
 	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
- * agentphone_wake_worker sets the running worker's latch, if there is one.
+ * slot_of returns the slot serving database db, or -1; caller holds the
+ * mutex.
  */
-void
-agentphone_wake_worker(void)
+static int
+slot_of(Oid db)
+{
+	for (int i = 0; i < agentphone_shared->nslots; i++)
+		if (SLOT(i)->h.dboid == db)
+			return i;
+	return -1;
+}
+
+/*
+ * request_worker asks the launcher for a worker in database db.
+ */
+static void
+request_worker(Oid db, bool reset_backoff)
 {
 	Latch	   *latch;
 
-	if (agentphone_shared == NULL)
-		return;
 	SpinLockAcquire(&agentphone_shared->mutex);
-	latch = agentphone_shared->worker_latch;
+	if (agentphone_shared->nrequests < REQUEST_RING)
+	{
+		WorkerRequest *r = &agentphone_shared->requests[agentphone_shared->nrequests++];
+
+		r->db = db;
+		r->reset_backoff = reset_backoff;
+	}
+	else
+		agentphone_shared->rescan = true;
+	latch = agentphone_shared->launcher_latch;
 	SpinLockRelease(&agentphone_shared->mutex);
 	if (latch)
 		SetLatch(latch);
 }
 
 /*
- * unpublish_worker clears the worker's entry when it exits, so nobody sets
- * a latch that belongs to a dead process.
+ * wake_database_worker sets the latch of database db's worker; when it has
+ * none, it asks the launcher for one.
  */
 static void
-unpublish_worker(int code, Datum arg)
+wake_database_worker(Oid db)
 {
-	(void) code;
-	(void) arg;
-	SpinLockAcquire(&agentphone_shared->mutex);
-	agentphone_shared->health.worker_pid = 0;
-	agentphone_shared->worker_latch = NULL;
-	SpinLockRelease(&agentphone_shared->mutex);
-}
-
-/*
- * agentphone_publish_worker records the worker's latch and pid.
- */
-void
-agentphone_publish_worker(Latch *latch)
-{
-	if (agentphone_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("agentphone shared memory is not initialized"),
-				 errhint("Add agentphone to shared_preload_libraries.")));
-	SpinLockAcquire(&agentphone_shared->mutex);
-	agentphone_shared->health.worker_pid = MyProcPid;
-	agentphone_shared->worker_latch = latch;
-	agentphone_shared->health.started_at = GetCurrentTimestamp();
-	SpinLockRelease(&agentphone_shared->mutex);
-	before_shmem_exit(unpublish_worker, (Datum) 0);
-}
-
-/*
- * agentphone_count adds n to a worker counter.
- */
-void
-agentphone_count(AgentphoneCounter c, int n)
-{
-	if (agentphone_shared == NULL)
-		return;
-	SpinLockAcquire(&agentphone_shared->mutex);
-	agentphone_shared->health.counters[c] += n;
-	SpinLockRelease(&agentphone_shared->mutex);
-}
-
-/*
- * agentphone_note_error remembers the worker's last failure, cut to fit on
- * a character boundary.
- */
-void
-agentphone_note_error(const char *message)
-{
-	int			len;
-
-	if (agentphone_shared == NULL)
-		return;
-	len = pg_mbcliplen(message, strlen(message), sizeof(agentphone_shared->health.last_error) - 1);
-	SpinLockAcquire(&agentphone_shared->mutex);
-	memcpy(agentphone_shared->health.last_error, message, len);
-	agentphone_shared->health.last_error[len] = '\0';
-	SpinLockRelease(&agentphone_shared->mutex);
-}
-
-/*
- * agentphone_note_loop records that the worker's loop ran.
- */
-void
-agentphone_note_loop(int in_flight)
-{
-	TimestampTz now = GetCurrentTimestamp();
+	Latch	   *latch = NULL;
+	int			i;
 
 	SpinLockAcquire(&agentphone_shared->mutex);
-	agentphone_shared->health.last_loop = now;
-	agentphone_shared->health.in_flight = in_flight;
+	i = slot_of(db);
+	if (i >= 0)
+		latch = SLOT(i)->worker_latch;
 	SpinLockRelease(&agentphone_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+	else
+		request_worker(db, false);
 }
 
 /*
  * agentphone_xact_callback wakes the worker when a transaction that queued
- * calls commits.  An abort or PREPARE TRANSACTION forgets the request; a
- * prepared transaction's calls are found by the worker's periodic sweep.
+ * calls commits, and asks for one when CREATE EXTENSION commits.  An abort
+ * or PREPARE TRANSACTION forgets the request; a prepared transaction's
+ * calls are found by the worker's periodic sweep.
  */
 static void
 agentphone_xact_callback(XactEvent event, void *arg)
@@ -187,36 +221,52 @@ agentphone_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_at_commit)
-				agentphone_wake_worker();
-			wake_at_commit = false;
+			if (worker_wanted_at_commit && agentphone_shared)
+				request_worker(MyDatabaseId, true);
+			else if (wake_at_commit && agentphone_shared)
+				wake_database_worker(MyDatabaseId);
+			wake_at_commit = worker_wanted_at_commit = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			wake_at_commit = false;
+			wake_at_commit = worker_wanted_at_commit = false;
 			break;
 		default:
 			break;
 	}
 }
 
-/*
- * agentphone_wake_at_commit arranges for the worker to be woken when the
- * current transaction commits.  It warns once per session when no worker
- * can ever be woken because the library was not preloaded.
- */
-void
-agentphone_wake_at_commit(void)
+static void
+register_xact_callback(void)
 {
 	static bool callback_registered = false;
-	static bool warned = false;
 
 	if (!callback_registered)
 	{
 		RegisterXactCallback(agentphone_xact_callback, NULL);
 		callback_registered = true;
 	}
+}
+
+/*
+ * agentphone_wake_at_commit arranges for the database's worker to be woken
+ * when the current transaction commits.  It warns, once per transaction,
+ * when every slot serves another database, and once per session when no
+ * worker can ever be woken because the library was not preloaded.
+ */
+void
+agentphone_wake_at_commit(void)
+{
+	static bool warned = false;
+
+	register_xact_callback();
+	if (!wake_at_commit && shared_database_unserved(MyDatabaseId))
+		ereport(WARNING,
+				(errmsg("no agentphone worker serves this database: all %d slots of agentphone.max_databases serve other databases",
+						agentphone_shared->nslots),
+				 errdetail("The call is queued, and stays queued until a slot is free."),
+				 errhint("Raise agentphone.max_databases (and max_worker_processes) and restart the server.")));
 	wake_at_commit = true;
 
 	if (agentphone_shared == NULL && !warned)
@@ -230,7 +280,19 @@ agentphone_wake_at_commit(void)
 }
 
 /*
- * shared_install asks for the struct, from _PG_init while the library is
+ * agentphone_request_worker_at_commit asks the launcher, when the current
+ * transaction commits, to start a worker in this database at once (CREATE
+ * EXTENSION agentphone ran in it).
+ */
+void
+agentphone_request_worker_at_commit(void)
+{
+	register_xact_callback();
+	worker_wanted_at_commit = true;
+}
+
+/*
+ * shared_install asks for the structs, from _PG_init while the library is
  * being preloaded.
  */
 void
@@ -247,7 +309,7 @@ shared_install(void)
 }
 
 /*
- * shared_available says whether the struct exists: false in a session
+ * shared_available says whether the structs exist: false in a session
  * whose server did not preload the library.
  */
 bool
@@ -256,47 +318,501 @@ shared_available(void)
 	return agentphone_shared != NULL;
 }
 
+int
+shared_slot_count(void)
+{
+	return agentphone_shared ? agentphone_shared->nslots : 0;
+}
+
 /*
- * shared_worker_health copies the worker's health; false when the library
- * was not preloaded.
+ * shared_slot_health copies slot i; false when it is free.
  */
 bool
-shared_worker_health(WorkerHealth *health)
+shared_slot_health(int slot, WorkerHealth *health)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	*health = SLOT(slot)->h;
+	SpinLockRelease(&agentphone_shared->mutex);
+	return OidIsValid(health->dboid);
+}
+
+/*
+ * shared_database_health copies the slot of database db; false (and an
+ * empty copy) when no slot serves it.
+ */
+bool
+shared_database_health(Oid db, WorkerHealth *health)
+{
+	int			i;
+
+	memset(health, 0, sizeof(*health));
+	SpinLockAcquire(&agentphone_shared->mutex);
+	i = slot_of(db);
+	if (i >= 0)
+		*health = SLOT(i)->h;
+	SpinLockRelease(&agentphone_shared->mutex);
+	return i >= 0;
+}
+
+/*
+ * shared_database_unserved tells whether database db has no slot while
+ * every slot serves another database.
+ */
+bool
+shared_database_unserved(Oid db)
+{
+	bool		full;
+
+	if (agentphone_shared == NULL)
+		return false;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	full = slot_of(db) < 0 && slot_of(InvalidOid) < 0;
+	SpinLockRelease(&agentphone_shared->mutex);
+	return full;
+}
+
+bool
+shared_launcher_health(LauncherHealth *health)
 {
 	if (agentphone_shared == NULL)
 		return false;
 	SpinLockAcquire(&agentphone_shared->mutex);
-	*health = agentphone_shared->health;
+	*health = agentphone_shared->launcher;
 	SpinLockRelease(&agentphone_shared->mutex);
 	return true;
 }
 
+/* ---- the worker of one database ---- */
+
 /*
- * shared_set_db_state publishes what is becoming of the worker's database
- * and wakes the worker so it acts on it.
+ * shared_attach_slot makes slot the worker's own and returns its
+ * database's OID and name; false when the slot no longer holds one.
  */
-void
-shared_set_db_state(AgentphoneDbState state)
+bool
+shared_attach_slot(int slot, Oid *db, char *dbname)
 {
+	if (agentphone_shared == NULL || slot < 0 || slot >= agentphone_shared->nslots)
+		return false;
 	SpinLockAcquire(&agentphone_shared->mutex);
-	agentphone_shared->db_state = state;
-	agentphone_shared->db_state_since = GetCurrentTimestamp();
+	*db = SLOT(slot)->h.dboid;
+	strlcpy(dbname, SLOT(slot)->h.dbname, NAMEDATALEN);
 	SpinLockRelease(&agentphone_shared->mutex);
-	agentphone_wake_worker();
+	my_slot = slot;
+	return OidIsValid(*db);
 }
 
 /*
- * shared_db_state returns what is becoming of the worker's database, and
- * since when in *since.
+ * unpublish_worker clears the worker's entry when it exits, so nobody sets
+ * a latch that belongs to a dead process.
+ */
+static void
+unpublish_worker(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(my_slot)->h.worker_pid = 0;
+	SLOT(my_slot)->worker_latch = NULL;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * agentphone_publish_worker records the worker's latch and pid in its
+ * slot.
+ */
+void
+agentphone_publish_worker(Latch *latch)
+{
+	Assert(my_slot >= 0);
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(my_slot)->h.worker_pid = MyProcPid;
+	SLOT(my_slot)->worker_latch = latch;
+	SLOT(my_slot)->h.started_at = GetCurrentTimestamp();
+	SpinLockRelease(&agentphone_shared->mutex);
+	before_shmem_exit(unpublish_worker, (Datum) 0);
+}
+
+/*
+ * shared_worker_exit tells the launcher why the worker is about to exit.
+ */
+void
+shared_worker_exit(WorkerExit why)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(my_slot)->h.last_exit = why;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * agentphone_count adds n to a worker counter.
+ */
+void
+agentphone_count(AgentphoneCounter c, int n)
+{
+	if (agentphone_shared == NULL || my_slot < 0)
+		return;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(my_slot)->h.counters[c] += n;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * copy_message copies message into buf of size len, cut to fit on a
+ * character boundary.
+ */
+static void
+copy_message(char *buf, size_t size, const char *message)
+{
+	int			len = pg_mbcliplen(message, strlen(message), size - 1);
+
+	memcpy(buf, message, len);
+	buf[len] = '\0';
+}
+
+/*
+ * agentphone_note_error remembers the worker's last failure.
+ */
+void
+agentphone_note_error(const char *message)
+{
+	char		buf[sizeof(((WorkerHealth *) NULL)->last_error)];
+
+	if (agentphone_shared == NULL || my_slot < 0)
+		return;
+	copy_message(buf, sizeof(buf), message);
+	SpinLockAcquire(&agentphone_shared->mutex);
+	memcpy(SLOT(my_slot)->h.last_error, buf, sizeof(buf));
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * agentphone_note_loop records that the worker's loop ran.
+ */
+void
+agentphone_note_loop(int in_flight)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(my_slot)->h.last_loop = now;
+	SLOT(my_slot)->h.in_flight = in_flight;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * shared_my_db_state returns what is becoming of the worker's database,
+ * and since when in *since.
  */
 AgentphoneDbState
-shared_db_state(TimestampTz *since)
+shared_my_db_state(TimestampTz *since)
 {
 	AgentphoneDbState state;
 
 	SpinLockAcquire(&agentphone_shared->mutex);
-	state = agentphone_shared->db_state;
-	*since = agentphone_shared->db_state_since;
+	state = SLOT(my_slot)->h.db_state;
+	*since = SLOT(my_slot)->h.db_state_since;
 	SpinLockRelease(&agentphone_shared->mutex);
 	return state;
+}
+
+/* ---- dbguard.c ---- */
+
+/*
+ * shared_set_db_state publishes what is becoming of database db and wakes
+ * its worker, so it acts on it, and the launcher.  Nothing happens for a
+ * database agentphone does not serve.
+ */
+void
+shared_set_db_state(Oid db, AgentphoneDbState state)
+{
+	Latch	   *latch = NULL;
+	int			i;
+
+	SpinLockAcquire(&agentphone_shared->mutex);
+	i = slot_of(db);
+	if (i >= 0)
+	{
+		SLOT(i)->h.db_state = state;
+		SLOT(i)->h.db_state_since = GetCurrentTimestamp();
+		latch = SLOT(i)->worker_latch;
+	}
+	SpinLockRelease(&agentphone_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+	if (i >= 0)
+		shared_wake_launcher(false);
+}
+
+/*
+ * shared_wake_launcher sets the launcher's latch; with rescan, it looks at
+ * every database again (one was created, renamed or dropped).
+ */
+void
+shared_wake_launcher(bool rescan)
+{
+	Latch	   *latch;
+
+	SpinLockAcquire(&agentphone_shared->mutex);
+	if (rescan)
+		agentphone_shared->rescan = true;
+	latch = agentphone_shared->launcher_latch;
+	SpinLockRelease(&agentphone_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* ---- the launcher ---- */
+
+static void
+unpublish_launcher(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	agentphone_shared->launcher_latch = NULL;
+	agentphone_shared->launcher.pid = 0;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * shared_publish_launcher records the launcher's latch and pid.
+ */
+void
+shared_publish_launcher(Latch *latch)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	agentphone_shared->launcher_latch = latch;
+	agentphone_shared->launcher.pid = MyProcPid;
+	agentphone_shared->launcher.started_at = GetCurrentTimestamp();
+	agentphone_shared->launcher.slots = agentphone_shared->nslots;
+	agentphone_shared->rescan = true;
+	SpinLockRelease(&agentphone_shared->mutex);
+	before_shmem_exit(unpublish_launcher, (Datum) 0);
+}
+
+/*
+ * shared_take_requests returns whether the launcher must look at every
+ * database, and hands over the requests for single databases: each one
+ * that has a slot is marked wanted there (CREATE EXTENSION also clears
+ * its backoff), and the others are appended to *unslotted, for the
+ * launcher to claim slots for.
+ */
+bool
+shared_take_requests(List **unslotted)
+{
+	WorkerRequest taken[REQUEST_RING];
+	int			n;
+	bool		rescan;
+
+	SpinLockAcquire(&agentphone_shared->mutex);
+	rescan = agentphone_shared->rescan;
+	n = agentphone_shared->nrequests;
+	memcpy(taken, agentphone_shared->requests, n * sizeof(WorkerRequest));
+	for (int r = 0; r < n; r++)
+	{
+		int			i = slot_of(taken[r].db);
+
+		taken[r].db = (i < 0) ? taken[r].db : InvalidOid;
+		if (i < 0)
+			continue;
+		SLOT(i)->h.wanted = true;
+		if (taken[r].reset_backoff)
+		{
+			SLOT(i)->h.failures = 0;
+			SLOT(i)->h.retry_at = 0;
+		}
+	}
+	agentphone_shared->nrequests = 0;
+	agentphone_shared->rescan = false;
+	SpinLockRelease(&agentphone_shared->mutex);
+	for (int r = 0; r < n; r++)
+		if (OidIsValid(taken[r].db))
+			*unslotted = lappend_oid(*unslotted, taken[r].db);
+	return rescan;
+}
+
+/*
+ * shared_claim_slot returns the slot of database db, claiming a free one
+ * for it (wanted: a worker should start), or -1 when none is free.
+ */
+int
+shared_claim_slot(Oid db, const char *dbname)
+{
+	int			i;
+
+	SpinLockAcquire(&agentphone_shared->mutex);
+	i = slot_of(db);
+	if (i < 0 && (i = slot_of(InvalidOid)) >= 0)
+	{
+		memset(SLOT(i), 0, sizeof(DatabaseSlot));
+		SLOT(i)->h.dboid = db;
+		strlcpy(SLOT(i)->h.dbname, dbname, NAMEDATALEN);
+		SLOT(i)->h.wanted = true;
+	}
+	SpinLockRelease(&agentphone_shared->mutex);
+	return i;
+}
+
+/*
+ * shared_slot_started notes that a worker was started for slot.
+ */
+void
+shared_slot_started(int slot, TimestampTz now)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(slot)->h.starting = true;
+	SLOT(slot)->h.wanted = false;
+	SLOT(slot)->h.last_exit = EXIT_NONE;
+	SLOT(slot)->h.started_at = now;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * shared_slot_stopped notes that slot's worker has exited: *why is what it
+ * said, and *failures how many runs in a row ended without a word (a
+ * crash, a FATAL error, a refused connection).
+ */
+void
+shared_slot_stopped(int slot, WorkerExit *why, int *failures)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(slot)->h.starting = false;
+	*why = SLOT(slot)->h.last_exit;
+	if (*why == EXIT_NONE)
+		SLOT(slot)->h.failures++;
+	else
+		SLOT(slot)->h.failures = 0;
+	*failures = SLOT(slot)->h.failures;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+void
+shared_slot_backoff(int slot, TimestampTz retry_at)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(slot)->h.retry_at = retry_at;
+	SLOT(slot)->h.wanted = true;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+void
+shared_slot_rename(int slot, const char *dbname)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	strlcpy(SLOT(slot)->h.dbname, dbname, NAMEDATALEN);
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+void
+shared_free_slot(int slot)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	memset(SLOT(slot), 0, sizeof(DatabaseSlot));
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+void
+shared_note_unserved(int n)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	agentphone_shared->launcher.unserved = n;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/* ---- pacing ---- */
+
+/*
+ * window_of returns key_hash's window, taking an idle one for it; NULL
+ * when every window is busy with other keys.  Caller holds pacing_lock.
+ */
+static PacingWindow *
+window_of(uint64 key_hash, int64 now_s)
+{
+	PacingWindow *idle = NULL;
+
+	for (int i = 0; i < agentphone_shared->npacing; i++)
+	{
+		PacingWindow *w = &agentphone_shared->pacing[i];
+		bool		busy = false;
+
+		if (w->key_hash == key_hash)
+			return w;
+		for (int b = 0; b < PACING_SECONDS && !busy; b++)
+			busy = w->sent[b] > 0 && now_s - w->second[b] < PACING_SECONDS;
+		if (!busy && idle == NULL)
+			idle = w;
+	}
+	if (idle)
+	{
+		memset(idle, 0, sizeof(*idle));
+		idle->key_hash = key_hash;
+	}
+	return idle;
+}
+
+/*
+ * shared_pacing_reserve reserves up to want sends now for the key of
+ * key_hash, so that no more than limit are made with it in any 60
+ * seconds by all the databases that use it, and returns how many it
+ * reserved.  When none, *free_at is when one may be.
+ */
+int
+shared_pacing_reserve(uint64 key_hash, int want, int limit,
+					  TimestampTz now, TimestampTz *free_at)
+{
+	int64		now_s = now / USECS_PER_SEC;
+	int			bucket = (int) (now_s % PACING_SECONDS);
+	int			used = 0;
+	int64		oldest = now_s;
+	int			granted;
+	PacingWindow *w;
+
+	LWLockAcquire(agentphone_shared->pacing_lock, LW_EXCLUSIVE);
+	w = window_of(key_hash, now_s);
+	if (w == NULL)
+	{
+		LWLockRelease(agentphone_shared->pacing_lock);
+		*free_at = TimestampTzPlusMilliseconds(now, 1000);
+		return 0;
+	}
+	if (w->second[bucket] != now_s)
+	{
+		w->second[bucket] = now_s;
+		w->sent[bucket] = 0;
+	}
+	for (int b = 0; b < PACING_SECONDS; b++)
+		if (w->sent[b] > 0 && now_s - w->second[b] < PACING_SECONDS)
+		{
+			used += w->sent[b];
+			oldest = Min(oldest, w->second[b]);
+		}
+	granted = Max(0, Min(want, limit - used));
+	w->sent[bucket] += granted;
+	LWLockRelease(agentphone_shared->pacing_lock);
+	if (granted == 0)
+		*free_at = (oldest + PACING_SECONDS) * USECS_PER_SEC;
+	return granted;
+}
+
+/*
+ * shared_pacing_return gives back n sends reserved at reserved_at and not
+ * made.
+ */
+void
+shared_pacing_return(uint64 key_hash, int n, TimestampTz reserved_at)
+{
+	int64		s = reserved_at / USECS_PER_SEC;
+	int			bucket = (int) (s % PACING_SECONDS);
+
+	if (n <= 0)
+		return;
+	LWLockAcquire(agentphone_shared->pacing_lock, LW_EXCLUSIVE);
+	for (int i = 0; i < agentphone_shared->npacing; i++)
+	{
+		PacingWindow *w = &agentphone_shared->pacing[i];
+
+		if (w->key_hash == key_hash && w->second[bucket] == s)
+			w->sent[bucket] = Max(0, w->sent[bucket] - n);
+	}
+	LWLockRelease(agentphone_shared->pacing_lock);
 }

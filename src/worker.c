@@ -4,9 +4,9 @@
  *		The agentphone background worker: its main loop and the one helper
  *		through which it touches the database.
  *
- * One worker runs per server, connected to agentphone.database_name.  It
- * starts only after recovery (so a standby never dials) and the postmaster
- * restarts it after a crash.  Each turn of the loop:
+ * One worker runs per database where agentphone is installed, started by
+ * the launcher (launcher.c) with the number of its slot in shared memory,
+ * and connected to its database by OID.  Each turn of the loop:
  *
  *	 - claims due calls when it was woken (a COMMIT that queued calls sets
  *	   its latch), when a retry falls due, or when the safety sweep comes
@@ -17,11 +17,11 @@
  *	   (request.h): pages in memory, answers in a new short transaction;
  *	 - sleeps on its latch and curl's sockets (http.c).
  *
- * Until CREATE EXTENSION agentphone has run in its database it only
- * checks, at each sweep, whether it has; it logs that once and never
- * raises errors meanwhile.  After DROP EXTENSION it goes back to waiting.
- * It holds no lock between transactions, so it never blocks DROP
- * EXTENSION; DROP DATABASE and the like make it leave (dbguard.c).
+ * When it finds no extension in its database (it never was installed
+ * there, or DROP EXTENSION ran) it tells the launcher and exits; CREATE
+ * EXTENSION asks the launcher for a worker again.  It holds no lock
+ * between transactions, so it never blocks DROP EXTENSION; DROP DATABASE
+ * and the like make it leave (dbguard.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +30,7 @@
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -78,6 +79,7 @@ static TimestampTz next_trim_at = 0;	/* reset when settings are reloaded */
 static char *window_rules = NULL;	/* the calling window's settings, as of
 									 * the last release */
 static bool window_release_due = false;	/* they changed since */
+static char database_name[NAMEDATALEN];	/* the worker's database */
 
 typedef struct ClaimArgs
 {
@@ -116,11 +118,10 @@ check_extension(void)
 	}
 	ready = OidIsValid(oid);
 
-	if (ready != extension_ready() || !extension_checked)
+	if (ready && !extension_checked)
 		ereport(LOG,
-				(errmsg(ready ? "agentphone: extension found in database \"%s\", placing calls"
-						: "agentphone: extension not installed in database \"%s\", waiting for CREATE EXTENSION agentphone",
-						agentphone_database_name)));
+				(errmsg("agentphone: extension found in database \"%s\", placing calls",
+						database_name)));
 	if (oid != extension_oid)
 	{
 		/* a cycle of a dropped extension would never end */
@@ -136,6 +137,35 @@ check_extension(void)
 		dispatch_recover_orphans();
 		orphans_recovered = true;
 	}
+}
+
+/*
+ * check_step is the body of the worker's first transaction.
+ */
+static void
+check_step(void *arg)
+{
+	(void) arg;
+	check_extension();
+	strlcpy(database_name, get_database_name(MyDatabaseId), NAMEDATALEN);
+	secret_use_database(database_name);
+}
+
+/*
+ * leave_if_no_extension exits when the extension is not installed in the
+ * worker's database, so that the launcher frees its slot.
+ */
+static void
+leave_if_no_extension(void)
+{
+	if (!extension_checked || extension_ready())
+		return;
+	ereport(LOG,
+			(errmsg("agentphone: extension not installed in database \"%s\", its worker stops",
+					database_name),
+			 errdetail("CREATE EXTENSION agentphone starts one again.")));
+	shared_worker_exit(EXIT_NO_EXTENSION);
+	proc_exit(0);
 }
 
 /*
@@ -388,7 +418,6 @@ claim_and_send(TimestampTz now)
 {
 	ClaimArgs	a = {0, NULL, NIL, -1};	/* next_due_ms: none unless a claim ran */
 	TimestampTz free_at = 0;
-	int			budget = dispatch_budget(now, &free_at);
 	int			slots = agentphone_max_in_flight - http_in_flight();
 
 	next_claim_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
@@ -397,24 +426,26 @@ claim_and_send(TimestampTz now)
 		return;
 	if (!agentphone_enabled)
 		return;					/* paused: calls stay queued */
-	if (budget <= 0)
-	{
-		next_claim_at = free_at;
-		return;
-	}
 	if (slots <= 0)
 	{
 		more_due = true;		/* claim again when a request finishes */
 		return;
 	}
+	a.max = dispatch_reserve(slots, now, &free_at);
+	if (a.max <= 0)
+	{
+		next_claim_at = free_at;
+		return;
+	}
 
-	a.max = Min(budget, slots);
 	a.cxt = CurrentMemoryContext;
 	if (!run_in_transaction("agentphone: claiming due calls", claim_step, &a))
 	{
+		dispatch_unreserve(a.max);
 		next_claim_at = TimestampTzPlusMilliseconds(now, ERROR_PAUSE_MS);
 		return;
 	}
+	dispatch_unreserve(a.max - list_length(a.claimed));
 	window_release_due = false;
 	dispatch_send(a.claimed, extension_oid);
 	if (list_length(a.claimed) == a.max)
@@ -515,22 +546,27 @@ agentphone_worker_main(Datum main_arg)
 {
 	MemoryContext loopcxt;
 	bool		woken = true;
+	Oid			db;
 
-	(void) main_arg;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	if (!shared_attach_slot(DatumGetInt32(main_arg), &db, database_name))
+		proc_exit(0);			/* the launcher freed the slot meanwhile */
 	agentphone_publish_worker(MyLatch);
-	agentphone_wait_for_database();
+	agentphone_leave_if_database_needed(database_name);
 	agentphone_note_server_settings();
-	BackgroundWorkerInitializeConnection(agentphone_database_name, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(db, InvalidOid, 0);
 	agentphone_pin_session_settings();
 	pgstat_report_appname("agentphone worker");
 	http_init();
+	if (!run_in_transaction("agentphone: looking for the extension", check_step, NULL))
+		proc_exit(1);
+	leave_if_no_extension();
 	ereport(LOG,
 			(errmsg("agentphone worker started in database \"%s\"",
-					agentphone_database_name)));
+					database_name)));
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "agentphone worker loop",
 									ALLOCSET_DEFAULT_SIZES);
@@ -542,7 +578,8 @@ agentphone_worker_main(Datum main_arg)
 		MemoryContextReset(loopcxt);
 		MemoryContextSwitchTo(loopcxt);
 		CHECK_FOR_INTERRUPTS();
-		agentphone_leave_if_database_needed();
+		agentphone_leave_if_database_needed(database_name);
+		leave_if_no_extension();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

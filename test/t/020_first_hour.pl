@@ -79,7 +79,7 @@ SELECT agentphone_call('agt_1', '+14155550102') > 0;
 SELECT 'after call';
 }, node => $bare, db => 'second', on_error_stop => 0);
 unlike($err, qr/FATAL/, 'CREATE EXTENSION in a new database: no FATAL');
-like($err, qr/ERROR:  agentphone places calls only from database "postgres"\n.*\nHINT:  Queue calls in database "postgres", or set agentphone.database_name and restart the server\./,
+like($err, qr/ERROR:  agentphone places calls only from database "postgres"\n.*\nHINT:  Queue calls in database "postgres", or leave agentphone.database_name empty \(every database is then served\) and restart the server\./,
 	'a call there is refused, naming the worker\'s database');
 is($out, 'after call', 'and the session lives on');
 is($bare->safe_psql('postgres', 'SHOW agentphone.database_name'), 'postgres',

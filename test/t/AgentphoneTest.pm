@@ -109,7 +109,6 @@ shared_preload_libraries = 'agentphone'
 agentphone.api_url = '$sim_url/v1'
 agentphone.allow_insecure_http = on
 agentphone.api_key = '$API_KEY'
-agentphone.database_name = 'postgres'
 agentphone.retry_delay = '200ms'
 # tests about following calls set their own; others see placed calls stay
 # in-progress
@@ -233,20 +232,23 @@ sub wait_until
 	return $code->();
 }
 
-# worker_pid(NODE): the agentphone worker's pid ('' when none runs)
+# worker_pid(NODE, [DB]): the pid of database DB's agentphone worker (default
+# postgres; '' when none runs)
 sub worker_pid
 {
-	my ($node) = @_;
+	my ($node, $db) = @_;
+	$db //= 'postgres';
 	return $node->safe_psql('postgres',
-		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker'");
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'agentphone worker' AND datname = '$db'");
 }
 
-# worker_cpu_seconds(NODE): CPU time the agentphone worker has used so far
-# (user + system, from /proc), to tell a waiting worker from a spinning one
+# worker_cpu_seconds(NODE, [PID]): CPU time the agentphone worker (or process
+# PID) has used so far (user + system, from /proc), to tell a waiting process
+# from a spinning one
 sub worker_cpu_seconds
 {
-	my ($node) = @_;
-	my $pid = worker_pid($node);
+	my ($node, $pid) = @_;
+	$pid //= worker_pid($node);
 	open my $fh, '<', "/proc/$pid/stat" or die "no worker process: $!";
 	my $stat = <$fh>;
 	$stat =~ s/^.*\) //;    # fields after the command name
