@@ -25,13 +25,14 @@ OBJS = \
 	src/secret.o \
 	src/session.o \
 	src/shared.o \
+	src/status.o \
 	src/trigger.o \
 	src/validate.o \
 	src/window.o \
 	src/worker.o \
 	src/xact.o
 # A new install runs 1.0 and the upgrade scripts after it.
-DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql sql/agentphone--1.2--1.3.sql sql/agentphone--1.3--1.4.sql
+DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql sql/agentphone--1.2--1.3.sql sql/agentphone--1.3--1.4.sql sql/agentphone--1.4--1.5.sql
 PGFILEDESC = "agentphone - place AI phone calls from SQL"
 
 SHLIB_LINK = -lcurl -lcjson -lphonenumber -lstdc++

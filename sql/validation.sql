@@ -81,6 +81,12 @@ SELECT q, pg_temp.sqlstate_of(q) FROM (VALUES
 	($$SELECT agentphone_call('agt_1', '+14155550100', options => '{"disableRecording": 1}')$$)
 ) AS t(q);
 
+-- subAccountId is sent as a header: nothing that could end it or start another
+SELECT agentphone_call('agt_1', '+14155550100', options => jsonb_build_object('subAccountId', E'sub_1\r\nX-Evil: 1'));
+SELECT agentphone_call('agt_1', '+14155550100', options => '{"subAccountId": 42}');
+SELECT agentphone_call('agt_1', '+14155550100', options => jsonb_build_object('subAccountId', repeat('s', 129)));
+SET agentphone.sub_account_id = 'sub 1';
+
 -- nothing was queued by any of the above
 SELECT count(*) AS calls FROM agentphone.calls;
 
@@ -96,6 +102,16 @@ SELECT agentphone_call(repeat('a', 128), '+14155550100',
 		'callScreeningIdentity', repeat('i', 100), 'callScreeningPurpose', NULL)) > 0 AS queued;
 SELECT to_number, initial_greeting = '' AS silent, variables - 'big' AS variables, length(variables->>'big') AS big, options - 'callScreeningIdentity' AS options
 FROM agentphone.calls ORDER BY id;
+ROLLBACK;
+
+-- the database's sub-account (agentphone.sub_account_id) goes with each
+-- call that names none; a call's own subAccountId, or null, wins
+BEGIN;
+SET LOCAL agentphone.sub_account_id = 'sub_db.1:a-b';
+SELECT agentphone_call('agt_1', '+14155550101') > 0 AS queued;
+SELECT agentphone_call('agt_1', '+14155550102', options => '{"subAccountId": "sub_own"}') > 0 AS queued;
+SELECT agentphone_call('agt_1', '+14155550103', options => '{"subAccountId": null, "modelTier": "max"}') > 0 AS queued;
+SELECT to_number, options FROM agentphone.calls ORDER BY id;
 ROLLBACK;
 
 SELECT count(*) AS calls FROM agentphone.calls;

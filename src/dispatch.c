@@ -178,6 +178,7 @@ claimed_from_row(HeapTuple row, MemoryContext cxt)
 	c->req.voice = column_text(row, 8, cxt);
 	c->req.system_prompt = column_text(row, 9, cxt);
 	c->req.options_json = column_text(row, 10, cxt);
+	c->sub_account = column_text(row, 14, cxt);
 	return c;
 }
 
@@ -217,8 +218,9 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 
 	agentphone_saved_plan(&claim_plan,
 			   "SELECT id, attempts, agent_id, to_number, variables, from_number_id,"
-			   " initial_greeting, voice, system_prompt, options,"
-			   " status = " SQL_STATUS(CALL_DISPATCHING) ", status, last_error"
+			   " initial_greeting, voice, system_prompt, options - 'subAccountId',"
+			   " status = " SQL_STATUS(CALL_DISPATCHING) ", status, last_error,"
+			   " options ->> 'subAccountId'"
 			   " FROM agentphone.claim_calls($1)",
 			   1, argtypes);
 	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_SELECT)
@@ -323,6 +325,7 @@ dispatch_send(List *claimed, Oid extension_oid)
 
 		r->attempt = c->attempt;
 		r->key_hash = key ? agentphone_key_hash(key) : 0;
+		request_set_sub_account(r, c->sub_account);
 		request_start(r, url, key, body);
 		pfree(body);
 	}

@@ -47,7 +47,6 @@ PG_FUNCTION_INFO_V1(agentphone_call);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
 PG_FUNCTION_INFO_V1(agentphone_retry);
 PG_FUNCTION_INFO_V1(agentphone_wait);
-PG_FUNCTION_INFO_V1(agentphone_worker_status);
 
 /* How often agentphone_wait() looks at the call again. */
 #define WAIT_POLL_MS 20
@@ -83,6 +82,37 @@ check_database(void)
 				 errdetail("This is database \"%s\"; a call queued here would never be placed.", db),
 				 errhint("Queue calls in database \"%s\", or leave agentphone.database_name empty (every database is then served) and restart the server.",
 						 agentphone_database_name)));
+}
+
+/*
+ * with_default_sub_account adds agentphone.sub_account_id (the session's,
+ * usually attached to the database with ALTER DATABASE ... SET) to options
+ * unless they name a subAccountId themselves (null: none).
+ */
+static Jsonb *
+with_default_sub_account(Jsonb *options)
+{
+	const char *dflt = agentphone_sub_account_id;
+	Jsonb	   *add;
+
+	if (dflt == NULL || dflt[0] == '\0')
+		return options;
+	if (options != NULL)
+	{
+		JsonbValue	key = {.type = jbvString};
+
+		key.val.string.val = "subAccountId";
+		key.val.string.len = strlen("subAccountId");
+		if (findJsonbValueFromContainer(&options->root, JB_FOBJECT, &key) != NULL)
+			return options;
+	}
+	/* the check hook allowed only characters that need no JSON escape */
+	add = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											 CStringGetDatum(psprintf("{\"subAccountId\": \"%s\"}", dflt))));
+	if (options == NULL)
+		return add;
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(options),
+											  JsonbPGetDatum(add)));
 }
 
 /* Kinds of counting lock (sub-ids of an object lock of class pg_extension). */
@@ -348,6 +378,7 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 	agentphone_check_text("system_prompt", text_arg(args, isnull, 6), MAX_PROMPT_LEN, false, false);
 	agentphone_check_options(options);
 	agentphone_check_callee_zone(to_number, tz);
+	options = with_default_sub_account(options);
 
 	for (int i = 0; i < NUM_CALL_ARGS; i++)
 	{
@@ -357,6 +388,11 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 	values[1] = CStringGetTextDatum(to_number);
 	if (variables != NULL)
 		values[2] = JsonbPGetDatum(variables);
+	if (options != NULL)
+	{
+		values[7] = JsonbPGetDatum(options);
+		nulls[7] = ' ';
+	}
 	values[NUM_CALL_ARGS] = CStringGetDatum(role);
 	nulls[NUM_CALL_ARGS] = ' ';
 	if (!isnull[9])
@@ -725,73 +761,4 @@ agentphone_wait(PG_FUNCTION_ARGS)
 	w.status = MemoryContextStrdup(callcxt, w.status);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(w.status));
-}
-
-/*
- * queue_depth counts the calls waiting to be placed.
- */
-static int64
-queue_depth(void)
-{
-	bool		isnull;
-	int64		n;
-
-	SPI_connect();
-	if (SPI_execute("SELECT count(*) FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED), true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not count the queued calls");
-	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	return n;
-}
-
-/*
- * unserved_reason says why this database has no slot.
- */
-static const char *
-unserved_reason(void)
-{
-	if (shared_database_unserved(MyDatabaseId))
-		return psprintf("no worker serves this database: all %d slots of agentphone.max_databases serve other databases; raise it and restart the server",
-						shared_slot_count());
-	return "no worker serves this database yet: the launcher starts one when CREATE EXTENSION agentphone or a queued call commits";
-}
-
-/*
- * agentphone_worker_status reports the worker's health: whether it runs,
- * its pid, when it started and last looped, the queue depth, requests in
- * flight, its counters since the server started, and its last failure.
- */
-Datum
-agentphone_worker_status(PG_FUNCTION_ARGS)
-{
-	TupleDesc	desc;
-	Datum		v[11];
-	bool		n[11] = {0};
-	WorkerHealth snap;
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (!shared_available())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("agentphone is not loaded through shared_preload_libraries"),
-				 errdetail("No background worker is running: queued calls are not placed."),
-				 errhint("Add agentphone to shared_preload_libraries and restart the server.")));
-	if (!shared_database_health(MyDatabaseId, &snap))
-		strlcpy(snap.last_error, unserved_reason(), sizeof(snap.last_error));
-
-	v[0] = BoolGetDatum(snap.worker_pid != 0);
-	v[1] = Int32GetDatum(snap.worker_pid);
-	n[1] = (snap.worker_pid == 0);
-	v[2] = TimestampTzGetDatum(snap.started_at);
-	n[2] = (snap.started_at == 0);
-	v[3] = TimestampTzGetDatum(snap.last_loop);
-	n[3] = (snap.last_loop == 0);
-	v[4] = Int64GetDatum(queue_depth());
-	v[5] = Int32GetDatum(snap.worker_pid ? snap.in_flight : 0);
-	for (int i = 0; i < NUM_COUNTERS; i++)
-		v[6 + i] = Int64GetDatum((int64) snap.counters[i]);
-	v[10] = CStringGetTextDatum(snap.last_error);
-	n[10] = (snap.last_error[0] == '\0');
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
 }

@@ -20,6 +20,7 @@
 
 #include "guc.h"
 #include "phone.h"
+#include "validate.h"
 
 
 char	   *agentphone_api_url = NULL;
@@ -125,6 +126,20 @@ static const char *
 show_api_key_file(void)
 {
 	return show_secret(agentphone_api_key_file);
+}
+
+/*
+ * check_sub_account_id accepts "" (none) or a sub-account id.
+ */
+static bool
+check_sub_account_id(char **newval, void **extra, GucSource source)
+{
+	(void) extra;
+	(void) source;
+	if (*newval == NULL || (*newval)[0] == '\0' || agentphone_sub_account_ok(*newval))
+		return true;
+	GUC_check_errdetail("A sub-account id is 1 to %d letters, digits, \"_\", \"-\", \".\" or \":\".", MAX_ID_LEN);
+	return false;
 }
 
 /*
@@ -514,7 +529,7 @@ agentphone_define_settings(void)
 							   &agentphone_sub_account_id,
 							   "",
 							   PGC_USERSET, 0,
-							   NULL, NULL, NULL);
+							   check_sub_account_id, NULL, NULL);
 	DefineCustomIntVariable("agentphone.max_in_flight",
 							"Maximum number of API requests the worker has in flight at once.",
 							NULL,

@@ -307,7 +307,7 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
  * built in a scratch buffer that is wiped once curl has its own copy.
  */
 static struct curl_slist *
-build_headers(const char *bearer, const char *accept)
+build_headers(const char *bearer, const char *sub_account, const char *accept)
 {
 	struct curl_slist *h = NULL;
 	char		line[64];
@@ -323,6 +323,14 @@ build_headers(const char *bearer, const char *accept)
 		h = curl_slist_append(h, auth);
 		explicit_bzero(auth, strlen(auth));
 		pfree(auth);
+	}
+	if (sub_account != NULL && sub_account[0] != '\0' &&
+		strpbrk(sub_account, "\r\n") == NULL)
+	{
+		char	   *line2 = psprintf("X-Sub-Account-Id: %s", sub_account);
+
+		h = curl_slist_append(h, line2);
+		pfree(line2);
 	}
 	if (h == NULL)
 		out_of_memory("out of memory while building HTTP headers");
@@ -397,7 +405,7 @@ http_start(const char *url, const char *json, const HttpOptions *opt,
 	req->retry_after_ms = -1;
 	req->max_bytes = HTTP_MAX_RESPONSE_BYTES;
 	req->easy = e;
-	req->headers = build_headers(opt->bearer,
+	req->headers = build_headers(opt->bearer, opt->sub_account,
 								 opt->accept ? opt->accept : "application/json");
 
 	set_safe_options(e, opt);

@@ -21,6 +21,7 @@
 typedef struct HttpOptions
 {
 	const char *bearer;			/* Authorization: Bearer token, or NULL */
+	const char *sub_account;	/* X-Sub-Account-Id, NULL or "": none */
 	long		timeout_ms;		/* for the whole transfer */
 	const char *accept;			/* Accept header; NULL: application/json */
 	bool		allow_http;		/* http:// as well as https:// */

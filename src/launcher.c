@@ -57,6 +57,8 @@
 /* Backoff of a database whose worker keeps failing. */
 #define MIN_BACKOFF_MS 1000
 #define MAX_BACKOFF_MS (5 * 60 * 1000)
+/* How often to look at a worker a previous launcher started. */
+#define ORPHAN_RECHECK_MS 1000
 /* Wait before trying again when PostgreSQL had no worker slot. */
 #define NO_BGWORKER_RETRY_MS 5000
 
@@ -68,8 +70,10 @@ typedef struct ServableDb
 
 static BackgroundWorkerHandle **handles = NULL;	/* per slot */
 static bool *retiring = NULL;	/* per slot: free it when its worker exits */
-static List *without_extension = NIL;	/* database OIDs, as of their probe */
+static List *without_extension = NIL;	/* database OIDs, as of their probe;
+										 * in TopMemoryContext */
 static bool slots_exhausted_said = false;
+static bool slot_freed = false;	/* since the last turn of the loop */
 static bool bgworkers_exhausted_said = false;
 
 /*
@@ -96,6 +100,8 @@ servable_databases(MemoryContext cxt)
 	TableScanDesc scan;
 	HeapTuple	tup;
 
+	MemoryContext caller = CurrentMemoryContext;
+
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
 	rel = table_open(DatabaseRelationId, AccessShareLock);
@@ -118,6 +124,7 @@ servable_databases(MemoryContext cxt)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller);	/* the commit left TopMemoryContext */
 	return result;
 }
 
@@ -141,6 +148,16 @@ stop_worker(int slot)
 {
 	retiring[slot] = true;
 	TerminateBackgroundWorker(handles[slot]);
+}
+
+/*
+ * free_slot frees a slot; a database left without one may take it.
+ */
+static void
+free_slot(int slot)
+{
+	shared_free_slot(slot);
+	slot_freed = true;
 }
 
 /*
@@ -178,7 +195,10 @@ rescan(List *requested, bool forget_absent, MemoryContext cxt)
 	const char *example = NULL;
 
 	if (forget_absent)
+	{
+		list_free(without_extension);
 		without_extension = NIL;
+	}
 	foreach(lc, requested)
 		without_extension = list_delete_oid(without_extension, lfirst_oid(lc));
 
@@ -195,7 +215,7 @@ rescan(List *requested, bool forget_absent, MemoryContext cxt)
 			if (handles[i] != NULL)
 				stop_worker(i);
 			else
-				shared_free_slot(i);
+				free_slot(i);
 		}
 		else if (strcmp(s->name, h.dbname) != 0)
 			shared_slot_rename(i, s->name);
@@ -244,11 +264,17 @@ start_worker(int slot, const char *dbname)
 		.bgw_notify_pid = MyProcPid,
 	};
 
+	MemoryContext old;
+	bool		registered;
+
 	strlcpy(worker.bgw_library_name, "agentphone", BGW_MAXLEN);
 	strlcpy(worker.bgw_function_name, "agentphone_worker_main", BGW_MAXLEN);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "agentphone worker for database %s", dbname);
 	strlcpy(worker.bgw_type, "agentphone worker", BGW_MAXLEN);
-	if (!RegisterDynamicBackgroundWorker(&worker, &handles[slot]))
+	old = MemoryContextSwitchTo(TopMemoryContext);	/* the handle outlives the turn */
+	registered = RegisterDynamicBackgroundWorker(&worker, &handles[slot]);
+	MemoryContextSwitchTo(old);
+	if (!registered)
 	{
 		handles[slot] = NULL;
 		if (!bgworkers_exhausted_said)
@@ -280,7 +306,7 @@ worker_stopped(int slot, TimestampTz now)
 	if (retiring[slot])
 	{
 		retiring[slot] = false;
-		shared_free_slot(slot);
+		free_slot(slot);
 		return;
 	}
 	switch (why)
@@ -288,11 +314,16 @@ worker_stopped(int slot, TimestampTz now)
 		case EXIT_NO_EXTENSION:
 			if (h.wanted)
 				break;			/* CREATE EXTENSION committed meanwhile */
-			without_extension = lappend_oid(without_extension, h.dboid);
-			shared_free_slot(slot);
+			{
+				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+				without_extension = lappend_oid(without_extension, h.dboid);
+				MemoryContextSwitchTo(old);
+			}
+			free_slot(slot);
 			break;
 		case EXIT_NOT_SERVED:
-			shared_free_slot(slot);
+			free_slot(slot);
 			break;
 		case EXIT_LEFT:
 			break;				/* started again once the database is back */
@@ -341,9 +372,15 @@ tend_slots(TimestampTz now, long *wait_ms)
 			worker_stopped(i, now);
 		if (handles[i] != NULL || !shared_slot_health(i, &h))
 			continue;
+		if (h.worker_pid != 0)
+		{
+			/* started by a launcher that died: look again soon */
+			*wait_ms = Min(*wait_ms, ORPHAN_RECHECK_MS);
+			continue;
+		}
 		if (h.db_state == DB_GONE)
 		{
-			shared_free_slot(i);
+			free_slot(i);
 			continue;
 		}
 		if (!may_start(&h, now, wait_ms))
@@ -365,6 +402,7 @@ agentphone_launcher_main(Datum main_arg)
 {
 	MemoryContext loopcxt;
 	TimestampTz next_full_scan = 0;
+	bool		retry_unserved = false;
 
 	(void) main_arg;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -406,12 +444,18 @@ agentphone_launcher_main(Datum main_arg)
 		}
 		now = GetCurrentTimestamp();
 		everything = now >= next_full_scan;
-		if (shared_take_requests(&requested) || requested != NIL || everything)
+		if (shared_take_requests(&requested) || requested != NIL ||
+			everything || retry_unserved)
 			rescan(requested, everything, loopcxt);
 		if (everything)
 			next_full_scan = TimestampTzPlusMilliseconds(now, RESCAN_MS);
 		wait_ms = TimestampDifferenceMilliseconds(now, next_full_scan);
 		tend_slots(now, &wait_ms);
+		/* a database waiting for a slot takes the one just freed */
+		retry_unserved = slot_freed && slots_exhausted_said;
+		slot_freed = false;
+		if (retry_unserved)
+			wait_ms = 0;
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -196,7 +196,7 @@ request(const char *url, const char *json, bool auth, size_t max_bytes, const ch
 	HttpRequest *req;
 
 	backend_http_begin();
-	opt = request_options(auth ? agentphone_api_key_value() : NULL);
+	opt = request_options(auth ? agentphone_api_key_value() : NULL, NULL);
 	req = http_start(url, json, &opt, NULL);
 	req->max_bytes = max_bytes;
 	req = wait_for(req);
@@ -730,7 +730,7 @@ open_stream(const char *id, int64 timeout_ms)
 	HttpRequest *req;
 
 	backend_http_begin();
-	opt = request_options(agentphone_api_key_value());
+	opt = request_options(agentphone_api_key_value(), NULL);
 	opt.timeout_ms = timeout_ms + 5000;
 	opt.accept = "text/event-stream";
 	req = http_start(api_url("/calls/%s/transcript/stream", id), NULL, &opt, NULL);

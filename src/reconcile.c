@@ -53,6 +53,7 @@ typedef struct ReconcilingCall
 	char	   *to_number;
 	TimestampTz claimed_at;
 	char	   *why;			/* last_error when it became unsure */
+	char	   *sub_account;	/* options.subAccountId: searched there */
 } ReconcilingCall;
 
 static List *unsure = NIL;		/* ReconcilingCall, of the current cycle */
@@ -106,7 +107,8 @@ reconcile_load(void)
 	unsure = NIL;
 	agentphone_saved_plan(&load_plan,
 						  "SELECT id, agent_id, to_number, dispatched_at, last_error,"
-						  " dispatched_at > now() - $1 * interval '1 millisecond'"
+						  " dispatched_at > now() - $1 * interval '1 millisecond',"
+						  " options ->> 'subAccountId'"
 						  " FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_RECONCILING)
 						  " ORDER BY dispatched_at, id",
 						  1, types);
@@ -131,6 +133,7 @@ reconcile_load(void)
 		u->to_number = SPI_getvalue(row, desc, 3);
 		u->claimed_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
 		u->why = SPI_getvalue(row, desc, 5);
+		u->sub_account = SPI_getvalue(row, desc, 7);
 		unsure = lappend(unsure, u);
 	}
 	MemoryContextSwitchTo(old);
@@ -151,10 +154,12 @@ reconcile_start(Oid extension_oid)
 	{
 		ReconcilingCall	   *u = lfirst(lc);
 		char	   *url = api_url("/calls?search=%s&limit=100", http_escape(u->to_number));
+		ApiRequest *r = request_new(&search_handler, REQ_SEARCH_CALLS,
+									extension_oid, u->id, NULL);
 
-		request_start(request_new(&search_handler, REQ_SEARCH_CALLS,
-								  extension_oid, u->id, NULL),
-					  url, key, NULL);
+		/* a sub-account's call is listed under its sub-account */
+		request_set_sub_account(r, u->sub_account);
+		request_start(r, url, key, NULL);
 		cycle_request_started(&reconcile_cycle);
 		pfree(url);
 	}

@@ -18,6 +18,7 @@
 #include "guc.h"
 #include "http.h"
 #include "request.h"
+#include "validate.h"
 
 /*
  * request_new allocates the owner record of a request whose answer goes
@@ -52,14 +53,16 @@ request_free(ApiRequest *r)
 
 /*
  * request_options returns how an API request is sent, from the settings,
- * with key as its Bearer token (NULL: none).
+ * with key as its Bearer token (NULL: none) and sub_account as its
+ * X-Sub-Account-Id (NULL or "": none).
  */
 HttpOptions
-request_options(const char *key)
+request_options(const char *key, const char *sub_account)
 {
 	HttpOptions opt = {0};
 
 	opt.bearer = key;
+	opt.sub_account = sub_account;
 	opt.timeout_ms = agentphone_request_timeout_ms;
 	opt.allow_http = agentphone_allow_insecure_http;
 	opt.proxy = agentphone_http_proxy;
@@ -74,9 +77,30 @@ request_options(const char *key)
 void
 request_start(ApiRequest *r, const char *url, const char *key, const char *json)
 {
-	HttpOptions opt = request_options(key);
+	HttpOptions opt = request_options(key, r->sub_account);
 
 	http_start(url, json, &opt, r);
+}
+
+/*
+ * request_set_sub_account sends r under sub-account id (NULL: none).  An
+ * id that is not one (a superuser's direct INSERT into tables older than
+ * 1.5, which check it) is never sent: it could carry a header of its own.
+ */
+void
+request_set_sub_account(ApiRequest *r, const char *id)
+{
+	r->sub_account[0] = '\0';
+	if (id == NULL)
+		return;
+	if (!agentphone_sub_account_ok(id))
+	{
+		ereport(WARNING,
+				(errmsg("agentphone: call %lld has an invalid subAccountId, sent without one",
+						(long long) r->id)));
+		return;
+	}
+	strlcpy(r->sub_account, id, sizeof(r->sub_account));
 }
 
 /*

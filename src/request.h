@@ -53,6 +53,7 @@ typedef struct ApiRequest
 	int64		id;				/* agentphone.calls.id, 0 for a list */
 	int			attempt;		/* REQ_CREATE_CALL: 1 for the first try */
 	uint64		key_hash;		/* REQ_CREATE_CALL: of the key sent */
+	char		sub_account[129];	/* X-Sub-Account-Id to send, "" for none */
 	int			offset;			/* a list's page: its offset */
 	char		api_id[129];	/* REQ_GET_*: the API's id */
 	struct ApiCall *ended;		/* REQ_GET_*TRANSCRIPT: the ended call, stored
@@ -63,9 +64,10 @@ extern ApiRequest *request_new(const RequestHandler *handler, RequestKind kind,
 							   Oid extension_oid, int64 id, const char *api_id);
 extern void request_start(ApiRequest *r, const char *url, const char *key,
 						  const char *json);
+extern void request_set_sub_account(ApiRequest *r, const char *id);
 extern void request_finish(HttpRequest *req);
 extern void request_free(ApiRequest *r);
-extern HttpOptions request_options(const char *key);
+extern HttpOptions request_options(const char *key, const char *sub_account);
 extern char *api_url(const char *fmt,...) pg_attribute_printf(1, 2);
 extern const char *answer_problem(HttpRequest *req);
 

@@ -10,7 +10,10 @@
  * logged when statements are.  The file must be readable by the server's
  * OS user and by nobody else (like ssl_key_file).  It is read when a key is
  * first needed and again whenever its modification time or size changes,
- * so a rotated key takes effect without a reload.
+ * so a rotated key takes effect without a reload.  With
+ * agentphone.api_key_directory set, each database has its own key, in the
+ * file of that directory named after the database, and no other source is
+ * used: a database without a file has none.
  *
  * The API URL must be https unless a superuser turned on
  * agentphone.allow_insecure_http (meant for a local simulator); http.c

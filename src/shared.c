@@ -500,6 +500,18 @@ agentphone_note_loop(int in_flight)
 }
 
 /*
+ * agentphone_note_queue_depth records how many calls the worker's database
+ * has queued.
+ */
+void
+agentphone_note_queue_depth(int64 depth)
+{
+	SpinLockAcquire(&agentphone_shared->mutex);
+	SLOT(my_slot)->h.queue_depth = depth;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
  * shared_my_db_state returns what is becoming of the worker's database,
  * and since when in *since.
  */
@@ -646,6 +658,7 @@ shared_claim_slot(Oid db, const char *dbname)
 	{
 		memset(SLOT(i), 0, sizeof(DatabaseSlot));
 		SLOT(i)->h.dboid = db;
+		SLOT(i)->h.queue_depth = -1;
 		strlcpy(SLOT(i)->h.dbname, dbname, NAMEDATALEN);
 		SLOT(i)->h.wanted = true;
 	}
@@ -789,8 +802,13 @@ shared_pacing_reserve(uint64 key_hash, int want, int limit,
 	granted = Max(0, Min(want, limit - used));
 	w->sent[bucket] += granted;
 	LWLockRelease(agentphone_shared->pacing_lock);
+	/*
+	 * Look again within a second at most: what another database holds
+	 * now may be a reservation its claim gives back at once.
+	 */
 	if (granted == 0)
-		*free_at = (oldest + PACING_SECONDS) * USECS_PER_SEC;
+		*free_at = Min((oldest + PACING_SECONDS) * USECS_PER_SEC,
+					   TimestampTzPlusMilliseconds(now, 1000));
 	return granted;
 }
 

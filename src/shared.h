@@ -55,6 +55,7 @@ typedef struct WorkerHealth
 	TimestampTz started_at;		/* when the worker started */
 	TimestampTz last_loop;		/* when its loop last ran */
 	int			in_flight;		/* requests in flight then */
+	int64		queue_depth;	/* queued calls at its last sweep, -1: unknown */
 	uint64		counters[NUM_COUNTERS];
 	char		last_error[256];	/* the last failure, "" if none */
 	/* the launcher's view */
@@ -95,6 +96,7 @@ extern void shared_worker_exit(WorkerExit why);
 extern void agentphone_count(AgentphoneCounter c, int n);
 extern void agentphone_note_error(const char *message);
 extern void agentphone_note_loop(int in_flight);
+extern void agentphone_note_queue_depth(int64 depth);
 extern AgentphoneDbState shared_my_db_state(TimestampTz *since);
 
 /* dbguard.c, for the database a command names */

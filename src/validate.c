@@ -252,8 +252,36 @@ agentphone_normalize_variables(Jsonb *variables)
 }
 
 /*
+ * agentphone_sub_account_ok tells whether id may be sent as a sub-account
+ * (the X-Sub-Account-Id header): 1 to MAX_ID_LEN letters, digits and
+ * "_", "-", ".", ":", which no header can be smuggled through.
+ */
+bool
+agentphone_sub_account_ok(const char *id)
+{
+	size_t		n = strlen(id);
+
+	if (n == 0 || n > MAX_ID_LEN)
+		return false;
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:") == n;
+}
+
+PG_FUNCTION_INFO_V1(agentphone_is_sub_account_id);
+
+/*
+ * agentphone_is_sub_account_id(id text) is agentphone_sub_account_ok() for
+ * SQL: the calls table's constraint on options.subAccountId (since 1.5).
+ */
+Datum
+agentphone_is_sub_account_id(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(agentphone_sub_account_ok(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+}
+
+/*
  * check_option checks one key of the options argument.  The keys are the
- * API's own body fields that agentphone_call() has no argument for.
+ * API's own body fields that agentphone_call() has no argument for, and
+ * subAccountId, sent as the X-Sub-Account-Id header.
  */
 static void
 check_option(const char *name, JsonbValue *v)
@@ -262,7 +290,8 @@ check_option(const char *name, JsonbValue *v)
 	bool		known = strcmp(name, "modelTier") == 0 ||
 		strcmp(name, "callScreeningIdentity") == 0 ||
 		strcmp(name, "callScreeningPurpose") == 0 ||
-		strcmp(name, "disableRecording") == 0;
+		strcmp(name, "disableRecording") == 0 ||
+		strcmp(name, "subAccountId") == 0;
 
 	if (known && v->type == jbvNull)
 		return;					/* null means "leave it out" */
@@ -293,6 +322,15 @@ check_option(const char *name, JsonbValue *v)
 					 errhint("For example: jsonb_build_object('%s', '%s').", name,
 							 identity ? "Acme Dental" : "to confirm your appointment")));
 	}
+	else if (strcmp(name, "subAccountId") == 0)
+	{
+		if (s == NULL || !agentphone_sub_account_ok(s))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid option subAccountId"),
+					 errdetail("subAccountId must be a string of 1 to %d letters, digits, \"_\", \"-\", \".\" or \":\".", MAX_ID_LEN),
+					 errhint("Use the sub-account's id as the AgentPhone API gives it, for example jsonb_build_object('subAccountId', 'sub_123').")));
+	}
 	else if (strcmp(name, "disableRecording") == 0)
 	{
 		if (v->type != jbvBool)
@@ -306,7 +344,7 @@ check_option(const char *name, JsonbValue *v)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown option \"%s\"", name),
-				 errdetail("options may hold only modelTier, callScreeningIdentity, callScreeningPurpose and disableRecording."),
+				 errdetail("options may hold only modelTier, callScreeningIdentity, callScreeningPurpose, disableRecording and subAccountId."),
 				 errhint("Pass the other call fields as arguments of agentphone_call().")));
 }
 

@@ -31,6 +31,7 @@ extern bool agentphone_number_is_e164(const char *number);
 extern void agentphone_check_e164(const char *argname, const char *number);
 extern Jsonb *agentphone_normalize_variables(Jsonb *variables);
 extern void agentphone_check_options(Jsonb *options);
+extern bool agentphone_sub_account_ok(const char *id);
 
 extern int64 agentphone_interval_ms(Interval *iv);
 

@@ -44,6 +44,7 @@
 #include "utils/snapmgr.h"
 
 #include "agents.h"
+#include "calls.h"
 #include "cycle.h"
 #include "dbguard.h"
 #include "dispatch.h"
@@ -198,6 +199,31 @@ trim_events(void)
 }
 
 /*
+ * note_queue_depth publishes how many calls are queued, for
+ * agentphone_workers(), at most once per sweep interval (through
+ * calls_status_idx: its cost is that of the queue, not of the history).
+ */
+static void
+note_queue_depth(void)
+{
+	static SPIPlanPtr plan = NULL;
+	static TimestampTz next_at = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		isnull;
+
+	if (now < next_at)
+		return;
+	agentphone_saved_plan(&plan,
+						  "SELECT count(*) FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED),
+						  0, NULL);
+	if (SPI_execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the queued calls");
+	agentphone_note_queue_depth(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1, &isnull)));
+	next_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
+}
+
+/*
  * claim_step is the claim transaction's body.
  */
 static void
@@ -212,6 +238,7 @@ claim_step(void *arg)
 		dispatch_release_window_holds();
 	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
 	trim_events();
+	note_queue_depth();
 }
 
 /*

@@ -435,11 +435,12 @@ ROUTES = [(m, re.compile(p), f, a) for m, p, f, a in ROUTES]
 
 
 def authorized(sim, authorization):
-    """authorized: the Authorization header carries the current API key."""
+    """authorized: the Authorization header carries the current API key, or
+    one of the other accounts' keys."""
     parts = (authorization or "").split(None, 1)
     with sim.lock:
-        key = sim.api_key
-    return len(parts) == 2 and parts[0].lower() == "bearer" and parts[1].strip() == key
+        keys = [sim.api_key] + sim.other_api_keys
+    return len(parts) == 2 and parts[0].lower() == "bearer" and parts[1].strip() in keys
 
 
 def handle(sim, method, path, query, raw, entry, conn, authorization):

@@ -95,6 +95,9 @@ def set_config(sim, params, query, body):
         if key == "api_key":
             if not isinstance(value, str) or not value:
                 raise ControlError("api_key must be a non-empty string")
+        elif key == "other_api_keys":
+            if not isinstance(value, list) or not all(isinstance(k, str) and k for k in value):
+                raise ControlError("other_api_keys must be a list of non-empty strings")
         elif key == "error_shape":
             if value not in ("detail", "envelope"):
                 raise ControlError('error_shape must be "detail" or "envelope"')

@@ -95,6 +95,7 @@ class SimState:
         self.scripts = []
         self.agents = default_agents()
         self.api_key = self.initial_api_key
+        self.other_api_keys = []  # further accounts' keys, also accepted
         self.error_shape = "detail"
         self.transcript_shape = 1
         self.idle_seconds = 300.0
@@ -103,7 +104,8 @@ class SimState:
         self.cond.notify_all()
 
     def config_locked(self):
-        return {"api_key": self.api_key, "error_shape": self.error_shape,
+        return {"api_key": self.api_key, "other_api_keys": list(self.other_api_keys),
+                "error_shape": self.error_shape,
                 "transcript_shape": self.transcript_shape,
                 "idle_seconds": self.idle_seconds,
                 "agents": copy.deepcopy(self.agents),

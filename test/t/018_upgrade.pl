@@ -1,6 +1,6 @@
 # 018_upgrade.pl: an install of every earlier release, in use, upgraded
 # step by step to the current version loses nothing.  For each release
-# before the current one (today: 1.0 to 1.3) the test installs it, places
+# before the current one (today: 1.0 to 1.4) the test installs it, places
 # and completes calls (transcripts, events), queues calls for later, adds
 # do-not-call entries (into 1.0 one with a reason longer than 1.1 accepts),
 # grants an application role and puts a dialing trigger on a table; then
@@ -17,8 +17,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my @releases = ('1.0', '1.1', '1.2', '1.3');
-my $current = '1.4';
+my @releases = ('1.0', '1.1', '1.2', '1.3', '1.4');
+my $current = '1.5';
 
 start_sim();
 my $node = new_node('upgrade', $QUICK, no_extension => 1);
@@ -121,6 +121,11 @@ for my $release (@releases)
 		"$release: and released when the window changes");
 	sql("ALTER SYSTEM RESET agentphone.call_window; SELECT pg_reload_conf()");
 	is(sql($privileges_query), $privileges, "$release: privileges unchanged");
+	like(sql("SELECT string_agg(kind || ':' || coalesce(database::text, '-'), ',' ORDER BY kind, database)"
+		  . " FROM agentphone_workers()"), qr/^launcher:-,worker:postgres$/,
+		"$release: agentphone_workers() lists the launcher and the database's worker");
+	like(sql_error('SELECT * FROM agentphone_workers()', as => 'app'), qr/permission denied for function agentphone_workers/,
+		"$release: and only to superusers");
 
 	ok(wait_until(sub { sql("SELECT count(*) FROM agentphone.calls WHERE id IN ($later[0], $later[1])"
 		  . " AND status NOT IN ('queued', 'dispatching')") == 2 }, 30),
