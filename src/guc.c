@@ -460,10 +460,10 @@ agentphone_define_settings(void)
 {
 	DefineCustomStringVariable("agentphone.api_url",
 							   "Base URL of the AgentPhone API.",
-							   "Requests go to this URL followed by /calls.",
+							   "Requests go to this URL followed by /calls. A superuser may set it per database with ALTER DATABASE ... SET.",
 							   &agentphone_api_url,
 							   "https://api.agentphone.ai/v1",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   check_api_url, NULL, NULL);
 	DefineCustomStringVariable("agentphone.api_key",
 							   "AgentPhone API key (sent as a Bearer token).",

@@ -15,7 +15,10 @@
  *	 1. notes every user-settable setting before it connects (the values of
  *		postgresql.conf, ALTER SYSTEM and the defaults);
  *	 2. after connecting, puts back each one that a database or role
- *		setting changed;
+ *		setting changed, but for the settings a superuser may give a
+ *		database of their own (kept_per_database: agentphone.api_url,
+ *		which only a superuser, or a role a superuser granted SET on it,
+ *		can attach with ALTER DATABASE ... SET);
  *	 3. pins what its own statements rely on: search_path = pg_catalog,
  *		pg_temp; read-write READ COMMITTED transactions; triggers firing
  *		(session_replication_role = origin); commits that are durable
@@ -41,6 +44,11 @@ typedef struct SavedSetting
 
 static SavedSetting *saved = NULL;
 static int	nsaved = 0;
+
+/* Settings a database's own value of is honoured (they are PGC_SUSET). */
+static const char *const kept_per_database[] = {
+	"agentphone.api_url",
+};
 
 /* What the worker's own statements rely on. */
 static const char *const pinned[][2] = {
@@ -70,6 +78,20 @@ attached_by_database_or_role(GucSource source)
 {
 	return source == PGC_S_GLOBAL || source == PGC_S_DATABASE ||
 		source == PGC_S_USER || source == PGC_S_DATABASE_USER;
+}
+
+/*
+ * kept_for_database tells whether a setting's database value stands.
+ */
+static bool
+kept_for_database(const struct config_generic *g)
+{
+	if (g->source != PGC_S_DATABASE)
+		return false;
+	for (int i = 0; i < (int) lengthof(kept_per_database); i++)
+		if (strcmp(g->name, kept_per_database[i]) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -116,7 +138,7 @@ agentphone_pin_session_settings(void)
 	{
 		struct config_generic *g = vars[i];
 
-		if (!attached_by_database_or_role(g->source))
+		if (!attached_by_database_or_role(g->source) || kept_for_database(g))
 			continue;
 		for (int j = 0; j < nsaved; j++)
 			if (strcmp(saved[j].name, g->name) == 0)

@@ -110,7 +110,6 @@ start_cluster() {
 	agentphone.api_url = 'http://127.0.0.1:$SIM_PORT/v1'
 	agentphone.allow_insecure_http = on
 	agentphone.api_key = '$SIM_KEY'
-	agentphone.database_name = 'postgres'
 	EOF
 	# POSTGRES_WRAPPER, when set, is run instead of postgres (test/valgrind.sh)
 	as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 300 \

@@ -17,7 +17,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-start_sim();
+my $sim_url = start_sim();
 
 # served(NODE): the databases that have an agentphone worker, sorted
 sub served
@@ -101,7 +101,8 @@ is(scalar(@{ sim_posts() }), 4, 'four POSTs in all: none from the databases with
 sql(q{SELECT agentphone_call('agt_1', '+14155557300', options => '{"subAccountId": "sub_own"}'),
 	agentphone_call('agt_1', '+14155557301')}, db => 'fresh');
 ok(wait_until(sub { @{ posts_in_range(7300, 2) } == 2 }, 10), 'two more calls are posted');
-is(join(',', map { $_->{headers}{'x-sub-account-id'} // 'none' } @{ posts_in_range(7300, 2) }),
+is(join(',', map { $_->{headers}{'x-sub-account-id'} // 'none' }
+	sort { $a->{body}{toNumber} cmp $b->{body}{toNumber} } @{ posts_in_range(7300, 2) }),
 	'sub_own,none', 'one under its own sub-account, one under none');
 ok(!grep({ exists $_->{body}{subAccountId} } @{ posts_in_range(7300, 2) }), 'and never in the body');
 like(sql_error(q{INSERT INTO agentphone.calls (agent_id, to_number, created_by, options)
@@ -139,11 +140,18 @@ write_key("$keys/two", 'sk_tenant_two');
 write_key("$keys/$_", 'sk_shared') for qw(s1 s2);
 $node = new_node('keys', "agentphone.api_key_directory = '$keys'\nagentphone.max_calls_per_minute = 10\n",
 	no_extension => 1);
+# database two reaches the API by another URL, a superuser's choice
+(my $other_url = $sim_url) =~ s/127\.0\.0\.1/localhost/;
 for my $db (qw(one two s1 s2 keyless))
 {
 	sql("CREATE DATABASE $db");
+	sql("ALTER DATABASE two SET agentphone.api_url = '$other_url/v1'") if $db eq 'two';
 	sql('CREATE EXTENSION agentphone', db => $db);
 }
+sql('CREATE ROLE tenant LOGIN; ALTER DATABASE keyless OWNER TO tenant');
+like(sql_error("ALTER DATABASE keyless SET agentphone.api_url = 'https://attacker.example/v1'", as => 'tenant', db => 'keyless'),
+	qr/permission denied to set parameter "agentphone.api_url"/,
+	'a database owner who is not a superuser cannot point its worker at another URL');
 $t0 = time();
 queue('s1', 8000, 15);
 queue('s2', 8100, 15);
@@ -154,6 +162,8 @@ ok(wait_until(sub { @{ posts_in_range(8200, 1) } && @{ posts_in_range(8300, 1) }
 	'the databases with their own keys place their calls');
 is(posts_in_range(8200, 1)->[0]{headers}{authorization}, 'Bearer sk_tenant_one', 'one with its own key');
 is(posts_in_range(8300, 1)->[0]{headers}{authorization}, 'Bearer sk_tenant_two', 'two with its own key');
+like(posts_in_range(8300, 1)->[0]{headers}{host}, qr/^localhost:/, 'two at its own API URL (ALTER DATABASE ... SET)');
+like(posts_in_range(8200, 1)->[0]{headers}{host}, qr/^127\.0\.0\.1:/, 'one at the server\'s');
 ok(wait_until(sub { (sql("SELECT last_error FROM agentphone.calls WHERE id = $keyless", db => 'keyless') // '')
 	=~ /no key file for this database/ }, 15), 'a keyless database\'s call waits, saying why');
 is(sql("SELECT status FROM agentphone.calls WHERE id = $keyless", db => 'keyless'), 'queued', 'still queued');
