@@ -76,3 +76,13 @@ include $(PGXS)
 CONTRIB_TESTDB = postgres
 ISOLATION_TESTDB = postgres
 PROVE_FLAGS = -I test/t -v
+
+# "make dist": the archive PGXN expects, agentphone-<version>.zip with
+# everything under agentphone-<version>/, made from the committed tree
+# (git archive: what is not committed is not released).  The version is
+# META.json's, which test/meta_check.py keeps equal to the control file's.
+DIST_VERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' META.json)
+DIST = $(EXTENSION)-$(DIST_VERSION)
+.PHONY: dist
+dist:
+	git archive --format zip --prefix=$(DIST)/ -o $(DIST).zip HEAD

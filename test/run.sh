@@ -8,7 +8,8 @@
 # It installs what is missing (the PostgreSQL server included), builds with
 # -Wall -Wextra -Werror, installs the extension, then as the postgres OS
 # user in a scratch directory:
-#   1. the simulator's own self-test (test/sim_selftest.py);
+#   1. the simulator's own self-test (test/sim_selftest.py), and the
+#      release as PGXN takes it (test/package.sh: META.json, make dist);
 #   2. the pg_regress suite (sql/, expected/) against a throwaway cluster
 #      preloaded with agentphone and pointed at the simulator;
 #   3. the isolation specs (test/isolation) on that cluster, its worker
@@ -74,6 +75,13 @@ say "simulator self-test"
 out=$(cd "$scratch" && as_pg $PY test/sim_selftest.py -v 2>&1)
 echo "$out" | grep -E '\.\.\. (ok|FAIL|ERROR)' >&2
 count "$(echo "$out" | grep -cE '\.\.\. ok$')" "$(echo "$out" | grep -cE '\.\.\. (FAIL|ERROR)$')"
+
+# 1b. the release as PGXN takes it: META.json, make dist, the archive
+# built and installed (test/package.sh)
+say "packaging"
+out=$(bash test/package.sh 2>&1)
+echo "$out" | grep -E '^(not )?ok - |^#' >&2
+count "$(echo "$out" | grep -cE '^ok - ')" "$(echo "$out" | grep -cE '^not ok - ')"
 
 # 2. pg_regress (REGRESS) against a throwaway cluster
 start_sim "$scratch" && start_cluster "$scratch"
