@@ -16,7 +16,9 @@
 #      paused;
 #   4. the TAP tests (test/t/*.pl), each starting its own cluster and
 #      simulator;
-#   5. the demo (test/demo.sh), checked for the whole life of its calls;
+#   5. the demo (test/demo.sh), checked for the whole life of its calls,
+#      and the Debian package (test/deb.sh), built and installed on a
+#      brand-new Debian 12 root where a call goes through;
 #   6. a workload with every server process under valgrind
 #      (test/valgrind.sh): any error in agentphone's code fails it.
 # 2 to 4 are PGXS's "make installcheck" (the Makefile's REGRESS, ISOLATION
@@ -151,6 +153,17 @@ if [ -z "$only" ]; then
 		echo "demo: failed (exit $rc):" >&2
 		echo "$out" | tail -n 60 >&2
 	fi
+fi
+
+# 5b. the Debian package (test/deb.sh): built with dpkg-buildpackage, its
+# pg_regress suite run at build time, then installed on a brand-new Debian
+# 12 root file system where a call goes through (about a minute)
+if [ -z "$only" ]; then
+	say "Debian package"
+	out=$(bash test/deb.sh 2>&1)
+	echo "$out" | grep -E '^(not )?ok - |^#' >&2
+	count "$(echo "$out" | grep -cE '^ok - ')" "$(echo "$out" | grep -cE '^not ok - ')"
+	echo "$out" | grep -qE '^(not )?ok - ' || { count 0 1; echo "$out" | tail -n 20 >&2; }
 fi
 
 # 6. the worker under valgrind (one test: no error in agentphone's code);
