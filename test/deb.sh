@@ -29,17 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {	# check WHAT COMMAND...: "ok - WHAT" when COMMAND succeeds
-	local what=$1
-	shift
-	if "$@" >"$work/out" 2>&1; then
-		echo "ok - $what"
-	else
-		echo "not ok - $what"
-		tail -n 30 "$work/out" | sed 's/^/#   /'
-		return 1
-	fi
-}
+CHECK_OUT=$work/out
 
 # --- 1. build
 build_deps="debhelper dpkg-dev fakeroot postgresql-server-dev-all debootstrap $PACKAGES"
@@ -50,7 +40,7 @@ mkdir -p "$src"
 (cd "$here" && git ls-files -co --exclude-standard | grep -v '\.zip$' | tar -cf - -T -) | tar -xf - -C "$src"
 check "dpkg-buildpackage -us -uc -b builds it, its pg_regress suite passing" \
 	bash -c "cd '$src' && make clean >/dev/null 2>&1; dpkg-buildpackage -us -uc -b" || exit 1
-grep -E '^test .* \.\.\. |tests passed' "$work/out" | sed 's/^/#   /'
+grep -E '^test .* \.\.\. |tests passed' "$CHECK_OUT" | sed 's/^/#   /'
 deb=$work/postgresql-15-agentphone_${version}_amd64.deb
 check "it made $(basename "$deb")" test -f "$deb" || exit 1
 depends=$(dpkg-deb -f "$deb" Depends)

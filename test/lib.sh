@@ -75,6 +75,21 @@ make_scratch() {
 	echo "$dir"
 }
 
+# check WHAT COMMAND...: run COMMAND, its output in $CHECK_OUT (set it to a
+# file first); print "ok - WHAT", or "not ok - WHAT" and the end of the
+# output; return COMMAND's success
+check() {
+	local what=$1
+	shift
+	if "$@" >"$CHECK_OUT" 2>&1; then
+		echo "ok - $what"
+	else
+		echo "not ok - $what"
+		tail -n 30 "$CHECK_OUT" | sed 's/^/#   /'
+		return 1
+	fi
+}
+
 # free_port: a TCP port nobody listens on
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

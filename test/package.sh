@@ -13,16 +13,7 @@ PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-check() {	# check WHAT COMMAND...: "ok - WHAT" when COMMAND succeeds
-	local what=$1
-	shift
-	if "$@" >"$work/out" 2>&1; then
-		echo "ok - $what"
-	else
-		echo "not ok - $what"
-		tail -n 20 "$work/out" | sed 's/^/#   /'
-	fi
-}
+CHECK_OUT=$work/out
 
 python3 "$here/test/meta_check.py" "$here"
 
