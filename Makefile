@@ -78,11 +78,22 @@ ISOLATION_TESTDB = postgres
 PROVE_FLAGS = -I test/t -v
 
 # "make dist": the archive PGXN expects, agentphone-<version>.zip with
-# everything under agentphone-<version>/, made from the committed tree
-# (git archive: what is not committed is not released).  The version is
-# META.json's, which test/meta_check.py keeps equal to the control file's.
+# everything under agentphone-<version>/.  In a git checkout it is the
+# committed tree (git archive: what is not committed is not released);
+# in an unpacked archive or an export, the tree without build products.
+# The version is META.json's, which test/meta_check.py keeps equal to the
+# control file's.
 DIST_VERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' META.json)
 DIST = $(EXTENSION)-$(DIST_VERSION)
 .PHONY: dist
 dist:
-	git archive --format zip --prefix=$(DIST)/ -o $(DIST).zip HEAD
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git archive --format zip --prefix=$(DIST)/ -o $(DIST).zip HEAD; \
+	else \
+		tmp=$$(mktemp -d) && mkdir "$$tmp/$(DIST)" && \
+		tar --exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude='*.zip' \
+			--exclude=results --exclude=tmp_check --exclude=log --exclude=output_iso \
+			--exclude=regression.diffs --exclude=regression.out --exclude=__pycache__ \
+			-cf - . | tar -xf - -C "$$tmp/$(DIST)" && \
+		(cd "$$tmp" && python3 -m zipfile -c "$(CURDIR)/$(DIST).zip" $(DIST)) && rm -rf "$$tmp"; \
+	fi

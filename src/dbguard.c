@@ -375,9 +375,14 @@ dbguard_xact_callback(XactEvent event, void *arg)
 		return;
 	if (event == XACT_EVENT_COMMIT)
 	{
+		/*
+		 * The rescan first: a launcher woken by the new state must already
+		 * know to read pg_database, or it would start a worker in a
+		 * database renamed away from agentphone.database_name.
+		 */
+		shared_wake_launcher(at_commit.rescan);
 		if (OidIsValid(at_commit.needed_db))
 			shared_set_db_state(at_commit.needed_db, at_commit.after);
-		shared_wake_launcher(at_commit.rescan);
 	}
 	else if (event == XACT_EVENT_ABORT && OidIsValid(at_commit.needed_db))
 		shared_set_db_state(at_commit.needed_db, DB_PRESENT);
