@@ -32,7 +32,7 @@ trap cleanup EXIT
 CHECK_OUT=$work/out
 
 # --- 1. build
-build_deps="debhelper dpkg-dev fakeroot postgresql-server-dev-all debootstrap $PACKAGES"
+build_deps="build-essential debhelper dpkg-dev fakeroot postgresql-server-dev-all debootstrap $PACKAGES"
 check "the build dependencies are installed" install_deps $build_deps || exit 1
 version=$(dpkg-parsechangelog -l "$here/debian/changelog" -S Version)
 src=$work/agentphone-${version%-*}
