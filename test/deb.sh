@@ -40,7 +40,8 @@ mkdir -p "$src"
 tar -C "$here" --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude='*.zip' -cf - . |
 	tar -xf - -C "$src"
 check "dpkg-buildpackage -us -uc -b builds it, its pg_regress suite passing" \
-	bash -c "cd '$src' && make clean >/dev/null 2>&1; dpkg-buildpackage -us -uc -b" || exit 1
+	bash -c "cd '$src' && make clean >/dev/null 2>&1; dpkg-buildpackage -us -uc -b" ||
+	{ grep -m 5 -B 6 '^+[^+]' "$CHECK_OUT" | sed 's/^/#   /'; exit 1; }
 grep -E '^test .* \.\.\. |tests passed' "$CHECK_OUT" | sed 's/^/#   /'
 deb=$work/postgresql-15-agentphone_${version}_amd64.deb
 check "it made $(basename "$deb")" test -f "$deb" || exit 1
