@@ -4,10 +4,12 @@
 CREATE EXTENSION agentphone;
 BEGIN;
 -- 1.1's function (as released in agentphone--1.0.sql, unchanged since),
--- read from the installed script, to compare against
+-- read from the installed script, to compare against (under Debian's
+-- extension_destdir when a package's build-time test sets it)
 DO $$
 DECLARE
-	script text := pg_read_file((SELECT setting FROM pg_config WHERE name = 'SHAREDIR')
+	script text := pg_read_file(coalesce(current_setting('extension_destdir', true), '')
+								|| (SELECT setting FROM pg_config WHERE name = 'SHAREDIR')
 								|| '/extension/agentphone--1.0.sql');
 BEGIN
 	EXECUTE replace(replace(substring(script FROM
