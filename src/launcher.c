@@ -27,6 +27,11 @@
  * With the deprecated agentphone.database_name set, only the database of
  * that name is served.
  *
+ * The handles of the workers it started live in its own memory.  A
+ * launcher started again after a failure of its own finds their slots
+ * busy (a pid published) and starts nothing there until they exit,
+ * looking again every ORPHAN_RECHECK_MS.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

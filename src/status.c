@@ -48,7 +48,7 @@ queue_depth(void)
 	int64		n;
 
 	SPI_connect();
-	if (SPI_execute("SELECT count(*) FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED), true, 1) != SPI_OK_SELECT)
+	if (SPI_execute(SQL_QUEUE_DEPTH, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the queued calls");
 	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();

@@ -213,9 +213,7 @@ note_queue_depth(void)
 
 	if (now < next_at)
 		return;
-	agentphone_saved_plan(&plan,
-						  "SELECT count(*) FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED),
-						  0, NULL);
+	agentphone_saved_plan(&plan, SQL_QUEUE_DEPTH, 0, NULL);
 	if (SPI_execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the queued calls");
 	agentphone_note_queue_depth(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
