@@ -47,6 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "api.h"
+#include "backoff.h"
 #include "calls.h"
 #include "dispatch.h"
 #include "guc.h"
@@ -93,7 +94,7 @@ static void record_create(HttpRequest *req, RecordResult *result);
 static const RequestHandler create_handler = {NULL, record_create};
 
 /*
- * dispatch_reserve reserves up to want sends with this database's key, so
+ * dispatch_reserve reserves up to want sends with key, this database's, so
  * that all the databases that use the key make no more than
  * max_calls_per_minute of them in any 60 seconds, and returns how many it
  * reserved; when none, *free_at is when one may be.  What a claim does not
@@ -103,10 +104,8 @@ static uint64 reserved_key_hash;
 static TimestampTz reserved_at;
 
 int
-dispatch_reserve(int want, TimestampTz now, TimestampTz *free_at)
+dispatch_reserve(const char *key, int want, TimestampTz now, TimestampTz *free_at)
 {
-	const char *key = agentphone_api_key_value();
-
 	if (key == NULL)
 		return 0;
 	reserved_key_hash = agentphone_key_hash(key);
@@ -306,15 +305,15 @@ dispatch_note_waiting(const char *why)
 
 /*
  * dispatch_send starts the POST of every claimed call (dispatch_reserve
- * counted them against the key's window).  extension_oid identifies the
- * incarnation of the extension the calls belong to.
+ * counted them against the key's window), with key, the one it reserved
+ * with.  extension_oid identifies the incarnation of the extension the
+ * calls belong to.
  */
 void
-dispatch_send(List *claimed, Oid extension_oid)
+dispatch_send(List *claimed, Oid extension_oid, const char *key)
 {
 	ListCell   *lc;
 	char	   *url = api_url("/calls");
-	const char *key = agentphone_api_key_value();	/* once for the batch */
 
 	foreach(lc, claimed)
 	{
@@ -341,11 +340,8 @@ dispatch_send(List *claimed, Oid extension_oid)
 static int
 backoff_ms(int attempt)
 {
-	int64		d = agentphone_retry_delay_ms;
+	int64		d = doubled_ms(agentphone_retry_delay_ms, attempt, MAX_BACKOFF_MS);
 
-	for (int i = 1; i < attempt && d < MAX_BACKOFF_MS; i++)
-		d *= 2;
-	d = Min(d, MAX_BACKOFF_MS);
 	return (int) (d / 2 + (int64) (pg_prng_double(&pg_global_prng_state) * (d / 2)));
 }
 

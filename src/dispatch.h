@@ -22,12 +22,13 @@ typedef struct ClaimedCall
 	ApiCallRequest req;
 } ClaimedCall;
 
-extern int	dispatch_reserve(int want, TimestampTz now, TimestampTz *free_at);
+extern int	dispatch_reserve(const char *key, int want, TimestampTz now,
+							 TimestampTz *free_at);
 extern void dispatch_unreserve(int n);
 extern void dispatch_recover_orphans(void);
 extern void dispatch_release_window_holds(void);
 extern void dispatch_note_waiting(const char *why);
 extern List *dispatch_claim(int max, MemoryContext cxt, long *next_due_ms);
-extern void dispatch_send(List *claimed, Oid extension_oid);
+extern void dispatch_send(List *claimed, Oid extension_oid, const char *key);
 
 #endif							/* AGENTPHONE_DISPATCH_H */

@@ -53,6 +53,7 @@
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
+#include "backoff.h"
 #include "guc.h"
 #include "launcher.h"
 #include "shared.h"
@@ -247,11 +248,7 @@ rescan(List *requested, bool forget_absent, MemoryContext cxt)
 static long
 backoff_ms(int failures)
 {
-	long		ms = MIN_BACKOFF_MS;
-
-	for (int i = 1; i < failures && ms < MAX_BACKOFF_MS; i++)
-		ms *= 2;
-	return Min(ms, MAX_BACKOFF_MS);
+	return (long) doubled_ms(MIN_BACKOFF_MS, failures, MAX_BACKOFF_MS);
 }
 
 /*

@@ -624,9 +624,9 @@ shared_take_requests(List **unslotted)
 	{
 		int			i = slot_of(taken[r].db);
 
-		taken[r].db = (i < 0) ? taken[r].db : InvalidOid;
 		if (i < 0)
-			continue;
+			continue;			/* left in taken[] for *unslotted */
+		taken[r].db = InvalidOid;
 		SLOT(i)->h.wanted = true;
 		if (taken[r].reset_backoff)
 		{

@@ -444,6 +444,7 @@ claim_and_send(TimestampTz now)
 	ClaimArgs	a = {0, NULL, NIL, -1};	/* next_due_ms: none unless a claim ran */
 	TimestampTz free_at = 0;
 	int			slots = agentphone_max_in_flight - http_in_flight();
+	const char *key;
 
 	next_claim_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
 	more_due = false;
@@ -456,7 +457,8 @@ claim_and_send(TimestampTz now)
 		more_due = true;		/* claim again when a request finishes */
 		return;
 	}
-	a.max = dispatch_reserve(slots, now, &free_at);
+	key = agentphone_api_key_value();	/* once for the reservation and the sends */
+	a.max = dispatch_reserve(key, slots, now, &free_at);
 	if (a.max <= 0)
 	{
 		next_claim_at = free_at;
@@ -472,7 +474,7 @@ claim_and_send(TimestampTz now)
 	}
 	dispatch_unreserve(a.max - list_length(a.claimed));
 	window_release_due = false;
-	dispatch_send(a.claimed, extension_oid);
+	dispatch_send(a.claimed, extension_oid, key);
 	if (list_length(a.claimed) == a.max)
 		more_due = true;
 	if (a.next_due_ms >= 0)
