@@ -14,7 +14,7 @@ PG_MAJOR=15
 PG_BIN=${AGENTPHONE_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PY=/usr/bin/python3
 SIM_KEY=sk_test_agentphone
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libcjson-dev libphonenumber-dev g++ tzdata libipc-run-perl make gcc python3 perl valgrind postgresql-$PG_MAJOR-cron"
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libcjson-dev libphonenumber-dev g++ tzdata libipc-run-perl make gcc python3 perl valgrind postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-partman"
 
 # say: progress line on stderr
 say() { echo "== $*" >&2; }

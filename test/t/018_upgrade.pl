@@ -1,6 +1,6 @@
 # 018_upgrade.pl: an install of every earlier release, in use, upgraded
 # step by step to the current version loses nothing.  For each release
-# before the current one (today: 1.0 to 1.4) the test installs it, places
+# before the current one (today: 1.0 to 1.5) the test installs it, places
 # and completes calls (transcripts, events), queues calls for later, adds
 # do-not-call entries (into 1.0 one with a reason longer than 1.1 accepts),
 # grants an application role and puts a dialing trigger on a table; then
@@ -17,8 +17,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my @releases = ('1.0', '1.1', '1.2', '1.3', '1.4');
-my $current = '1.5';
+my @releases = ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5');
+my $current = '1.6';
 
 start_sim();
 my $node = new_node('upgrade', $QUICK, no_extension => 1);
@@ -42,7 +42,10 @@ my $privileges_query = q{
 		'agentphone_allow_calls(text)', 'agentphone_get_call(text)', 'agentphone_worker_status()']) p)}
   . q{ || ' | ' || has_table_privilege('app', 'agentphone.calls', 'SELECT')
 	  || has_table_privilege('app', 'agentphone.calls', 'INSERT')
-	  || has_table_privilege('app', 'agentphone.transcripts', 'SELECT')};
+	  || has_table_privilege('app', 'agentphone.transcripts', 'SELECT')
+	  || ' | ' || has_table_privilege('reporter', 'agentphone.transcripts', 'SELECT')
+	  || has_table_privilege('reporter', 'agentphone.call_events', 'SELECT')
+	  || has_table_privilege('reporter', 'agentphone.call_events', 'INSERT')};
 
 # schema: the extension's objects as pg_dump --binary-upgrade writes them,
 # without the OIDs, transaction ids and sequence positions that differ
@@ -63,12 +66,15 @@ sub schema_of
 }
 
 sql('CREATE ROLE app LOGIN');
+sql('CREATE ROLE reporter LOGIN');
 for my $release (@releases)
 {
 	sql("DROP EXTENSION IF EXISTS agentphone CASCADE");
 	sim('POST', '/_sim/reset');
 	sql("CREATE EXTENSION agentphone VERSION '$release'");
 	sql('GRANT agentphone_caller TO app');
+	# a grant of the user's own, on the tables themselves
+	sql('GRANT SELECT ON agentphone.transcripts, agentphone.call_events TO reporter');
 	is(sql("SELECT extversion FROM pg_extension WHERE extname = 'agentphone'"), $release, "$release installed");
 
 	# placed and completed, with transcripts and events

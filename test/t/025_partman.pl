@@ -1,0 +1,122 @@
+# 025_partman.pl: the pg_partman recipe of docs/recipes.md, with Debian's
+# postgresql-15-partman, on an install with history.  Its sql blocks run as
+# written; the turns and events stored before it move into their months;
+# pg_partman's maintenance drops the months older than twelve and keeps the
+# rest (and the calls); the worker stores a new call's turns and events in
+# this month's partitions, and agentphone_wait, call_report and row-level
+# security work as before; the partitions grant nothing; pg_dump and
+# pg_restore bring the layout back and the restored database keeps working.
+use strict;
+use warnings;
+
+use AgentphoneTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+start_sim();
+my $node = new_node('partman', qq{shared_preload_libraries = 'agentphone,pg_cron'
+cron.database_name = 'postgres'
+agentphone.poll_interval = '200ms'
+max_worker_processes = 16
+});
+
+# --- an install with history: two calls ended, one of them 14 months ago
+sql('CREATE ROLE app LOGIN IN ROLE agentphone_caller');
+sql('CREATE ROLE other LOGIN IN ROLE agentphone_caller');
+my $old = sql("SELECT agentphone_call('agt_1', '+14155557001')");
+my $recent = sql("SELECT agentphone_call('agt_1', '+14155557002')", as => 'app');
+for my $id ($old, $recent)
+{
+	is(sql("SELECT agentphone_wait($id, '30 s', 'transcript')"), 'completed', "call $id completed");
+}
+sql(qq{UPDATE agentphone.transcripts SET stored_at = now() - interval '14 months' WHERE call_id = $old;
+	UPDATE agentphone.call_events SET at = now() - interval '14 months' WHERE call_id = $old});
+my $turns = sub { sql("SELECT count(*) FROM agentphone.transcripts WHERE call_id = $_[0]") };
+my $events = sub { sql("SELECT count(*) FROM agentphone.call_events WHERE call_id = $_[0]") };
+my ($old_turns, $recent_turns) = ($turns->($old), $turns->($recent));
+cmp_ok($old_turns, '>', 0, 'the old call has turns');
+my $recent_events = $events->($recent);
+my $max_event = sql('SELECT max(id) FROM agentphone.call_events');
+
+# --- the recipe's sql blocks, in order
+my @blocks;
+my ($in_section, $block);
+for my $line (split /\n/, slurp_file('docs/recipes.md'))
+{
+	$in_section = ($line =~ /^## pg_partman/) if $line =~ /^## /;
+	next unless $in_section;
+	if (defined $block)
+	{
+		if ($line =~ /^```\s*$/) { push @blocks, $block; undef $block; }
+		else { $block .= "$line\n"; }
+	}
+	elsif ($line =~ /^```sql\s*$/) { $block = ''; }
+}
+is(scalar(@blocks), 2, 'the recipe has its two sql blocks');
+sql('CREATE EXTENSION pg_cron');
+sql($_) for @blocks;
+is(sql(q{SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+	WHERE p.relname IN ('transcripts', 'call_events') AND i.inhrelid::regclass::text LIKE '%monthly'}),
+	'2', 'each table has its monthly table under it');
+is(sql('SELECT count(*) FROM ONLY agentphone.transcripts_default') + sql('SELECT count(*) FROM ONLY agentphone.call_events_default'),
+	0, 'the history left the default partitions');
+is($turns->($old) . ' ' . $turns->($recent), "$old_turns $recent_turns", 'and every turn is still there');
+my $month_of = sub { sql("SELECT to_char(now() - interval '$_[0] months', 'YYYY_MM')") };
+is(sql("SELECT DISTINCT tableoid::regclass FROM agentphone.transcripts WHERE call_id = $old"),
+	'agentphone.transcripts_monthly_p' . $month_of->(14), 'the old turns are in the month they were stored');
+
+# --- maintenance: months older than twelve go, whole
+sql('CALL partman.run_maintenance_proc()');
+is($turns->($old), '0', "maintenance dropped the old call's turns");
+is($events->($old), '0', 'and its events');
+is(sql("SELECT count(*) FROM agentphone.calls WHERE id = $old"), '1', 'the call itself stays');
+is($turns->($recent), $recent_turns, "the recent call's turns stay");
+is($events->($recent), $recent_events, 'and its events');
+is(sql(q{SELECT count(*) FROM pg_class WHERE relname = 'transcripts_monthly_p' || to_char(now() + interval '3 months', 'YYYY_MM')}),
+	'1', 'partitions are ready for the months to come');
+
+# --- the worker and the read functions, unchanged
+my $new = sql("SELECT agentphone_call('agt_1', '+14155557003')", as => 'app');
+is(sql("SELECT agentphone_wait($new, '30 s', 'transcript')", as => 'app'), 'completed', 'a new call completes');
+is(sql("SELECT DISTINCT tableoid::regclass FROM agentphone.transcripts WHERE call_id = $new"),
+	'agentphone.transcripts_monthly_p' . $month_of->(0), "its turns are stored in this month's partition");
+is(sql("SELECT DISTINCT tableoid::regclass FROM agentphone.call_events WHERE call_id = $new"),
+	'agentphone.call_events_monthly_p' . $month_of->(0), 'and its events');
+cmp_ok(sql("SELECT min(id) FROM agentphone.call_events WHERE call_id = $new"), '>', $max_event,
+	'event ids go on from the history');
+like(sql("SELECT transcript FROM agentphone.call_report WHERE id = $new", as => 'app'), qr/^(agent|user): /,
+	'call_report shows its transcript');
+is(sql('SELECT count(DISTINCT call_id) FROM agentphone.transcripts', as => 'app'), '2',
+	"a caller sees the turns of its own calls, from every partition");
+is(sql('SELECT count(*) FROM agentphone.transcripts', as => 'other'), '0', 'and another caller sees none');
+like(sql_error('SELECT count(*) FROM agentphone.transcripts_monthly_p' . $month_of->(0), as => 'app'),
+	qr/permission denied/, 'a partition read directly is refused');
+like(sql_error('SELECT count(*) FROM agentphone.transcripts_default', as => 'app'),
+	qr/permission denied/, 'so is the default partition');
+
+is(sql("SELECT command FROM cron.job WHERE jobname = 'partman-maintenance'"), 'CALL partman.run_maintenance_proc()',
+	'pg_cron runs the maintenance every hour');
+
+# --- pg_dump and pg_restore keep the layout (pg_cron, which lives in this
+# database only, is dropped first so that the dump restores elsewhere)
+sql('DROP EXTENSION pg_cron');
+my $rows = q{SELECT md5(string_agg(x, '|' ORDER BY x)) FROM (
+	SELECT format('turn %s %s %s %s', tableoid::regclass, call_id, seq, content) FROM agentphone.transcripts
+	UNION ALL SELECT format('event %s %s %s', tableoid::regclass, id, call_id) FROM agentphone.call_events) r(x)};
+my $before = sql($rows);
+my $file = PostgreSQL::Test::Utils::tempdir() . '/partman.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('postgres'), '-f', $file ], 'pg_dump -Fc');
+sql('CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $file ],
+	'pg_restore --exit-on-error into a new database');
+is(sql($rows, db => 'restored'), $before, 'every turn and event is back, in the same partition');
+my $after = sql("SELECT agentphone_call('agt_1', '+14155557004')", db => 'restored');
+is(sql("SELECT agentphone_wait($after, '30 s', 'transcript')", db => 'restored'), 'completed',
+	'the restored database places a call');
+is(sql("SELECT DISTINCT tableoid::regclass FROM agentphone.transcripts WHERE call_id = $after", db => 'restored'),
+	'agentphone.transcripts_monthly_p' . $month_of->(0), "and stores its turns in this month's partition");
+sql('CALL partman.run_maintenance_proc()', db => 'restored');
+is(sql('SELECT count(*) FROM partman.part_config', db => 'restored'), '2', "pg_partman's configuration came back");
+
+$node->stop;
+done_testing();
