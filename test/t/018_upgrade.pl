@@ -161,6 +161,8 @@ for my $release (@releases)
 
 	sql('CREATE DATABASE fresh');
 	sql('CREATE EXTENSION agentphone', db => 'fresh');
+	# the same grant of the user's, made after the install
+	sql('GRANT SELECT ON agentphone.transcripts, agentphone.call_events TO reporter', db => 'fresh');
 	my ($upgraded, $fresh) = (schema_of('postgres'), schema_of('fresh'));
 	like($upgraded, qr/CREATE FUNCTION agentphone\.claim_calls/, '(the dump holds the extension\'s objects)');
 	is($upgraded, $fresh, "$release: the schema after the update is a fresh $current install's");
