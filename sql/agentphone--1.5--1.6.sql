@@ -41,14 +41,14 @@ END $$;
 ALTER TABLE agentphone.transcripts RENAME TO transcripts_default;
 ALTER TABLE agentphone.transcripts_default
 	ADD COLUMN stored_at timestamptz NOT NULL DEFAULT pg_catalog.now();
--- The parent's foreign key takes over from the partition's own (the CHECK
--- stays: a partition must have its parent's, by name).  Callers read the
--- parent, which takes the table's grants; the partition keeps its
--- row-level security, and grants nothing.
-ALTER TABLE agentphone.transcripts_default DROP CONSTRAINT transcripts_call_id_fkey;
+-- The parent's foreign key and CHECK have the names of the partition's
+-- own, which the ATTACH adopts as they are, without reading a row.
+-- Callers read the parent, which takes the table's grants; the partition
+-- keeps its row-level security, and grants nothing.
 
 CREATE TABLE agentphone.transcripts (
-	call_id				bigint NOT NULL REFERENCES agentphone.calls (id) ON DELETE CASCADE,
+	call_id				bigint NOT NULL
+		CONSTRAINT transcripts_call_id_fkey REFERENCES agentphone.calls (id) ON DELETE CASCADE,
 	seq					integer NOT NULL,
 	role				text NOT NULL
 		CONSTRAINT transcripts_role_check CHECK (role IN ('user', 'agent')),
@@ -73,11 +73,11 @@ COMMENT ON TABLE agentphone.transcripts_default IS
 ALTER TABLE agentphone.call_events RENAME TO call_events_default;
 ALTER EXTENSION agentphone DROP SEQUENCE agentphone.call_events_id_seq;
 ALTER TABLE agentphone.call_events_default ALTER COLUMN id DROP IDENTITY;
-ALTER TABLE agentphone.call_events_default DROP CONSTRAINT call_events_call_id_fkey;
 
 CREATE TABLE agentphone.call_events (
 	id					bigint GENERATED ALWAYS AS IDENTITY,
-	call_id				bigint NOT NULL REFERENCES agentphone.calls (id) ON DELETE CASCADE,
+	call_id				bigint NOT NULL
+		CONSTRAINT call_events_call_id_fkey REFERENCES agentphone.calls (id) ON DELETE CASCADE,
 	from_status			text,
 	to_status			text NOT NULL,
 	at					timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),

@@ -115,6 +115,10 @@ is(sql("SELECT agentphone_wait($after, '30 s', 'transcript')", db => 'restored')
 	'the restored database places a call');
 is(sql("SELECT DISTINCT tableoid::regclass FROM agentphone.transcripts WHERE call_id = $after", db => 'restored'),
 	'agentphone.transcripts_monthly_p' . $month_of->(0), "and stores its turns in this month's partition");
+sql("DELETE FROM agentphone.calls WHERE id IN ($recent, $after)", db => 'restored');
+is(sql("SELECT count(*) FROM agentphone.transcripts WHERE call_id IN ($recent, $after)", db => 'restored')
+	. ' ' . sql("SELECT count(*) FROM agentphone.call_events WHERE call_id IN ($recent, $after)", db => 'restored'),
+	'0 0', 'a deleted call takes its turns and events with it, from every partition');
 sql('CALL partman.run_maintenance_proc()', db => 'restored');
 is(sql('SELECT count(*) FROM partman.part_config', db => 'restored'), '2', "pg_partman's configuration came back");
 
