@@ -21,19 +21,7 @@ max_worker_processes = 16
 });
 
 # the sql blocks of the recipe's section, in order
-my @blocks;
-my ($in_section, $block);
-for my $line (split /\n/, slurp_file('docs/recipes.md'))
-{
-	$in_section = ($line =~ /^## pg_cron/) if $line =~ /^## /;
-	next unless $in_section;
-	if (defined $block)
-	{
-		if ($line =~ /^```\s*$/) { push @blocks, $block; undef $block; }
-		else { $block .= "$line\n"; }
-	}
-	elsif ($line =~ /^```sql\s*$/) { $block = ''; }
-}
+my @blocks = recipe_blocks('pg_cron');
 is(scalar(@blocks), 2, 'the recipe has its two sql blocks');
 sql($_) for @blocks;
 is(sql("SELECT string_agg(jobname || ' ' || schedule, ', ' ORDER BY jobname) FROM cron.job"),

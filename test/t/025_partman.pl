@@ -39,19 +39,7 @@ my $recent_events = $events->($recent);
 my $max_event = sql('SELECT max(id) FROM agentphone.call_events');
 
 # --- the recipe's sql blocks, in order
-my @blocks;
-my ($in_section, $block);
-for my $line (split /\n/, slurp_file('docs/recipes.md'))
-{
-	$in_section = ($line =~ /^## pg_partman/) if $line =~ /^## /;
-	next unless $in_section;
-	if (defined $block)
-	{
-		if ($line =~ /^```\s*$/) { push @blocks, $block; undef $block; }
-		else { $block .= "$line\n"; }
-	}
-	elsif ($line =~ /^```sql\s*$/) { $block = ''; }
-}
+my @blocks = recipe_blocks('pg_partman');
 is(scalar(@blocks), 2, 'the recipe has its two sql blocks');
 sql('CREATE EXTENSION pg_cron');
 sql($_) for @blocks;

@@ -20,7 +20,7 @@ use Time::HiRes qw(time sleep);
 our @EXPORT = qw(start_sim sim sim_posts posts_for posts_to new_node sql try_sql
   sql_error reload_with wait_until call_rows worker_pid worker_cpu_seconds
   kill_worker call_query slow_transcript_writes writing_transcripts write_key
-  $API_KEY $QUICK);
+  recipe_blocks $API_KEY $QUICK);
 
 # sql() and its kin run on this node unless told otherwise: the node
 # new_node started last (a test has one node at a time)
@@ -295,6 +295,26 @@ sub call_rows
 	my $out = $node->safe_psql('postgres',
 		"SELECT coalesce(json_agg(c ORDER BY id), '[]') FROM agentphone.calls c WHERE $where");
 	return $json->decode($out);
+}
+
+# recipe_blocks(HEADING): the ```sql blocks of the section of
+# docs/recipes.md whose "## " heading starts with HEADING, in order
+sub recipe_blocks
+{
+	my ($heading) = @_;
+	my (@blocks, $in_section, $block);
+	for my $line (split /\n/, slurp_file('docs/recipes.md'))
+	{
+		$in_section = ($line =~ /^## \Q$heading\E/) if $line =~ /^## /;
+		next unless $in_section;
+		if (defined $block)
+		{
+			if ($line =~ /^```\s*$/) { push @blocks, $block; undef $block; }
+			else { $block .= "$line\n"; }
+		}
+		elsif ($line =~ /^```sql\s*$/) { $block = ''; }
+	}
+	return @blocks;
 }
 
 1;
