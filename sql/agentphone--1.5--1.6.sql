@@ -24,14 +24,15 @@ DECLARE
 	g record;
 BEGIN
 	FOR g IN
-		SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
+		SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+				ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END AS grantee,
 			a.privilege_type, a.is_grantable
-		  FROM pg_class c, aclexplode(c.relacl) a
-		 WHERE c.oid = from_table AND a.grantee <> c.relowner
+		  FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+		 WHERE c.oid = from_table AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
 	LOOP
-		EXECUTE format('GRANT %s ON %s TO %s%s', g.privilege_type, to_table, g.grantee,
+		EXECUTE pg_catalog.format('GRANT %s ON %s TO %s%s', g.privilege_type, to_table, g.grantee,
 					   CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-		EXECUTE format('REVOKE %s ON %s FROM %s CASCADE', g.privilege_type, from_table, g.grantee);
+		EXECUTE pg_catalog.format('REVOKE %s ON %s FROM %s CASCADE', g.privilege_type, from_table, g.grantee);
 	END LOOP;
 END $$;
 
@@ -45,7 +46,6 @@ ALTER TABLE agentphone.transcripts_default
 -- own, which the ATTACH adopts as they are, without reading a row.
 -- Callers read the parent, which takes the table's grants; the partition
 -- keeps its row-level security, and grants nothing.
-
 CREATE TABLE agentphone.transcripts (
 	call_id				bigint NOT NULL
 		CONSTRAINT transcripts_call_id_fkey REFERENCES agentphone.calls (id) ON DELETE CASCADE,
