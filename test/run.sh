@@ -127,6 +127,8 @@ for t in $(cd "$scratch" && ls test/t/*.pl); do
 			grep -vE '^(not )?ok [0-9]+|^#|^1\.\.[0-9]+$|^test/t/[^ ]+\.pl \.\. $' | head -n 40 >&2
 		echo "$out" | sed -n '/^Test Summary Report/,$p' | head -n 40 >&2
 		ls "$scratch/tmp_check/log/" >&2 2>/dev/null
+		# what a dying file said is in its regress log only
+		[ "$died" = 0 ] || tail -n 30 "$scratch"/tmp_check/log/regress_log_* >&2 2>/dev/null
 	fi
 	as_pg mkdir -p "$scratch/tap" && as_pg mv "$scratch/tmp_check" "$scratch/tap/${name%.pl}" 2>/dev/null
 	count "$ok" $((notok + died))

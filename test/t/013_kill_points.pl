@@ -153,7 +153,7 @@ for my $how ('SIGKILL', 'immediate stop')
 	$ids = queue($round);
 	ok(writing_transcripts(), "$how while writing transcripts: the worker is writing them");
 	kill_worker($node, $how) or die 'the worker did not come back';
-	sql('DROP TRIGGER slow ON agentphone.transcripts; DROP FUNCTION slow_turn()');
+	normal_transcript_writes();
 	check($ids, "$how while writing transcripts", 'placed');
 	ok($node->poll_query_until('postgres',
 		"SELECT count(*) = $N FROM agentphone.calls WHERE id IN ($ids) AND status = 'completed' AND transcript_complete"),

@@ -19,8 +19,8 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(start_sim sim sim_posts posts_for posts_to new_node sql try_sql
   sql_error reload_with wait_until call_rows worker_pid worker_cpu_seconds
-  kill_worker call_query slow_transcript_writes writing_transcripts write_key
-  recipe_blocks $API_KEY $QUICK);
+  kill_worker call_query slow_transcript_writes normal_transcript_writes
+  writing_transcripts write_key recipe_blocks $API_KEY $QUICK);
 
 # sql() and its kin run on this node unless told otherwise: the node
 # new_node started last (a test has one node at a time)
@@ -193,6 +193,20 @@ sub slow_transcript_writes
 		CREATE FUNCTION slow_turn() RETURNS trigger LANGUAGE plpgsql AS \$\$
 		BEGIN PERFORM pg_sleep($seconds); RETURN NEW; END \$\$;
 		CREATE TRIGGER slow BEFORE INSERT ON agentphone.transcripts FOR EACH ROW EXECUTE FUNCTION slow_turn();
+	});
+}
+
+# normal_transcript_writes(): undo slow_transcript_writes.  The parent is
+# locked first: DROP TRIGGER alone locks the partition before the parent,
+# and the worker, inserting through the parent, then deadlocks with it
+sub normal_transcript_writes
+{
+	sql(q{
+		BEGIN;
+		LOCK TABLE agentphone.transcripts;
+		DROP TRIGGER slow ON agentphone.transcripts;
+		DROP FUNCTION slow_turn();
+		COMMIT;
 	});
 }
 
