@@ -4,12 +4,15 @@
 # pg_partman's maintenance drops the months older than twelve and keeps the
 # rest (and the calls); the worker stores a new call's turns and events in
 # this month's partitions, and agentphone_wait, call_report and row-level
-# security work as before; the partitions grant nothing; pg_dump and
-# pg_restore bring the layout back and the restored database keeps working.
+# security work as before; the partitions grant nothing; partition DDL
+# that deadlocks with the worker costs it one step, not its life; pg_dump
+# and pg_restore bring the layout back and the restored database keeps
+# working.
 use strict;
 use warnings;
 
 use AgentphoneTest;
+use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -18,6 +21,8 @@ my $node = new_node('partman', qq{shared_preload_libraries = 'agentphone,pg_cron
 cron.database_name = 'postgres'
 agentphone.poll_interval = '200ms'
 max_worker_processes = 16
+# the worker's: a session in the test waits longer
+deadlock_timeout = '3s'
 });
 
 # --- an install with history: two calls ended, one of them 14 months ago
@@ -81,6 +86,35 @@ like(sql_error('SELECT count(*) FROM agentphone.transcripts_monthly_p' . $month_
 	qr/permission denied/, 'a partition read directly is refused');
 like(sql_error('SELECT count(*) FROM agentphone.transcripts_default', as => 'app'),
 	qr/permission denied/, 'so is the default partition');
+
+# --- partition DDL deadlocking with the worker: a session locks this
+# month's partition, then the parent (the order in which DROP TRIGGER on the
+# parent takes them), while the worker stores a new call's turns between
+# the two.  The worker, waiting longer, is the victim of the deadlock (the
+# session's deadlock_timeout is an hour): it loses one subtransaction, not
+# its life, and stores the turns once the session commits
+my $pid = worker_pid($node);
+my ($din, $dout) = ("SET deadlock_timeout = '1h';\nBEGIN;\nLOCK TABLE agentphone.transcripts_monthly_p"
+	  . $month_of->(0) . ";\nSELECT 'partition';\n", '');
+my $ddl = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-f', '-' ],
+	'<', \$din, '>', \$dout, '2>', \$dout);
+ok(wait_until(sub { $ddl->pump_nb; $dout =~ /^partition$/m }, 10), "a session locks this month's partition");
+my $victim = sql("SELECT agentphone_call('agt_1', '+14155557005')", as => 'app');
+ok(wait_until(sub { sql(q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'agentphone worker' AND wait_event_type = 'Lock'}) == 1 }, 30),
+	'the worker waits for it, storing the turns of a new call');
+$din .= "LOCK TABLE agentphone.transcripts;\nSELECT 'parent';\n";
+ok(wait_until(sub { $ddl->pump_nb; $dout =~ /^parent$/m }, 30), 'then the session gets the parent');
+like(slurp_file($node->logfile),
+	qr/WARNING:  agentphone: could not store what the API said about call $victim\n.*DETAIL:  deadlock detected/,
+	'because the worker, the deadlock\'s victim, gave up that step, and said so');
+$din .= "COMMIT;\n";
+$ddl->finish;
+is(sql("SELECT agentphone_wait($victim, '30 s', 'transcript')", as => 'app'), 'completed',
+	'once the session commits, the call completes with its transcript');
+is(sql("SELECT count(*) > 0 AND count(*) = count(DISTINCT seq) FROM agentphone.transcripts WHERE call_id = $victim"),
+	't', 'each of its turns stored once');
+is(worker_pid($node), $pid, 'by the same worker');
 
 is(sql("SELECT command FROM cron.job WHERE jobname = 'partman-maintenance'"), 'CALL partman.run_maintenance_proc()',
 	'pg_cron runs the maintenance every hour');
