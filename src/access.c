@@ -13,6 +13,12 @@
  * superuser for the duration of one fixed, fully qualified statement, with
  * search_path pinned by the functions' SET clause.
  *
+ * Those writes, and all of the worker's, reach every partition under
+ * agentphone.transcripts and agentphone.call_events, tables a superuser
+ * may have attached (docs/recipes.md); a partition owned by another role
+ * would run that role's triggers and constraints as the superuser, so
+ * agentphone_require_superuser_history refuses to write while one is.
+ *
  * PostgreSQL refuses a role without the grant before any of our code runs,
  * with a bare "permission denied"; agentphone_privilege_hint, called from
  * the log hook, adds which group role to grant.
@@ -21,22 +27,88 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "access.h"
 
 /*
+ * refuse_unless_superuser_owned raises an error when relation relid (if
+ * it still exists) is owned by a role that is not a superuser.
+ */
+static void
+refuse_unless_superuser_owned(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+	char	   *name;
+
+	if (!HeapTupleIsValid(tuple))
+		return;					/* dropped meanwhile */
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	if (superuser_arg(owner))
+		return;
+	name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("agentphone will not write into %s: its owner \"%s\" is not a superuser",
+					name, GetUserNameFromId(owner, false)),
+			 errdetail("agentphone writes into every table under agentphone.transcripts and agentphone.call_events as a superuser, which would run their owners' triggers and constraints with a superuser's rights."),
+			 errhint("Check its triggers and constraints, then ALTER TABLE %s OWNER TO a superuser; or detach it.",
+					 name)));
+}
+
+/*
+ * agentphone_require_superuser_history raises an error unless every table
+ * under agentphone.transcripts and agentphone.call_events (those tables
+ * too) is owned by a superuser; once per transaction.  It needs one.
+ */
+void
+agentphone_require_superuser_history(void)
+{
+	static const char *const history[] = {"transcripts", "call_events"};
+	static LocalTransactionId checked = InvalidLocalTransactionId;
+	Oid			nsp;
+
+	if (MyProc->lxid == checked)
+		return;
+	nsp = get_namespace_oid("agentphone", true);
+	for (size_t i = 0; i < lengthof(history); i++)
+	{
+		Oid			relid = OidIsValid(nsp) ? get_relname_relid(history[i], nsp) : InvalidOid;
+		ListCell   *lc;
+
+		if (!OidIsValid(relid))
+			continue;
+		foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+			refuse_unless_superuser_owned(lfirst_oid(lc));
+	}
+	checked = MyProc->lxid;
+}
+
+/*
  * agentphone_become_owner switches to the superuser that owns the
- * extension's tables, saving the caller's identity in *save.
+ * extension's tables, saving the caller's identity in *save; it first
+ * makes sure that writing as that superuser runs nobody else's code
+ * (agentphone_require_superuser_history).
  */
 void
 agentphone_become_owner(AgentphoneUser *save)
 {
+	agentphone_require_superuser_history();
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   save->sec_context | SECURITY_LOCAL_USERID_CHANGE);

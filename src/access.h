@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * access.h
- *		Who may do what (access.c): acting as the extension's owner, the grant
- *		named in a refusal, whose call an API id is.
+ *		Who may do what (access.c): acting as the extension's owner, the
+ *		owners of the history tables, the grant named in a refusal, whose
+ *		call an API id is.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +16,7 @@ typedef struct AgentphoneUser
 	int			sec_context;
 } AgentphoneUser;
 extern void agentphone_privilege_hint(ErrorData *edata);
+extern void agentphone_require_superuser_history(void);
 extern void agentphone_become_owner(AgentphoneUser *save);
 extern void agentphone_restore_user(const AgentphoneUser *save);
 extern void agentphone_require_api_call(const char *api_id);

@@ -12,7 +12,9 @@
  * byte for byte, as when these were PL/pgSQL.  They run for every
  * transition the worker stores, so they are C: no PL/pgSQL interpreter,
  * one saved plan, and the notification queued directly.  The INSERT names
- * everything qualified and resolves no operator or function.
+ * everything qualified and resolves no operator or function, and is not
+ * made while a role that is not a superuser owns a table under
+ * agentphone.call_events (agentphone_require_superuser_history).
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +30,7 @@
 #include "utils/json.h"
 #include "utils/rel.h"
 
+#include "access.h"
 #include "xact.h"
 
 PG_FUNCTION_INFO_V1(agentphone_record_transition);
@@ -158,6 +161,7 @@ agentphone_record_transition(PG_FUNCTION_ARGS)
 	for (int i = 0; i < 4; i++)
 		nulls[i] = isnull[i] ? 'n' : ' ';
 
+	agentphone_require_superuser_history();
 	SPI_connect();
 	agentphone_saved_plan(&event_plan,
 						  "INSERT INTO agentphone.call_events (call_id, from_status, to_status, detail)"

@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "access.h"
 #include "agents.h"
 #include "calls.h"
 #include "cycle.h"
@@ -99,6 +100,8 @@ typedef struct RecordArgs
 /*
  * check_extension notes whether the extension exists in this database,
  * logging each change once.  On first sight it recovers orphaned calls.
+ * Where it exists, it refuses (an error: the transaction does nothing) to
+ * go on while a history table is owned by a role that is not a superuser.
  */
 static void
 check_extension(void)
@@ -132,6 +135,8 @@ check_extension(void)
 	}
 	extension_oid = oid;
 	extension_checked = true;
+	if (ready)
+		agentphone_require_superuser_history();
 	schema_1_3 = ready && agentphone_has_relation("agent_sync");
 	if (ready && !orphans_recovered)
 	{

@@ -5,14 +5,16 @@
 # rest (and the calls); the worker stores a new call's turns and events in
 # this month's partitions, and agentphone_wait, call_report and row-level
 # security work as before; the partitions grant nothing; partition DDL
-# that deadlocks with the worker costs it one step, not its life; pg_dump
-# and pg_restore bring the layout back and the restored database keeps
-# working.
+# that deadlocks with the worker costs it one step, not its life; a
+# partition owned by a role that is not a superuser stops agentphone from
+# writing as a superuser where that role's code would run; pg_dump and
+# pg_restore bring the layout back and the restored database keeps working.
 use strict;
 use warnings;
 
 use AgentphoneTest;
 use IPC::Run;
+use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -115,6 +117,52 @@ is(sql("SELECT agentphone_wait($victim, '30 s', 'transcript')", as => 'app'), 'c
 is(sql("SELECT count(*) > 0 AND count(*) = count(DISTINCT seq) FROM agentphone.transcripts WHERE call_id = $victim"),
 	't', 'each of its turns stored once');
 is(worker_pid($node), $pid, 'by the same worker');
+
+# --- a partition handed to a role that is not a superuser (as one would
+# for pg_partman's worker run as such a role): its owner plants a trigger
+# that makes it a superuser when a superuser writes a row there.  While it
+# owns the partition, agentphone writes nothing as a superuser under the
+# history tables: agentphone_call() is refused, saying which table and
+# what to do, the worker records nothing, and the trap never fires.  Given
+# back to a superuser, trigger gone, everything goes on.
+sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', hold => JSON::PP::true,
+	turns => [ { role => 'agent', content => 'Held.' } ] } ] });
+my $held = sql("SELECT agentphone_call('agt_1', '+14155557006')", as => 'app');
+is(sql("SELECT agentphone_wait($held, '30 s')", as => 'app'), 'in-progress', 'a call is live');
+my $events_now = 'agentphone.call_events_monthly_p' . $month_of->(0);
+sql("CREATE ROLE partman_user LOGIN; CREATE SCHEMA AUTHORIZATION partman_user;
+	GRANT USAGE ON SCHEMA agentphone TO partman_user; ALTER TABLE $events_now OWNER TO partman_user");
+sql(qq{CREATE FUNCTION partman_user.trap() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+		RAISE LOG 'AGENTPHONE-TRAP fired';
+		IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+			ALTER ROLE partman_user SUPERUSER;
+		END IF;
+		RETURN NEW;
+	END \$\$;
+	CREATE TRIGGER trap BEFORE INSERT ON $events_now FOR EACH ROW EXECUTE FUNCTION partman_user.trap()},
+	as => 'partman_user');
+my $calls = sql('SELECT count(*) FROM agentphone.calls');
+my $refusal = sql_error("SELECT agentphone_call('agt_1', '+14155557007')", as => 'app');
+like($refusal, qr/ERROR:  agentphone will not write into \Q$events_now\E: its owner "partman_user" is not a superuser/,
+	'agentphone_call() is refused, naming the table and its owner');
+like($refusal, qr/HINT:  Check its triggers and constraints, then ALTER TABLE \Q$events_now\E OWNER TO a superuser/,
+	'with what to do');
+is(sql('SELECT count(*) FROM agentphone.calls'), $calls, 'and queues nothing');
+my $api_id = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $held");
+sim('POST', "/_sim/calls/$api_id/finish", { status => 'completed' });
+my $log_at = -s $node->logfile;
+ok(wait_until(sub { slurp_file($node->logfile, $log_at) =~ /ERROR:  agentphone will not write into \Q$events_now\E/ }, 10),
+	'the worker, seeing the call end, refuses to record it, in the log');
+sleep 1;
+is(sql("SELECT status FROM agentphone.calls WHERE id = $held"), 'in-progress', 'and records nothing');
+is(sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'partman_user'"), 'f', 'the owner did not become a superuser');
+unlike(slurp_file($node->logfile), qr/LOG:  AGENTPHONE-TRAP fired/, 'the trap never ran');
+sql("DROP TRIGGER trap ON $events_now; ALTER TABLE $events_now OWNER TO CURRENT_USER");
+is(sql("SELECT agentphone_wait($held, '30 s', 'transcript')", as => 'app'), 'completed',
+	'given back to a superuser, the live call is recorded to its end');
+my $next = sql("SELECT agentphone_call('agt_1', '+14155557007')", as => 'app');
+is(sql("SELECT agentphone_wait($next, '30 s', 'transcript')", as => 'app'), 'completed', 'and new calls are placed');
 
 is(sql("SELECT command FROM cron.job WHERE jobname = 'partman-maintenance'"), 'CALL partman.run_maintenance_proc()',
 	'pg_cron runs the maintenance every hour');

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# test/bench/single.sh: the cost of a transaction that queues one call,
+# against a transaction that inserts the same row into a plain table, in
+# the same run; with the history tables as installed (one partition each)
+# and with them partitioned by month for two years (the pg_partman layout
+# of docs/recipes.md, made by hand: 2 x 25 tables under the two).
+#
+#   bash test/bench/single.sh [SECONDS]     (default 15 per measurement)
+#
+# Each measurement is pgbench, one client, one statement per transaction,
+# SECONDS long; it prints the mean latency per transaction in ms of each
+# and their ratio.  The worker is paused (agentphone.enabled = off), so
+# only the enqueue is measured.
+set -eu
+here=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$here"
+. test/lib.sh
+seconds=${1:-15}
+
+throwaway_setup "$here"
+cat >>"$scratch/data/postgresql.conf" <<CONF
+agentphone.enabled = off
+agentphone.max_calls_per_number_per_day = 0
+CONF
+as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
+scratch_sql <<'SQL'
+CREATE EXTENSION agentphone;
+CREATE TABLE calls_plain (id bigserial PRIMARY KEY, agent_id text, to_number text, variables jsonb,
+	created_at timestamptz DEFAULT now());
+SQL
+as_pg tee "$scratch/call.sql" >/dev/null <<'SQL'
+\set n random(2000000, 2099999)
+SELECT agentphone_call('agt_1', '+1212' || :n);
+SQL
+as_pg tee "$scratch/plain.sql" >/dev/null <<'SQL'
+\set n random(2000000, 2099999)
+INSERT INTO calls_plain (agent_id, to_number) VALUES ('agt_1', '+1212' || :n);
+SQL
+
+# latency FILE: pgbench's mean latency per transaction, in ms
+latency() {
+	(cd "$scratch" && as_pg pgbench -n -c 1 -T "$seconds" -f "$1" -h "$scratch" -p "$PGPORT" postgres) |
+		awk '/^latency average/ { print $4 }'
+}
+
+# round NAME: one line of figures
+round() {
+	local call plain
+	plain=$(latency plain.sql)
+	call=$(latency call.sql)
+	awk -v name="$1" -v call="$call" -v plain="$plain" \
+		'BEGIN { printf "%-18s agentphone_call() %s ms, plain INSERT %s ms: %.2fx\n", name, call, plain, call / plain }'
+}
+
+round "as installed:"
+# two years of months under each history table, as the recipe leaves them
+scratch_sql <<'SQL'
+DO $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN SELECT * FROM (VALUES ('transcripts', 'stored_at'), ('call_events', 'at')) v(name, col) LOOP
+		EXECUTE format('CREATE TABLE agentphone.%I (LIKE agentphone.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE (%I)',
+			t.name || '_monthly', t.name, t.col);
+		EXECUTE format('ALTER TABLE agentphone.%I ATTACH PARTITION agentphone.%I FOR VALUES FROM (MINVALUE) TO (MAXVALUE)',
+			t.name, t.name || '_monthly');
+		FOR m IN 0 .. 23 LOOP
+			EXECUTE format('CREATE TABLE agentphone.%I PARTITION OF agentphone.%I FOR VALUES FROM (%L) TO (%L)',
+				t.name || '_p' || m, t.name || '_monthly',
+				date_trunc('month', now()) - (m - 12) * interval '1 month',
+				date_trunc('month', now()) - (m - 13) * interval '1 month');
+		END LOOP;
+	END LOOP;
+END $$;
+SQL
+round "by month, 2 x 25:"
