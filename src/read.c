@@ -530,6 +530,8 @@ agentphone_end_call(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("call %lld has an API id that cannot be used in a URL", (long long) id),
 				 errhint("End it from the AgentPhone dashboard; its api_call_id was not written by agentphone.")));
+	/* refused before the hang-up, not after it, if "ending" cannot be stored */
+	agentphone_require_superuser_history();
 
 	req = request(api_url("/calls/%s/end", api_id), "", true, MAX_JSON_BYTES,
 				  psprintf("call %lld (\"%s\")", (long long) id, api_id));

@@ -142,6 +142,7 @@ sql(qq{CREATE FUNCTION partman_user.trap() RETURNS trigger LANGUAGE plpgsql AS \
 	END \$\$;
 	CREATE TRIGGER trap BEFORE INSERT ON $events_now FOR EACH ROW EXECUTE FUNCTION partman_user.trap()},
 	as => 'partman_user');
+my $api_id = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $held");
 my $calls = sql('SELECT count(*) FROM agentphone.calls');
 my $refusal = sql_error("SELECT agentphone_call('agt_1', '+14155557007')", as => 'app');
 like($refusal, qr/ERROR:  agentphone will not write into \Q$events_now\E: its owner "partman_user" is not a superuser/,
@@ -149,7 +150,10 @@ like($refusal, qr/ERROR:  agentphone will not write into \Q$events_now\E: its ow
 like($refusal, qr/HINT:  Check its triggers and constraints, then ALTER TABLE \Q$events_now\E OWNER TO a superuser/,
 	'with what to do');
 is(sql('SELECT count(*) FROM agentphone.calls'), $calls, 'and queues nothing');
-my $api_id = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $held");
+like(sql_error("SELECT agentphone_end_call($held)", as => 'app'), qr/ERROR:  agentphone will not write into/,
+	'agentphone_end_call() is refused too');
+is(scalar(@{ sim('GET', "/_sim/requests?method=POST&path=/v1/calls/$api_id/end") }), 0,
+	'before it asks the API to hang up');
 sim('POST', "/_sim/calls/$api_id/finish", { status => 'completed' });
 my $log_at = -s $node->logfile;
 ok(wait_until(sub { slurp_file($node->logfile, $log_at) =~ /ERROR:  agentphone will not write into \Q$events_now\E/ }, 10),
