@@ -18,7 +18,10 @@
  * A call found "dispatching" when the worker starts was claimed by a worker
  * that died before recording the answer: it may or may not have been
  * dialed, so it is never simply sent again; it becomes "reconciling" and
- * reconcile.c asks the API what happened (see README "Guarantees").
+ * reconcile.c asks the API what happened (see README "Guarantees").  So
+ * does a call whose answer came but could not be recorded (the record
+ * transaction failed): the worker remembers it and hands it over in its
+ * next transaction that commits, before it claims again.
  *
  * How an answer is classified:
  *	 2xx with a call id				placed: the API's status and call id
@@ -124,6 +127,23 @@ dispatch_unreserve(int n)
 }
 
 /*
+ * The UPDATE that hands "dispatching" calls to reconciliation, saying why
+ * (a quoted SQL literal); a WHERE condition may follow.
+ */
+#define SQL_TO_RECONCILIATION(why) \
+	"UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_RECONCILING) "," \
+	" last_error = " why "," \
+	" next_attempt_at = NULL, updated_at = now()" \
+	" WHERE status = " SQL_STATUS(CALL_DISPATCHING)
+
+/*
+ * Calls whose POST's answer could not be recorded (int64 *), and the
+ * extension they are of.
+ */
+static List *unrecorded = NIL;
+static Oid	unrecorded_extension = InvalidOid;
+
+/*
  * dispatch_recover_orphans hands calls left "dispatching" by a previous
  * worker to reconciliation.  Only one worker exists, so at its start every
  * such call is an orphan.
@@ -131,11 +151,9 @@ dispatch_unreserve(int n)
 void
 dispatch_recover_orphans(void)
 {
-	int			ret = SPI_execute("UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_RECONCILING) ","
-								  " last_error = 'the worker stopped while placing this call;"
-								  " asking the API whether it was placed',"
-								  " next_attempt_at = NULL, updated_at = now()"
-								  " WHERE status = " SQL_STATUS(CALL_DISPATCHING), false, 0);
+	int			ret = SPI_execute(SQL_TO_RECONCILIATION("'the worker stopped while placing this call;"
+														" asking the API whether it was placed'"),
+								  false, 0);
 
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not recover interrupted calls");
@@ -145,6 +163,80 @@ dispatch_recover_orphans(void)
 							   "agentphone: %llu interrupted calls to be reconciled with the API",
 							   SPI_processed, (unsigned long long) SPI_processed),
 				 errdetail("The worker stopped after claiming them and before recording the API's answer.")));
+}
+
+/*
+ * dispatch_note_unrecorded remembers the calls whose POST is among the
+ * answers done (HttpRequest) of extension_oid that a record transaction
+ * failed to store: they are left "dispatching", and no other answer will
+ * come for them.
+ */
+void
+dispatch_note_unrecorded(List *done, Oid extension_oid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	ListCell   *lc;
+
+	foreach(lc, done)
+	{
+		ApiRequest *r = (ApiRequest *) ((HttpRequest *) lfirst(lc))->owner;
+		int64	   *id;
+
+		if (r->kind != REQ_CREATE_CALL || r->extension_oid != extension_oid)
+			continue;
+		id = palloc(sizeof(int64));
+		*id = r->id;
+		unrecorded = lappend(unrecorded, id);
+		unrecorded_extension = extension_oid;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * dispatch_has_unrecorded says whether there are such calls.
+ */
+bool
+dispatch_has_unrecorded(void)
+{
+	return unrecorded != NIL;
+}
+
+/*
+ * dispatch_reconcile_unrecorded hands them to reconciliation, as a
+ * restart would (the API may have placed them), unless the extension
+ * they were of (extension_oid now) is gone.
+ */
+void
+dispatch_reconcile_unrecorded(Oid extension_oid)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		v[1];
+	Datum	   *ids = palloc(sizeof(Datum) * list_length(unrecorded));
+	int			n = 0;
+	ListCell   *lc;
+
+	if (extension_oid != unrecorded_extension)
+		return;
+	foreach(lc, unrecorded)
+		ids[n++] = Int64GetDatum(*(int64 *) lfirst(lc));
+	v[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args(SQL_TO_RECONCILIATION("'the API''s answer could not be recorded;"
+													" asking the API whether it was placed'")
+							  " AND id = ANY ($1)",
+							  1, types, v, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not hand unrecorded calls to reconciliation");
+	reconcile_note();
+}
+
+/*
+ * dispatch_forget_unrecorded forgets them, once handed over.
+ */
+void
+dispatch_forget_unrecorded(void)
+{
+	list_free_deep(unrecorded);
+	unrecorded = NIL;
 }
 
 /*

@@ -387,6 +387,34 @@ claim_due_at(TimestampTz now, long ms)
 }
 
 /*
+ * reconcile_unrecorded_step is the body of the transaction that hands the
+ * calls whose answer was not recorded to reconciliation.
+ */
+static void
+reconcile_unrecorded_step(void *arg)
+{
+	(void) arg;
+	check_extension();
+	dispatch_reconcile_unrecorded(extension_oid);
+}
+
+/*
+ * reconcile_unrecorded runs that transaction when there are such calls,
+ * and forgets them once it committed; it returns whether none is left.
+ */
+static bool
+reconcile_unrecorded(void)
+{
+	if (!dispatch_has_unrecorded())
+		return true;
+	if (!run_in_transaction("agentphone: reconciling calls whose answer was not recorded",
+							reconcile_unrecorded_step, NULL))
+		return false;
+	dispatch_forget_unrecorded();
+	return true;
+}
+
+/*
  * api_problem says why no request may be sent now (the URL, the key, or
  * the key the API refused), or NULL; *hint is set to what fixes it, and
  * *for_callers to the reason as callers may read it (no key file path).
@@ -453,6 +481,11 @@ claim_and_send(TimestampTz now)
 
 	next_claim_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
 	more_due = false;
+	if (!reconcile_unrecorded())
+	{
+		next_claim_at = TimestampTzPlusMilliseconds(now, ERROR_PAUSE_MS);
+		return;					/* nothing is claimed before they are */
+	}
 	if (!api_usable())
 		return;
 	if (!agentphone_enabled)
@@ -514,11 +547,14 @@ record_finished(TimestampTz now)
 	if (a.done != NIL || poll_pending_writes() || agents_pending_write())
 	{
 		if (!run_in_transaction("agentphone: recording API answers", record_step, &a))
+		{
 			ereport(WARNING,
 					(errmsg_plural("agentphone: %d API answer could not be recorded",
 								   "agentphone: %d API answers could not be recorded",
 								   list_length(a.done), list_length(a.done)),
-					 errdetail("A call left \"dispatching\" becomes \"unknown\" when the worker restarts; a polled call is looked at again.")));
+					 errdetail("The calls they placed are reconciled with the API once the worker can write again; polled calls are looked at again.")));
+			dispatch_note_unrecorded(a.done, extension_oid);
+		}
 	}
 	foreach(lc, a.done)
 		request_finish(lfirst(lc));

@@ -25,6 +25,7 @@ agentphone.poll_interval = '200ms'
 max_worker_processes = 16
 # the worker's: a session in the test waits longer
 deadlock_timeout = '3s'
+agentphone.reconcile_delay = '1s'
 });
 
 # --- an install with history: two calls ended, one of them 14 months ago
@@ -123,12 +124,19 @@ is(worker_pid($node), $pid, 'by the same worker');
 # that makes it a superuser when a superuser writes a row there.  While it
 # owns the partition, agentphone writes nothing as a superuser under the
 # history tables: agentphone_call() is refused, saying which table and
-# what to do, the worker records nothing, and the trap never fires.  Given
-# back to a superuser, trigger gone, everything goes on.
+# what to do, the worker records nothing (not even the answer to a POST in
+# flight), and the trap never fires.  Given back to a superuser, trigger
+# gone, everything goes on, and the call whose answer could not be
+# recorded is reconciled with the API, not left "dispatching".
 sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', hold => JSON::PP::true,
 	turns => [ { role => 'agent', content => 'Held.' } ] } ] });
 my $held = sql("SELECT agentphone_call('agt_1', '+14155557006')", as => 'app');
 is(sql("SELECT agentphone_wait($held, '30 s')", as => 'app'), 'in-progress', 'a call is live');
+sim('POST', '/_sim/faults', { faults => [
+	{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 2, count => 1 } ] });
+my $posts = @{ sim_posts() };
+my $inflight = sql("SELECT agentphone_call('agt_1', '+14155557008')", as => 'app');
+ok(wait_until(sub { @{ sim_posts() } == $posts + 1 }, 10), 'another is being placed, its answer held 2 s');
 my $events_now = 'agentphone.call_events_monthly_p' . $month_of->(0);
 sql("CREATE ROLE partman_user LOGIN; CREATE SCHEMA AUTHORIZATION partman_user;
 	GRANT USAGE ON SCHEMA agentphone TO partman_user; ALTER TABLE $events_now OWNER TO partman_user");
@@ -161,10 +169,17 @@ ok(wait_until(sub { slurp_file($node->logfile, $log_at) =~ /ERROR:  agentphone w
 sleep 1;
 is(sql("SELECT status FROM agentphone.calls WHERE id = $held"), 'in-progress', 'and records nothing');
 is(sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'partman_user'"), 'f', 'the owner did not become a superuser');
+ok(wait_until(sub { slurp_file($node->logfile, $log_at) =~ /WARNING:  agentphone: 1 API answer could not be recorded/ }, 10),
+	'nor the answer to the POST in flight');
 unlike(slurp_file($node->logfile), qr/LOG:  AGENTPHONE-TRAP fired/, 'the trap never ran');
 sql("DROP TRIGGER trap ON $events_now; ALTER TABLE $events_now OWNER TO CURRENT_USER");
 is(sql("SELECT agentphone_wait($held, '30 s', 'transcript')", as => 'app'), 'completed',
 	'given back to a superuser, the live call is recorded to its end');
+is(sql("SELECT agentphone_wait($inflight, '30 s', 'transcript')", as => 'app'), 'completed',
+	'and the call whose answer was lost is reconciled with the API and followed to its end');
+is(sql("SELECT count(*) FROM agentphone.call_events WHERE call_id = $inflight AND to_status = 'reconciling'")
+	. ' ' . scalar(@{ posts_for('+14155557008') }), '1 1', 'adopted by reconciliation, POSTed once');
+sim('DELETE', '/_sim/faults');
 my $next = sql("SELECT agentphone_call('agt_1', '+14155557007')", as => 'app');
 is(sql("SELECT agentphone_wait($next, '30 s', 'transcript')", as => 'app'), 'completed', 'and new calls are placed');
 
