@@ -28,6 +28,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -43,60 +44,143 @@
 
 #include "access.h"
 
+/* A table under the history tables that someone else could put code on. */
+typedef struct HistoryProblem
+{
+	Oid			relid;
+	char	   *relname;
+	Oid			relnamespace;
+	Oid			role;			/* its owner, or the role granted TRIGGER */
+	bool		granted;		/* role holds TRIGGER on it */
+} HistoryProblem;
+
 /*
- * refuse_unless_superuser_owned raises an error when relation relid (if
- * it still exists) is owned by a role that is not a superuser.
+ * superusers_only says whether relation relid (if it still exists) is
+ * owned by a superuser and grants TRIGGER to nobody else; if not, it
+ * fills *p.
  */
-static void
-refuse_unless_superuser_owned(Oid relid)
+static bool
+superusers_only(Oid relid, HistoryProblem *p)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-	char	   *name;
+	Form_pg_class form;
+	Datum		acl_datum;
+	bool		isnull;
+	bool		ok = true;
 
 	if (!HeapTupleIsValid(tuple))
-		return;					/* dropped meanwhile */
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+		return true;			/* dropped meanwhile */
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	p->role = form->relowner;
+	p->granted = false;
+	ok = superuser_arg(form->relowner);
+	acl_datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
+	if (ok && !isnull)
+	{
+		Acl		   *acl = DatumGetAclP(acl_datum);
+		AclItem    *items = ACL_DAT(acl);
+
+		for (int i = 0; ok && i < ACL_NUM(acl); i++)
+			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_TRIGGER) &&
+				(items[i].ai_grantee == ACL_ID_PUBLIC || !superuser_arg(items[i].ai_grantee)))
+			{
+				p->role = items[i].ai_grantee;
+				p->granted = true;
+				ok = false;
+			}
+	}
+	if (!ok)
+	{
+		p->relid = relid;
+		p->relname = pstrdup(NameStr(form->relname));
+		p->relnamespace = form->relnamespace;
+	}
 	ReleaseSysCache(tuple);
-	if (superuser_arg(owner))
-		return;
-	name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("agentphone will not write into %s: its owner \"%s\" is not a superuser",
-					name, GetUserNameFromId(owner, false)),
-			 errdetail("agentphone writes into every table under agentphone.transcripts and agentphone.call_events as a superuser, which would run their owners' triggers and constraints with a superuser's rights."),
-			 errhint("Check its triggers and constraints, then ALTER TABLE %s OWNER TO a superuser; or detach it.",
-					 name)));
+	return ok;
 }
 
 /*
- * agentphone_require_superuser_history raises an error unless every table
- * under agentphone.transcripts and agentphone.call_events (those tables
- * too) is owned by a superuser; once per transaction.  It needs one.
+ * history_superusers_only says whether every table under
+ * agentphone.transcripts and agentphone.call_events (those tables too)
+ * is safe for a superuser to write (superusers_only); if not, it fills
+ * *p.  The answer "yes" is kept for the rest of the transaction.
  */
-void
-agentphone_require_superuser_history(void)
+static bool
+history_superusers_only(HistoryProblem *p)
 {
 	static const char *const history[] = {"transcripts", "call_events"};
 	static LocalTransactionId checked = InvalidLocalTransactionId;
 	Oid			nsp;
 
+	Assert(IsTransactionState());
 	if (MyProc->lxid == checked)
-		return;
+		return true;
 	nsp = get_namespace_oid("agentphone", true);
 	for (size_t i = 0; i < lengthof(history); i++)
 	{
-		Oid			relid = OidIsValid(nsp) ? get_relname_relid(history[i], nsp) : InvalidOid;
+		Oid			relid = InvalidOid;
 		ListCell   *lc;
 
+		if (OidIsValid(nsp))
+			relid = get_relname_relid(history[i], nsp);
 		if (!OidIsValid(relid))
 			continue;
 		foreach(lc, find_all_inheritors(relid, NoLock, NULL))
-			refuse_unless_superuser_owned(lfirst_oid(lc));
+			if (!superusers_only(lfirst_oid(lc), p))
+				return false;
 	}
 	checked = MyProc->lxid;
+	return true;
+}
+
+/*
+ * agentphone_history_is_superusers says whether agentphone may write the
+ * history tables as a superuser: no role but superusers could have put
+ * code (a trigger, a constraint) on a table under them.  It must be
+ * called inside a transaction.
+ */
+bool
+agentphone_history_is_superusers(void)
+{
+	HistoryProblem p;
+
+	return history_superusers_only(&p);
+}
+
+/*
+ * agentphone_require_superuser_history raises an error unless
+ * agentphone_history_is_superusers().
+ */
+void
+agentphone_require_superuser_history(void)
+{
+	HistoryProblem p;
+	char	   *nsp;
+	char	   *name;
+	const char *role;
+
+	if (history_superusers_only(&p))
+		return;
+	nsp = get_namespace_name(p.relnamespace);
+	name = nsp ? quote_qualified_identifier(nsp, p.relname) : psprintf("%u", p.relid);
+	role = p.role == ACL_ID_PUBLIC ? NULL : GetUserNameFromId(p.role, false);
+	if (p.granted)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 role ?
+				 errmsg("agentphone will not write into %s: it grants TRIGGER to role \"%s\", not a superuser",
+						name, role) :
+				 errmsg("agentphone will not write into %s: it grants TRIGGER to PUBLIC", name),
+				 errdetail("agentphone writes into every table under agentphone.transcripts and agentphone.call_events as a superuser, which would run that role's triggers with a superuser's rights."),
+				 errhint("Check its triggers, then REVOKE TRIGGER ON %s FROM %s.",
+						 name, role ? quote_identifier(role) : "PUBLIC")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("agentphone will not write into %s: its owner \"%s\" is not a superuser",
+					name, role),
+			 errdetail("agentphone writes into every table under agentphone.transcripts and agentphone.call_events as a superuser, which would run their owners' triggers and constraints with a superuser's rights."),
+			 errhint("Check its triggers and constraints, then ALTER TABLE %s OWNER TO a superuser; or detach it.",
+					 name)));
 }
 
 /*

@@ -16,6 +16,7 @@ typedef struct AgentphoneUser
 	int			sec_context;
 } AgentphoneUser;
 extern void agentphone_privilege_hint(ErrorData *edata);
+extern bool agentphone_history_is_superusers(void);
 extern void agentphone_require_superuser_history(void);
 extern void agentphone_become_owner(AgentphoneUser *save);
 extern void agentphone_restore_user(const AgentphoneUser *save);

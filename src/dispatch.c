@@ -166,6 +166,17 @@ dispatch_recover_orphans(void)
 }
 
 /*
+ * dispatch_forget_unrecorded forgets the calls of dispatch_note_unrecorded
+ * (once handed over, or when their extension is gone).
+ */
+void
+dispatch_forget_unrecorded(void)
+{
+	list_free_deep(unrecorded);
+	unrecorded = NIL;
+}
+
+/*
  * dispatch_note_unrecorded remembers the calls whose POST is among the
  * answers done (HttpRequest) of extension_oid that a record transaction
  * failed to store: they are left "dispatching", and no other answer will
@@ -174,9 +185,12 @@ dispatch_recover_orphans(void)
 void
 dispatch_note_unrecorded(List *done, Oid extension_oid)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContext old;
 	ListCell   *lc;
 
+	if (extension_oid != unrecorded_extension)
+		dispatch_forget_unrecorded();	/* those of a dropped extension */
+	old = MemoryContextSwitchTo(TopMemoryContext);
 	foreach(lc, done)
 	{
 		ApiRequest *r = (ApiRequest *) ((HttpRequest *) lfirst(lc))->owner;
@@ -211,12 +225,13 @@ dispatch_reconcile_unrecorded(Oid extension_oid)
 {
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		v[1];
-	Datum	   *ids = palloc(sizeof(Datum) * list_length(unrecorded));
+	Datum	   *ids;
 	int			n = 0;
 	ListCell   *lc;
 
 	if (extension_oid != unrecorded_extension)
 		return;
+	ids = palloc(sizeof(Datum) * list_length(unrecorded));
 	foreach(lc, unrecorded)
 		ids[n++] = Int64GetDatum(*(int64 *) lfirst(lc));
 	v[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
@@ -227,16 +242,6 @@ dispatch_reconcile_unrecorded(Oid extension_oid)
 							  1, types, v, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not hand unrecorded calls to reconciliation");
 	reconcile_note();
-}
-
-/*
- * dispatch_forget_unrecorded forgets them, once handed over.
- */
-void
-dispatch_forget_unrecorded(void)
-{
-	list_free_deep(unrecorded);
-	unrecorded = NIL;
 }
 
 /*

@@ -98,13 +98,16 @@ typedef struct RecordArgs
 } RecordArgs;
 
 /*
- * check_extension notes whether the extension exists in this database,
- * logging each change once.  On first sight it recovers orphaned calls.
- * Where it exists, it refuses (an error: the transaction does nothing) to
- * go on while a history table is owned by a role that is not a superuser.
+ * check_extension_at_start notes whether the extension exists in this
+ * database, logging each change once.  On first sight it recovers
+ * orphaned calls.  Where it exists, it refuses (an error: the transaction
+ * does nothing) to go on while agentphone may not write the history tables
+ * (agentphone_require_superuser_history); the worker's first transaction
+ * (starting), which must commit for the worker to start, leaves the
+ * orphans for later instead.
  */
 static void
-check_extension(void)
+check_extension_at_start(bool starting)
 {
 	Oid			oid = get_extension_oid("agentphone", true);
 	bool		ready;
@@ -135,14 +138,21 @@ check_extension(void)
 	}
 	extension_oid = oid;
 	extension_checked = true;
-	if (ready)
+	if (ready && !starting)
 		agentphone_require_superuser_history();
 	schema_1_3 = ready && agentphone_has_relation("agent_sync");
-	if (ready && !orphans_recovered)
+	if (ready && !orphans_recovered && agentphone_history_is_superusers())
 	{
 		dispatch_recover_orphans();
 		orphans_recovered = true;
 	}
+}
+
+/* check_extension is check_extension_at_start for every later transaction. */
+static void
+check_extension(void)
+{
+	check_extension_at_start(false);
 }
 
 /*
@@ -152,7 +162,7 @@ static void
 check_step(void *arg)
 {
 	(void) arg;
-	check_extension();
+	check_extension_at_start(true);
 	strlcpy(database_name, get_database_name(MyDatabaseId), NAMEDATALEN);
 	secret_use_database(database_name);
 }
@@ -319,8 +329,13 @@ reconcile_load_step(void *arg)
 static void
 start_reconcile_cycle(void)
 {
-	if (run_in_transaction("agentphone: reading calls to reconcile", reconcile_load_step, NULL) &&
-		extension_ready())
+	if (!run_in_transaction("agentphone: reading calls to reconcile", reconcile_load_step, NULL))
+	{
+		/* a transaction failing at once must not become a busy loop */
+		cycle_postpone(&reconcile_cycle, ERROR_PAUSE_MS);
+		return;
+	}
+	if (extension_ready())
 		reconcile_start(extension_oid);
 }
 

@@ -24,7 +24,7 @@ cron.database_name = 'postgres'
 agentphone.poll_interval = '200ms'
 max_worker_processes = 16
 # the worker's: a session in the test waits longer
-deadlock_timeout = '3s'
+deadlock_timeout = '10s'
 agentphone.reconcile_delay = '1s'
 });
 
@@ -94,10 +94,11 @@ like(sql_error('SELECT count(*) FROM agentphone.transcripts_default', as => 'app
 # month's partition, then the parent (the order in which DROP TRIGGER on the
 # parent takes them), while the worker stores a new call's turns between
 # the two.  The worker, waiting longer, is the victim of the deadlock (the
-# session's deadlock_timeout is an hour): it loses one subtransaction, not
-# its life, and stores the turns once the session commits
+# session's deadlock_timeout is an hour, the worker's 10 s): it loses one
+# subtransaction, not its life, and stores the turns once the session
+# commits
 my $pid = worker_pid($node);
-my ($din, $dout) = ("SET deadlock_timeout = '1h';\nBEGIN;\nLOCK TABLE agentphone.transcripts_monthly_p"
+my ($din, $dout) = ("SET deadlock_timeout = '1h';\nSET lock_timeout = '60s';\nBEGIN;\nLOCK TABLE agentphone.transcripts_monthly_p"
 	  . $month_of->(0) . ";\nSELECT 'partition';\n", '');
 my $ddl = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-f', '-' ],
 	'<', \$din, '>', \$dout, '2>', \$dout);
@@ -108,8 +109,8 @@ ok(wait_until(sub { sql(q{SELECT count(*) FROM pg_stat_activity
 	'the worker waits for it, storing the turns of a new call');
 $din .= "LOCK TABLE agentphone.transcripts;\nSELECT 'parent';\n";
 ok(wait_until(sub { $ddl->pump_nb; $dout =~ /^parent$/m }, 30), 'then the session gets the parent');
-like(slurp_file($node->logfile),
-	qr/WARNING:  agentphone: could not store what the API said about call $victim\n.*DETAIL:  deadlock detected/,
+ok(wait_until(sub { slurp_file($node->logfile) =~
+	  /WARNING:  agentphone: could not store what the API said about call $victim\n.*DETAIL:  deadlock detected/ }, 10),
 	'because the worker, the deadlock\'s victim, gave up that step, and said so');
 $din .= "COMMIT;\n";
 $ddl->finish;
@@ -133,10 +134,11 @@ sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', hold => JSO
 my $held = sql("SELECT agentphone_call('agt_1', '+14155557006')", as => 'app');
 is(sql("SELECT agentphone_wait($held, '30 s')", as => 'app'), 'in-progress', 'a call is live');
 sim('POST', '/_sim/faults', { faults => [
-	{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 2, count => 1 } ] });
+	{ method => 'POST', path => '/v1/calls', kind => 'delay', seconds => 5, count => 1 } ] });
 my $posts = @{ sim_posts() };
 my $inflight = sql("SELECT agentphone_call('agt_1', '+14155557008')", as => 'app');
-ok(wait_until(sub { @{ sim_posts() } == $posts + 1 }, 10), 'another is being placed, its answer held 2 s');
+ok(wait_until(sub { @{ sim_posts() } == $posts + 1 }, 10), 'another is being placed, its answer held 5 s');
+my $log_at = -s $node->logfile;
 my $events_now = 'agentphone.call_events_monthly_p' . $month_of->(0);
 sql("CREATE ROLE partman_user LOGIN; CREATE SCHEMA AUTHORIZATION partman_user;
 	GRANT USAGE ON SCHEMA agentphone TO partman_user; ALTER TABLE $events_now OWNER TO partman_user");
@@ -163,16 +165,18 @@ like(sql_error("SELECT agentphone_end_call($held)", as => 'app'), qr/ERROR:  age
 is(scalar(@{ sim('GET', "/_sim/requests?method=POST&path=/v1/calls/$api_id/end") }), 0,
 	'before it asks the API to hang up');
 sim('POST', "/_sim/calls/$api_id/finish", { status => 'completed' });
-my $log_at = -s $node->logfile;
 ok(wait_until(sub { slurp_file($node->logfile, $log_at) =~ /ERROR:  agentphone will not write into \Q$events_now\E/ }, 10),
-	'the worker, seeing the call end, refuses to record it, in the log');
-sleep 1;
-is(sql("SELECT status FROM agentphone.calls WHERE id = $held"), 'in-progress', 'and records nothing');
+	'the worker refuses to write, in the log');
+is(sql("SELECT status FROM agentphone.calls WHERE id = $held"), 'in-progress', 'it records nothing');
 is(sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'partman_user'"), 'f', 'the owner did not become a superuser');
 ok(wait_until(sub { slurp_file($node->logfile, $log_at) =~ /WARNING:  agentphone: 1 API answer could not be recorded/ }, 10),
 	'nor the answer to the POST in flight');
 unlike(slurp_file($node->logfile), qr/LOG:  AGENTPHONE-TRAP fired/, 'the trap never ran');
-sql("DROP TRIGGER trap ON $events_now; ALTER TABLE $events_now OWNER TO CURRENT_USER");
+sql("ALTER TABLE $events_now OWNER TO CURRENT_USER; GRANT TRIGGER ON $events_now TO partman_user");
+like(sql_error("SELECT agentphone_call('agt_1', '+14155557007')", as => 'app'),
+	qr/ERROR:  agentphone will not write into \Q$events_now\E: it grants TRIGGER to role "partman_user", not a superuser/,
+	'given back but granting TRIGGER to that role, the table is still refused');
+sql("REVOKE TRIGGER ON $events_now FROM partman_user; DROP TRIGGER trap ON $events_now");
 is(sql("SELECT agentphone_wait($held, '30 s', 'transcript')", as => 'app'), 'completed',
 	'given back to a superuser, the live call is recorded to its end');
 is(sql("SELECT agentphone_wait($inflight, '30 s', 'transcript')", as => 'app'), 'completed',
