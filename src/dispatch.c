@@ -201,9 +201,9 @@ dispatch_note_unrecorded(List *done, Oid extension_oid)
 		id = palloc(sizeof(int64));
 		*id = r->id;
 		unrecorded = lappend(unrecorded, id);
-		unrecorded_extension = extension_oid;
 	}
 	MemoryContextSwitchTo(old);
+	unrecorded_extension = extension_oid;
 }
 
 /*

@@ -152,6 +152,13 @@ throwaway_setup() {
 	start_cluster "$scratch"
 }
 
+# restart_with_settings: append the settings read from stdin to the
+# postgresql.conf of the throwaway cluster in $scratch, and restart it
+restart_with_settings() {
+	cat >>"$scratch/data/postgresql.conf"
+	as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
+}
+
 # scratch_sql ARGS...: psql (unaligned, tuples only) against the throwaway
 # cluster in $scratch
 scratch_sql() {

@@ -20,13 +20,12 @@ cd "$here"
 calls=${1:-2000}
 
 throwaway_setup "$here"
-cat >>"$scratch/data/postgresql.conf" <<CONF
+restart_with_settings <<CONF
 max_prepared_transactions = 10
 agentphone.sweep_interval = '1s'
 agentphone.max_calls_per_minute = 100000
 agentphone.max_in_flight = 16
 CONF
-as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
 sim_reset() { $PY -c "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:$SIM_PORT/_sim/reset', data=b'', method='POST'))"; }
 scratch_sql -c "CREATE EXTENSION agentphone"
 

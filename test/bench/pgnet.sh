@@ -74,13 +74,12 @@ make -s -C "$pgnet_src" PG_CONFIG=$PG_BIN/pg_config >/dev/null
 make -s -C "$pgnet_src" PG_CONFIG=$PG_BIN/pg_config install >/dev/null
 
 throwaway_setup "$here"
-cat >>"$scratch/data/postgresql.conf" <<CONF
+restart_with_settings <<CONF
 shared_preload_libraries = 'agentphone,pg_net'
 pg_net.batch_size = 500
 agentphone.max_calls_per_minute = 100000
 agentphone.max_in_flight = 64
 CONF
-as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
 sim() { $PY -c "import sys, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:$SIM_PORT' + sys.argv[1], data=sys.argv[2].encode(), method='POST', headers={'content-type': 'application/json'}))" "$@"; }
 
 scratch_sql <<'SQL'

@@ -30,7 +30,7 @@ calls=${1:-10000}
 history=${2:-1000000}
 
 throwaway_setup "$here"
-cat >>"$scratch/data/postgresql.conf" <<CONF
+restart_with_settings <<CONF
 agentphone.enabled = off
 agentphone.max_calls_per_minute = 100000
 agentphone.max_in_flight = 64
@@ -39,7 +39,6 @@ agentphone.sweep_interval = '1s'
 max_wal_size = '4GB'
 checkpoint_timeout = '30min'
 CONF
-as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
 sim() { $PY -c "import sys, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:$SIM_PORT' + sys.argv[1], data=sys.argv[2].encode(), method='POST', headers={'content-type': 'application/json'}))" "$@"; }
 sim /_sim/config '{"default_script": {"outcome": "completed", "turn_interval": 0, "turns": [{"role": "agent", "content": "Hello"}, {"role": "user", "content": "Hi"}, {"role": "agent", "content": "Your appointment is at 9"}, {"role": "user", "content": "Thanks"}]}}'
 scratch_sql <<'SQL'

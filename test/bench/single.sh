@@ -18,11 +18,10 @@ cd "$here"
 seconds=${1:-15}
 
 throwaway_setup "$here"
-cat >>"$scratch/data/postgresql.conf" <<CONF
+restart_with_settings <<CONF
 agentphone.enabled = off
 agentphone.max_calls_per_number_per_day = 0
 CONF
-as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
 scratch_sql <<'SQL'
 CREATE EXTENSION agentphone;
 CREATE TABLE calls_plain (id bigserial PRIMARY KEY, agent_id text, to_number text, variables jsonb,

@@ -16,12 +16,11 @@ calls=${1:-20000}
 batch=${2:-2000}
 
 throwaway_setup "$here"
-cat >>"$scratch/data/postgresql.conf" <<CONF
+restart_with_settings <<CONF
 agentphone.max_calls_per_minute = 100000
 agentphone.max_in_flight = 32
 agentphone.poll_interval = '500ms'
 CONF
-as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
 scratch_sql -c "CREATE EXTENSION agentphone"
 
 rss() {

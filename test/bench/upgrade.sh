@@ -17,12 +17,11 @@ cd "$here"
 calls=${1:-1000000}
 
 throwaway_setup "$here"
-cat >>"$scratch/data/postgresql.conf" <<CONF
+restart_with_settings <<CONF
 agentphone.enabled = off
 max_wal_size = '4GB'
 checkpoint_timeout = '30min'
 CONF
-as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
 
 say "a 1.5 install with $calls calls, $((2 * calls)) turns and $((2 * calls)) events"
 scratch_sql <<SQL
