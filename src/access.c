@@ -13,11 +13,8 @@
  * superuser for the duration of one fixed, fully qualified statement, with
  * search_path pinned by the functions' SET clause.
  *
- * Those writes, and all of the worker's, reach every partition under
- * agentphone.transcripts and agentphone.call_events, tables a superuser
- * may have attached (docs/recipes.md); a partition owned by another role
- * would run that role's triggers and constraints as the superuser, so
- * agentphone_require_superuser_history refuses to write while one is.
+ * Before such a write, agentphone_require_safe_tables (tables.c) makes
+ * sure that it runs no other role's code.
  *
  * PostgreSQL refuses a role without the grant before any of our code runs,
  * with a bare "permission denied"; agentphone_privilege_hint, called from
@@ -31,168 +28,27 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "access.h"
-
-/* A table under the history tables that someone else could put code on. */
-typedef struct HistoryProblem
-{
-	Oid			relid;
-	char	   *relname;
-	Oid			relnamespace;
-	Oid			role;			/* its owner, or the role granted TRIGGER */
-	bool		granted;		/* role holds TRIGGER on it */
-} HistoryProblem;
-
-/*
- * superusers_only says whether relation relid (if it still exists) is
- * owned by a superuser and grants TRIGGER to nobody else; if not, it
- * fills *p.
- */
-static bool
-superusers_only(Oid relid, HistoryProblem *p)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Form_pg_class form;
-	Datum		acl_datum;
-	bool		isnull;
-	bool		ok = true;
-
-	if (!HeapTupleIsValid(tuple))
-		return true;			/* dropped meanwhile */
-	form = (Form_pg_class) GETSTRUCT(tuple);
-	p->role = form->relowner;
-	p->granted = false;
-	ok = superuser_arg(form->relowner);
-	acl_datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
-	if (ok && !isnull)
-	{
-		Acl		   *acl = DatumGetAclP(acl_datum);
-		AclItem    *items = ACL_DAT(acl);
-
-		for (int i = 0; ok && i < ACL_NUM(acl); i++)
-			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_TRIGGER) &&
-				(items[i].ai_grantee == ACL_ID_PUBLIC || !superuser_arg(items[i].ai_grantee)))
-			{
-				p->role = items[i].ai_grantee;
-				p->granted = true;
-				ok = false;
-			}
-	}
-	if (!ok)
-	{
-		p->relid = relid;
-		p->relname = pstrdup(NameStr(form->relname));
-		p->relnamespace = form->relnamespace;
-	}
-	ReleaseSysCache(tuple);
-	return ok;
-}
-
-/*
- * history_superusers_only says whether every table under
- * agentphone.transcripts and agentphone.call_events (those tables too)
- * is safe for a superuser to write (superusers_only); if not, it fills
- * *p.  The answer "yes" is kept for the rest of the transaction.
- */
-static bool
-history_superusers_only(HistoryProblem *p)
-{
-	static const char *const history[] = {"transcripts", "call_events"};
-	static LocalTransactionId checked = InvalidLocalTransactionId;
-	Oid			nsp;
-
-	Assert(IsTransactionState());
-	if (MyProc->lxid == checked)
-		return true;
-	nsp = get_namespace_oid("agentphone", true);
-	for (size_t i = 0; i < lengthof(history); i++)
-	{
-		Oid			relid = InvalidOid;
-		ListCell   *lc;
-
-		if (OidIsValid(nsp))
-			relid = get_relname_relid(history[i], nsp);
-		if (!OidIsValid(relid))
-			continue;
-		foreach(lc, find_all_inheritors(relid, NoLock, NULL))
-			if (!superusers_only(lfirst_oid(lc), p))
-				return false;
-	}
-	checked = MyProc->lxid;
-	return true;
-}
-
-/*
- * agentphone_history_is_superusers says whether agentphone may write the
- * history tables as a superuser: no role but superusers could have put
- * code (a trigger, a constraint) on a table under them.  It must be
- * called inside a transaction.
- */
-bool
-agentphone_history_is_superusers(void)
-{
-	HistoryProblem p;
-
-	return history_superusers_only(&p);
-}
-
-/*
- * agentphone_require_superuser_history raises an error unless
- * agentphone_history_is_superusers().
- */
-void
-agentphone_require_superuser_history(void)
-{
-	HistoryProblem p;
-	char	   *nsp;
-	char	   *name;
-	const char *role;
-
-	if (history_superusers_only(&p))
-		return;
-	nsp = get_namespace_name(p.relnamespace);
-	name = nsp ? quote_qualified_identifier(nsp, p.relname) : psprintf("%u", p.relid);
-	role = p.role == ACL_ID_PUBLIC ? NULL : GetUserNameFromId(p.role, false);
-	if (p.granted)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 role ?
-				 errmsg("agentphone will not write into %s: it grants TRIGGER to role \"%s\", not a superuser",
-						name, role) :
-				 errmsg("agentphone will not write into %s: it grants TRIGGER to PUBLIC", name),
-				 errdetail("agentphone writes into every table under agentphone.transcripts and agentphone.call_events as a superuser, which would run that role's triggers with a superuser's rights."),
-				 errhint("Check its triggers, then REVOKE TRIGGER ON %s FROM %s.",
-						 name, role ? quote_identifier(role) : "PUBLIC")));
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("agentphone will not write into %s: its owner \"%s\" is not a superuser",
-					name, role),
-			 errdetail("agentphone writes into every table under agentphone.transcripts and agentphone.call_events as a superuser, which would run their owners' triggers and constraints with a superuser's rights."),
-			 errhint("Check its triggers and constraints, then ALTER TABLE %s OWNER TO a superuser; or detach it.",
-					 name)));
-}
+#include "tables.h"
 
 /*
  * agentphone_become_owner switches to the superuser that owns the
  * extension's tables, saving the caller's identity in *save; it first
  * makes sure that writing as that superuser runs nobody else's code
- * (agentphone_require_superuser_history).
+ * (agentphone_require_safe_tables).
  */
 void
 agentphone_become_owner(AgentphoneUser *save)
 {
-	agentphone_require_superuser_history();
+	agentphone_require_safe_tables();
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   save->sec_context | SECURITY_LOCAL_USERID_CHANGE);

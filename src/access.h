@@ -2,8 +2,7 @@
  *
  * access.h
  *		Who may do what (access.c): acting as the extension's owner, the
- *		owners of the history tables, the grant named in a refusal, whose
- *		call an API id is.
+ *		grant named in a refusal, whose call an API id is.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,8 +15,6 @@ typedef struct AgentphoneUser
 	int			sec_context;
 } AgentphoneUser;
 extern void agentphone_privilege_hint(ErrorData *edata);
-extern bool agentphone_history_is_superusers(void);
-extern void agentphone_require_superuser_history(void);
 extern void agentphone_become_owner(AgentphoneUser *save);
 extern void agentphone_restore_user(const AgentphoneUser *save);
 extern void agentphone_require_api_call(const char *api_id);

@@ -13,8 +13,8 @@
  * transition the worker stores, so they are C: no PL/pgSQL interpreter,
  * one saved plan, and the notification queued directly.  The INSERT names
  * everything qualified and resolves no operator or function, and is not
- * made while a role that is not a superuser owns a table under
- * agentphone.call_events (agentphone_require_superuser_history).
+ * made while a table under agentphone.call_events would run code of a
+ * role that is not a superuser (agentphone_require_safe_tables).
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "access.h"
+#include "tables.h"
 #include "xact.h"
 
 PG_FUNCTION_INFO_V1(agentphone_record_transition);
@@ -161,7 +162,7 @@ agentphone_record_transition(PG_FUNCTION_ARGS)
 	for (int i = 0; i < 4; i++)
 		nulls[i] = isnull[i] ? 'n' : ' ';
 
-	agentphone_require_superuser_history();
+	agentphone_require_safe_tables();
 	SPI_connect();
 	agentphone_saved_plan(&event_plan,
 						  "INSERT INTO agentphone.call_events (call_id, from_status, to_status, detail)"

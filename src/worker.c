@@ -44,6 +44,7 @@
 #include "utils/snapmgr.h"
 
 #include "access.h"
+#include "tables.h"
 #include "agents.h"
 #include "calls.h"
 #include "cycle.h"
@@ -101,8 +102,8 @@ typedef struct RecordArgs
  * check_extension_at_start notes whether the extension exists in this
  * database, logging each change once.  On first sight it recovers
  * orphaned calls.  Where it exists, it refuses (an error: the transaction
- * does nothing) to go on while agentphone may not write the history tables
- * (agentphone_require_superuser_history); the worker's first transaction
+ * does nothing) to go on while agentphone may not write its tables
+ * (agentphone_require_safe_tables); the worker's first transaction
  * (starting), which must commit for the worker to start, leaves the
  * orphans for later instead.
  */
@@ -139,9 +140,9 @@ check_extension_at_start(bool starting)
 	extension_oid = oid;
 	extension_checked = true;
 	if (ready && !starting)
-		agentphone_require_superuser_history();
+		agentphone_require_safe_tables();
 	schema_1_3 = ready && agentphone_has_relation("agent_sync");
-	if (ready && !orphans_recovered && agentphone_history_is_superusers())
+	if (ready && !orphans_recovered && agentphone_tables_are_safe())
 	{
 		dispatch_recover_orphans();
 		orphans_recovered = true;

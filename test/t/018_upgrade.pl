@@ -1,6 +1,6 @@
 # 018_upgrade.pl: an install of every earlier release, in use, upgraded
 # step by step to the current version loses nothing.  For each release
-# before the current one (today: 1.0 to 1.5) the test installs it, places
+# before the current one (today: 1.0 to 1.6) the test installs it, places
 # and completes calls (transcripts, events), queues calls for later, adds
 # do-not-call entries (into 1.0 one with a reason longer than 1.1 accepts),
 # grants an application role and puts a dialing trigger on a table; then
@@ -17,8 +17,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my @releases = ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5');
-my $current = '1.6';
+my @releases = ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5', '1.6');
+my $current = '1.7';
 
 start_sim();
 my $node = new_node('upgrade', $QUICK, no_extension => 1);
@@ -127,6 +127,11 @@ for my $release (@releases)
 		"$release: and released when the window changes");
 	sql("ALTER SYSTEM RESET agentphone.call_window; SELECT pg_reload_conf()");
 	is(sql($privileges_query), $privileges, "$release: privileges unchanged");
+	is(sql(q{SELECT pg_get_indexdef('agentphone.transcripts_content_fts_idx'::regclass) || ' '
+		|| (SELECT count(*) FROM pg_depend WHERE objid = 'agentphone.transcripts_content_fts_idx'::regclass
+			AND refclassid = 'pg_proc'::regclass)}),
+		"CREATE INDEX transcripts_content_fts_idx ON agentphone.transcripts_default USING gin (to_tsvector('english'::regconfig, content)) 0",
+		"$release: the full-text index calls pg_catalog's to_tsvector(regconfig, text)");
 	like(sql("SELECT string_agg(kind || ':' || coalesce(database::text, '-'), ',' ORDER BY kind, database)"
 		  . " FROM agentphone_workers()"), qr/^launcher:-,worker:postgres$/,
 		"$release: agentphone_workers() lists the launcher and the database's worker");

@@ -51,6 +51,8 @@ my @blocks = recipe_blocks('pg_partman');
 is(scalar(@blocks), 2, 'the recipe has its two sql blocks');
 sql('CREATE EXTENSION pg_cron');
 sql($_) for @blocks;
+# the maintenance as the recipe schedules it
+my $maintenance = sql("SELECT command FROM cron.job WHERE jobname = 'partman-maintenance'");
 is(sql(q{SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
 	WHERE p.relname IN ('transcripts', 'call_events') AND i.inhrelid::regclass::text LIKE '%monthly'}),
 	'2', 'each table has its monthly table under it');
@@ -62,7 +64,7 @@ is(sql("SELECT DISTINCT tableoid::regclass FROM agentphone.transcripts WHERE cal
 	'agentphone.transcripts_monthly_p' . $month_of->(14), 'the old turns are in the month they were stored');
 
 # --- maintenance: months older than twelve go, whole
-sql('CALL partman.run_maintenance_proc()');
+sql($maintenance);
 is($turns->($old), '0', "maintenance dropped the old call's turns");
 is($events->($old), '0', 'and its events');
 is(sql("SELECT count(*) FROM agentphone.calls WHERE id = $old"), '1', 'the call itself stays');
@@ -187,7 +189,7 @@ sim('DELETE', '/_sim/faults');
 my $next = sql("SELECT agentphone_call('agt_1', '+14155557007')", as => 'app');
 is(sql("SELECT agentphone_wait($next, '30 s', 'transcript')", as => 'app'), 'completed', 'and new calls are placed');
 
-is(sql("SELECT command FROM cron.job WHERE jobname = 'partman-maintenance'"), 'CALL partman.run_maintenance_proc()',
+is(sql("SELECT command FROM cron.job WHERE jobname = 'partman-maintenance'"), 'SET search_path = pg_catalog, pg_temp; SELECT partman.run_maintenance()',
 	'pg_cron runs the maintenance every hour');
 
 # --- pg_dump and pg_restore keep the layout (pg_cron, which lives in this
@@ -212,7 +214,7 @@ sql("DELETE FROM agentphone.calls WHERE id IN ($recent, $after)", db => 'restore
 is(sql("SELECT count(*) FROM agentphone.transcripts WHERE call_id IN ($recent, $after)", db => 'restored')
 	. ' ' . sql("SELECT count(*) FROM agentphone.call_events WHERE call_id IN ($recent, $after)", db => 'restored'),
 	'0 0', 'a deleted call takes its turns and events with it, from every partition');
-sql('CALL partman.run_maintenance_proc()', db => 'restored');
+sql($maintenance, db => 'restored');
 is(sql('SELECT count(*) FROM partman.part_config', db => 'restored'), '2', "pg_partman's configuration came back");
 
 $node->stop;
