@@ -518,6 +518,8 @@ outcome_of(HttpRequest *req, int64 id, int attempt)
 							 " asking the API whether it was placed",
 							 http_failure_text(req));
 	}
+	/* stored in last_error and the events: an answer may echo the key */
+	o.message = agentphone_redact_keys(o.message);
 	return o;
 }
 
@@ -641,7 +643,7 @@ record_one(HttpRequest *req)
 	if (o.kind == OUTCOME_ERROR)
 	{
 		agentphone_count(COUNT_FAILED, 1);
-		agentphone_note_error(psprintf("call %lld: %s", (long long) r->id, o.message));
+		agentphone_note_error(psprintf("call %lld: %s", (long long) r->id, o.message), NULL);
 	}
 	return o.kind == OUTCOME_RETRY ? o.delay_ms : -1;
 }

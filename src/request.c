@@ -18,6 +18,7 @@
 #include "guc.h"
 #include "http.h"
 #include "request.h"
+#include "secret.h"
 #include "validate.h"
 
 /*
@@ -144,12 +145,14 @@ api_url(const char *fmt,...)
 
 /*
  * answer_problem returns why a request got no usable 200 answer (the API's
- * words, or the transfer's failure), or NULL for a 200.
+ * words, or the transfer's failure), or NULL for a 200; redacted of every
+ * key, since it is stored in last_error.
  */
 const char *
 answer_problem(HttpRequest *req)
 {
 	if (req->result == CURLE_OK && req->status == 200)
 		return NULL;
-	return req->status ? api_error_text(req->status, req->body) : http_failure_text(req);
+	return agentphone_redact_keys(req->status ? api_error_text(req->status, req->body)
+								  : http_failure_text(req));
 }

@@ -512,6 +512,26 @@ redact_assignments(char *s)
 }
 
 /*
+ * agentphone_redact_keys returns s with every key this process knows
+ * replaced by ********, or s itself when none occurs: for any text of the
+ * network's (an error body that echoes the key) before it reaches a
+ * table, an error or the worker's status, as the log hook does for
+ * messages.  The copy lives in the current memory context.
+ */
+char *
+agentphone_redact_keys(const char *s)
+{
+	const char *keys[2];
+	int			nkeys = agentphone_known_keys(keys);
+	char	   *out = (char *) s;
+
+	for (int i = 0; i < nkeys; i++)
+		if (strlen(keys[i]) >= MIN_REDACT_LEN)
+			out = redact(out, keys[i], strlen(keys[i]));
+	return out;
+}
+
+/*
  * agentphone_redact_log redacts the API key from every message on its way to
  * the server log or the client, whatever produced it: a failed statement
  * that quoted the key, log_statement, or the postmaster's "parameter
@@ -531,20 +551,14 @@ agentphone_redact_log(ErrorData *edata)
 	if (debug_query_string && strcasestr(debug_query_string, "api_key") != NULL &&
 		redact_assignments((char *) debug_query_string) != debug_query_string)
 		edata->hide_stmt = true;
+	edata->message = agentphone_redact_keys(edata->message);
+	edata->detail = agentphone_redact_keys(edata->detail);
+	edata->detail_log = agentphone_redact_keys(edata->detail_log);
+	edata->hint = agentphone_redact_keys(edata->hint);
+	edata->context = agentphone_redact_keys(edata->context);
+	edata->internalquery = agentphone_redact_keys(edata->internalquery);
 	for (int i = 0; i < nkeys; i++)
-	{
-		const char *key = keys[i];
-		size_t		keylen = strlen(key);
-
-		if (keylen < MIN_REDACT_LEN)
-			continue;
-		edata->message = redact(edata->message, key, keylen);
-		edata->detail = redact(edata->detail, key, keylen);
-		edata->detail_log = redact(edata->detail_log, key, keylen);
-		edata->hint = redact(edata->hint, key, keylen);
-		edata->context = redact(edata->context, key, keylen);
-		edata->internalquery = redact(edata->internalquery, key, keylen);
-		if (debug_query_string && strstr(debug_query_string, key) != NULL)
+		if (strlen(keys[i]) >= MIN_REDACT_LEN && debug_query_string &&
+			strstr(debug_query_string, keys[i]) != NULL)
 			edata->hide_stmt = true;
-	}
 }

@@ -22,6 +22,7 @@ extern const char *agentphone_key_refused_problem(void);
 extern int	agentphone_known_keys(const char *keys[2]);
 extern const char *agentphone_url_problem(void);
 
+extern char *agentphone_redact_keys(const char *s);
 extern void agentphone_redact_log(ErrorData *edata);
 
 #endif							/* AGENTPHONE_SECRET_H */

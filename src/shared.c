@@ -36,6 +36,7 @@
 #include "nodes/pg_list.h"
 
 #include "guc.h"
+#include "secret.h"
 #include "shared.h"
 
 /* Requests for a worker that fit before the launcher rescans everything. */
@@ -470,18 +471,23 @@ copy_message(char *buf, size_t size, const char *message)
 }
 
 /*
- * agentphone_note_error remembers the worker's last failure.
+ * agentphone_note_error remembers the worker's last failure, as superusers
+ * may read it (message) and as others may (for_callers, NULL: the same),
+ * both redacted of every key.
  */
 void
-agentphone_note_error(const char *message)
+agentphone_note_error(const char *message, const char *for_callers)
 {
 	char		buf[sizeof(((WorkerHealth *) NULL)->last_error)];
+	char		pub[sizeof(((WorkerHealth *) NULL)->last_error_public)];
 
 	if (agentphone_shared == NULL || my_slot < 0)
 		return;
-	copy_message(buf, sizeof(buf), message);
+	copy_message(buf, sizeof(buf), agentphone_redact_keys(message));
+	copy_message(pub, sizeof(pub), agentphone_redact_keys(for_callers ? for_callers : message));
 	SpinLockAcquire(&agentphone_shared->mutex);
 	memcpy(SLOT(my_slot)->h.last_error, buf, sizeof(buf));
+	memcpy(SLOT(my_slot)->h.last_error_public, pub, sizeof(pub));
 	SpinLockRelease(&agentphone_shared->mutex);
 }
 

@@ -58,6 +58,8 @@ typedef struct WorkerHealth
 	int64		queue_depth;	/* queued calls at its last sweep, -1: unknown */
 	uint64		counters[NUM_COUNTERS];
 	char		last_error[256];	/* the last failure, "" if none */
+	char		last_error_public[256]; /* the same without what only
+										 * superusers may read */
 	/* the launcher's view */
 	bool		wanted;			/* a worker should run */
 	bool		starting;		/* one was started and has not yet exited */
@@ -94,7 +96,7 @@ extern bool shared_attach_slot(int slot, Oid *db, char *dbname);
 extern void agentphone_publish_worker(Latch *latch);
 extern void shared_worker_exit(WorkerExit why);
 extern void agentphone_count(AgentphoneCounter c, int n);
-extern void agentphone_note_error(const char *message);
+extern void agentphone_note_error(const char *message, const char *for_callers);
 extern void agentphone_note_loop(int in_flight);
 extern void agentphone_note_queue_depth(int64 depth);
 extern AgentphoneDbState shared_my_db_state(TimestampTz *since);

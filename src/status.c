@@ -102,7 +102,10 @@ agentphone_worker_status(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	require_preloaded();
 	if (!shared_database_health(MyDatabaseId, &snap))
+	{
 		strlcpy(snap.last_error, unserved_reason(), sizeof(snap.last_error));
+		strlcpy(snap.last_error_public, snap.last_error, sizeof(snap.last_error_public));
+	}
 
 	v[0] = BoolGetDatum(snap.worker_pid != 0);
 	v[1] = Int32GetDatum(snap.worker_pid);
@@ -115,6 +118,9 @@ agentphone_worker_status(PG_FUNCTION_ARGS)
 	v[5] = Int32GetDatum(snap.worker_pid ? snap.in_flight : 0);
 	for (int i = 0; i < NUM_COUNTERS; i++)
 		v[6 + i] = Int64GetDatum((int64) snap.counters[i]);
+	/* the key file's path and the like, to superusers only */
+	if (!superuser())
+		memcpy(snap.last_error, snap.last_error_public, sizeof(snap.last_error));
 	v[10] = CStringGetTextDatum(snap.last_error);
 	n[10] = (snap.last_error[0] == '\0');
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));

@@ -478,7 +478,7 @@ api_usable(void)
 				(errmsg("agentphone: queued calls are not placed: %s", problem),
 				 errhint("%s", hint)));
 	api_unusable = true;
-	agentphone_note_error(problem);
+	agentphone_note_error(problem, for_callers);
 	run_in_transaction("agentphone: noting why calls wait", note_waiting_step, (void *) for_callers);
 	return false;
 }

@@ -58,7 +58,7 @@ run_in_transaction(const char *activity, TxnStep step, void *arg)
 		MemoryContextSwitchTo(cxt);
 		HOLD_INTERRUPTS();
 		edata = CopyErrorData();
-		agentphone_note_error(edata->message);
+		agentphone_note_error(edata->message, NULL);
 		EmitErrorReport();
 		AbortCurrentTransaction();
 		FlushErrorState();

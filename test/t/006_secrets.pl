@@ -3,6 +3,8 @@
 # logged, through errors that quote it, a reload, or ALTER SYSTEM.  The key
 # file (agentphone.api_key_file) is used, rotated without a reload, refused
 # when others can read it; an http:// API URL is refused unless allowed.
+# An API error that echoes the key is stored and shown redacted; the key
+# file's path is shown to superusers only.
 use strict;
 use warnings;
 
@@ -42,6 +44,28 @@ is(sim_posts()->[0]{headers}{authorization}, "Bearer $API_KEY", 'as a Bearer tok
 # --- an error that quotes the key is redacted, for the client too
 ($rc, $out, $err) = $node->psql('postgres', "SELECT '$API_KEY'::int");
 like($err, qr/invalid input syntax for type integer: "\*{8}"/, 'an error quoting the key shows ******** instead');
+
+# --- an API (or a proxy before it) whose error echoes the key: the text
+# stored in last_error, the events and the worker's status is redacted
+$node->safe_psql('postgres', 'CREATE ROLE boss LOGIN IN ROLE agentphone_admin');
+sim('POST', '/_sim/faults', { faults => [
+	{ kind => 'status', method => 'POST', path => '/v1/calls', status => 503,
+	  body => { error => "upstream refused Authorization: Bearer $API_KEY" } },
+	{ kind => 'status', method => 'POST', path => '/v1/calls', status => 400,
+	  body => { error => "bad request from key $API_KEY" } } ] });
+$id = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550602')");
+ok(wait_until(sub { $node->safe_psql('postgres', "SELECT status FROM agentphone.calls WHERE id = $id") eq 'error' }, 20),
+	'a call refused with an error that echoes the key ends in error');
+my $stored = $node->safe_psql('postgres', "SELECT last_error || ' | ' || (SELECT string_agg(coalesce(detail, ''), ' | ')"
+	  . " FROM agentphone.call_events WHERE call_id = $id) || ' | ' || (SELECT last_error FROM agentphone_worker_status())"
+	  . " FROM agentphone.calls WHERE id = $id");
+unlike($stored, qr/\Q$API_KEY\E/, 'the key is in neither its last_error, its events nor the worker\'s status');
+like($stored, qr/attempt 1 of \d+ failed \(.*Bearer \*{8}.*bad request from key \*{8}/s,
+	'which say ******** in its place, for the retry and the refusal');
+sim('POST', '/_sim/faults', { faults => [ { kind => 'status', method => 'GET', path => '/v1/calls/call_x',
+	status => 500, body => { error => "echo $API_KEY" } } ] });
+($rc, $out, $err) = $node->psql('postgres', "SELECT agentphone_get_call('call_x')", extra_params => [ '-U', 'boss' ]);
+like($err, qr/echo \*{8}/, 'an error of a read function that echoes the key says ******** to the client');
 
 # --- rotate the key with ALTER SYSTEM and a reload
 sim('POST', '/_sim/config', { api_key => $new_key });
@@ -103,6 +127,12 @@ like($err, qr/no AgentPhone API key: agentphone.api_key_file ".*" must be a regu
 	'a key file others can read is refused, with the fix in the message');
 ok(wait_until(sub { slurp_file($fnode->logfile) =~ /WARNING:  agentphone: queued calls are not placed: no API key: agentphone.api_key_file/ }, 10),
 	'the worker says so in the log');
+sql('CREATE ROLE boss LOGIN IN ROLE agentphone_admin');
+like(sql('SELECT last_error FROM agentphone_worker_status()'), qr/\Q$keyfile\E/,
+	'agentphone_worker_status() names the key file to a superuser');
+my $for_admin = sql('SELECT last_error FROM agentphone_worker_status()', as => 'boss');
+like($for_admin, qr/no API key/, 'and says why to an admin');
+unlike($for_admin, qr/\Q$keyfile\E|agentphone\.key/, 'without the file\'s path');
 is(sql("SELECT status FROM agentphone.calls WHERE id = $id"), 'queued', 'and keeps the call queued');
 chmod 0600, $keyfile;
 is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'placed once the file is private again');
