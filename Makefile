@@ -11,6 +11,7 @@ OBJS = \
 	src/cycle.o \
 	src/dbguard.o \
 	src/dispatch.o \
+	src/donotcall.o \
 	src/events.o \
 	src/functions.o \
 	src/launcher.o \
@@ -19,6 +20,7 @@ OBJS = \
 	src/numbers.o \
 	src/phone.o \
 	src/poll.o \
+	src/quota.o \
 	src/read.o \
 	src/reconcile.o \
 	src/request.o \

@@ -39,6 +39,20 @@
 #include "access.h"
 #include "tables.h"
 
+PG_FUNCTION_INFO_V1(agentphone_acting_role);
+
+/*
+ * agentphone.acting_role() returns the role that acts, current_user, as a
+ * regrole: whom agentphone.calls.created_by and do_not_call.added_by name,
+ * and whom the tables' policies compare them with.  Not the session's
+ * login role: behind a pooler that switches with SET ROLE, the tenant.
+ */
+Datum
+agentphone_acting_role(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_OID(GetUserId());
+}
+
 /*
  * agentphone_become_owner switches to the superuser that owns the
  * extension's tables, saving the caller's identity in *save; it first

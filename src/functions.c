@@ -34,9 +34,11 @@
 #include "agents.h"
 #include "api.h"
 #include "calls.h"
+#include "donotcall.h"
 #include "functions.h"
 #include "guc.h"
 #include "numbers.h"
+#include "quota.h"
 #include "shared.h"
 #include "validate.h"
 #include "window.h"
@@ -211,24 +213,28 @@ count_calls(SPIPlanPtr plan, Datum *values, int limit)
 }
 
 /*
- * check_role_quota refuses the call when role has queued quota calls in
- * the last period (hour or day); quota 0 is no limit.
+ * check_role_quota refuses the call when role (roleid) has queued quota
+ * calls in the last period (hour or day); quota 0 is no limit.
  */
 static void
-check_role_quota(const char *number, const char *role, int quota, const char *period, int seconds)
+check_role_quota(const char *number, Oid roleid, const char *role, int quota,
+				 const char *period, int seconds)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {NAMEOID, INT4OID};
-	Datum		v[2] = {CStringGetDatum(role), Int32GetDatum(seconds)};
+	static SPIPlanPtr plan_by_name = NULL;	/* created_by before 1.7 */
+	bool		by_oid = agentphone_roles_by_oid();
+	Oid			types[2] = {by_oid ? OIDOID : NAMEOID, INT4OID};
+	Datum		v[2] = {by_oid ? ObjectIdGetDatum(roleid) : CStringGetDatum(role),
+	Int32GetDatum(seconds)};
 
 	if (quota == 0)
 		return;
-	agentphone_saved_plan(&plan,
+	agentphone_saved_plan(by_oid ? &plan : &plan_by_name,
 						  "SELECT FROM agentphone.calls c WHERE c.created_by = $1"
 						  " AND c.created_at > now() - $2 * interval '1 second'"
 						  " AND c.status NOT IN (" SQL_STATUS(CALL_CANCELED) ", " SQL_STATUS(CALL_BLOCKED) ")",
 						  2, types);
-	if (count_calls(plan, v, quota) >= quota)
+	if (count_calls(by_oid ? plan : plan_by_name, v, quota) >= quota)
 		refuse(true, number, psprintf("role %s has queued %d or more calls in the last %s (agentphone.role_calls_per_%s = %d)",
 									  role, quota, period, period, quota));
 }
@@ -236,10 +242,11 @@ check_role_quota(const char *number, const char *role, int quota, const char *pe
 /*
  * check_dial_rules raises an error when the do-not-call list, the
  * per-number limit or the role's quotas refuse the call (the destination
- * rules were checked already).  The limits are counted holding the
- * number's and the role's locks, each taken only while its limit is set:
- * without quotas, a role's sessions never wait for one another.  Runs
- * inside an SPI connection, as the tables' owner.
+ * rules were checked already).  The quotas are the acting role's
+ * (quota.c).  The limits are counted holding the number's and the role's
+ * locks, each taken only while its limit is set: without quotas, a
+ * role's sessions never wait for one another.  Runs inside an SPI
+ * connection, as the tables' owner.
  */
 static void
 check_dial_rules(const char *number, Oid roleid, const char *role)
@@ -248,13 +255,16 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
 	Oid			types[1] = {TEXTOID};
 	Datum		v[1] = {CStringGetTextDatum(number)};
 	int			cap = agentphone_max_calls_per_number_per_day;
+	int			per_hour;
+	int			per_day;
 	char	   *problem;
 
-	if ((problem = agentphone_do_not_call_problem(number, role)) != NULL)
+	if ((problem = agentphone_do_not_call_problem(number, roleid)) != NULL)
 		refuse(false, number, problem);
+	agentphone_role_quotas(roleid, &per_hour, &per_day);
 	if (cap > 0)
 		lock_number(number);
-	if (agentphone_role_calls_per_hour > 0 || agentphone_role_calls_per_day > 0)
+	if (per_hour > 0 || per_day > 0)
 		counting_lock(LOCK_ROLE, roleid, ExclusiveLock);
 	CommandCounterIncrement();
 	agentphone_saved_plan(&number_plan,
@@ -265,8 +275,8 @@ check_dial_rules(const char *number, Oid roleid, const char *role)
 	if (cap > 0 && count_calls(number_plan, v, cap) >= cap)
 		refuse(true, number, psprintf("%s already has %d or more calls in the last 24 hours (agentphone.max_calls_per_number_per_day = %d)",
 									  number, cap, cap));
-	check_role_quota(number, role, agentphone_role_calls_per_hour, "hour", 3600);
-	check_role_quota(number, role, agentphone_role_calls_per_day, "day", 24 * 3600);
+	check_role_quota(number, roleid, role, per_hour, "hour", 3600);
+	check_role_quota(number, roleid, role, per_day, "day", 24 * 3600);
 }
 
 /*
@@ -344,6 +354,7 @@ int64
 agentphone_queue_call(const Datum *args, const bool *isnull)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_by_name = NULL;	/* for tables of 1.3 to 1.6 */
 	static SPIPlanPtr plan_1_2 = NULL;	/* for a table not yet updated to 1.3 */
 	SPIPlanPtr	insert;
 	Oid			argtypes[NUM_CALL_ARGS + 4] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
@@ -395,6 +406,11 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 	}
 	values[NUM_CALL_ARGS] = CStringGetDatum(role);
 	nulls[NUM_CALL_ARGS] = ' ';
+	if (agentphone_roles_by_oid())
+	{
+		argtypes[NUM_CALL_ARGS] = OIDOID;
+		values[NUM_CALL_ARGS] = ObjectIdGetDatum(roleid);
+	}
 	if (!isnull[9])
 		not_before = DatumGetTimestampTz(args[9]);
 	due = first_due(to_number, tz, isnull[9] ? NULL : &not_before, &held);
@@ -413,7 +429,7 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 		agents_check(agent_id, text_arg(args, isnull, 3));
 	check_dial_rules(to_number, roleid, role);
 	if (schema_is_1_3())
-		insert = agentphone_saved_plan(&plan,
+		insert = agentphone_saved_plan(agentphone_roles_by_oid() ? &plan : &plan_by_name,
 					  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
 					  " from_number_id, initial_greeting, voice, system_prompt, options,"
 					  " timezone, not_before, created_by, next_attempt_at, held_by_window, last_error)"

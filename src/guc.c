@@ -20,6 +20,7 @@
 
 #include "guc.h"
 #include "phone.h"
+#include "quota.h"
 #include "validate.h"
 
 
@@ -444,12 +445,12 @@ define_dialing_rules(void)
 							"Most calls one role may queue in any hour (0: no limit); set per role with ALTER ROLE.",
 							NULL,
 							&agentphone_role_calls_per_hour, 0, 0, 1000000,
-							PGC_SUSET, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, agentphone_check_role_calls_per_hour, NULL, NULL);
 	DefineCustomIntVariable("agentphone.role_calls_per_day",
 							"Most calls one role may queue in any 24 hours (0: no limit); set per role with ALTER ROLE.",
 							NULL,
 							&agentphone_role_calls_per_day, 0, 0, 1000000,
-							PGC_SUSET, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, agentphone_check_role_calls_per_day, NULL, NULL);
 }
 
 /*

@@ -13,9 +13,9 @@
  * a call is queued (agentphone_call() stores libphonenumber's E.164 form)
  * and again when it is claimed for dialing, through
  * agentphone.destination_refusal(), so a setting narrowed meanwhile still
- * holds.  The do-not-call list is checked here too, at both times
- * (agentphone.do_not_call_refusal() for the claim); the limits, which
- * count calls, in functions.c and in agentphone.claim_calls().
+ * holds.  The do-not-call list is checked at both times too
+ * (donotcall.c); the limits, which count calls, in functions.c and in
+ * agentphone.claim_calls().
  *
  *-------------------------------------------------------------------------
  */
@@ -35,7 +35,6 @@
 
 
 PG_FUNCTION_INFO_V1(agentphone_destination_refusal);
-PG_FUNCTION_INFO_V1(agentphone_do_not_call_refusal);
 PG_FUNCTION_INFO_V1(agentphone_normalize_number);
 PG_FUNCTION_INFO_V1(agentphone_is_e164);
 PG_FUNCTION_INFO_V1(agentphone_check_number);
@@ -154,56 +153,6 @@ agentphone_destination_refusal(PG_FUNCTION_ARGS)
 	const char *hint;
 	char	   *problem = destination_problem(number, &info, &hint);
 
-	if (problem == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(problem));
-}
-
-/*
- * agentphone_do_not_call_problem says why number may not be called
- * because it is on the do-not-call list, or returns NULL.  The reason is
- * given only to the role that listed it.  Runs inside an SPI connection,
- * as the tables' owner.
- */
-char *
-agentphone_do_not_call_problem(const char *number, const char *role)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {TEXTOID, NAMEOID};
-	Datum		v[2] = {CStringGetTextDatum(number), CStringGetDatum(role)};
-	char	   *reason;
-	bool		isnull;
-
-	agentphone_saved_plan(&plan,
-						  "SELECT reason, added_by = $2 FROM agentphone.do_not_call WHERE number = $1",
-						  2, types);
-	if (SPI_execute_plan(plan, v, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the do-not-call list");
-	if (SPI_processed == 0)
-		return NULL;
-	reason = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (reason == NULL ||
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-		return psprintf("%s is on the do-not-call list", number);
-	return psprintf("%s is on the do-not-call list: %s", number, reason);
-}
-
-/*
- * agentphone.do_not_call_refusal(number text, role name) is the claim's
- * face of agentphone_do_not_call_problem(): NULL, or why not.
- */
-Datum
-agentphone_do_not_call_refusal(PG_FUNCTION_ARGS)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *problem;
-
-	SPI_connect();
-	problem = agentphone_do_not_call_problem(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-											 NameStr(*PG_GETARG_NAME(1)));
-	if (problem != NULL)
-		problem = MemoryContextStrdup(caller, problem);	/* outlives SPI */
-	SPI_finish();
 	if (problem == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(problem));

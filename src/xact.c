@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -159,6 +160,29 @@ agentphone_has_relation(const char *relname)
 	Oid			nsp = get_namespace_oid("agentphone", true);
 
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid(relname, nsp));
+}
+
+/*
+ * agentphone_roles_by_oid says whether the installed tables keep roles by
+ * OID (created_by and added_by are regrole, since 1.7) rather than by
+ * name, looked up once per transaction.  It needs a transaction.
+ */
+bool
+agentphone_roles_by_oid(void)
+{
+	static LocalTransactionId looked_in = InvalidLocalTransactionId;
+	static bool by_oid;
+
+	if (looked_in != MyProc->lxid)
+	{
+		Oid			nsp = get_namespace_oid("agentphone", true);
+		Oid			calls = OidIsValid(nsp) ? get_relname_relid("calls", nsp) : InvalidOid;
+		AttrNumber	att = OidIsValid(calls) ? get_attnum(calls, "created_by") : InvalidAttrNumber;
+
+		by_oid = att != InvalidAttrNumber && get_atttype(calls, att) == REGROLEOID;
+		looked_in = MyProc->lxid;
+	}
+	return by_oid;
 }
 
 /*
