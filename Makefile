@@ -8,6 +8,7 @@ OBJS = \
 	src/agents.o \
 	src/agentphone.o \
 	src/api.o \
+	src/channel.o \
 	src/cycle.o \
 	src/dbguard.o \
 	src/dispatch.o \

@@ -241,3 +241,31 @@ BEGIN
 		RETURNING c.*)
 	SELECT * FROM claimed;
 END $$;
+
+-- Notifications tell a role only about calls it may read.  LISTEN needs no
+-- privilege, so channel agentphone told every role, granted or not, of
+-- every call's transitions.  Each transition is now announced on the
+-- channel of the role that queued the call and on the channel of every
+-- call, both named after an HMAC of the role's OID under this secret,
+-- which no role is granted: agentphone_channel() tells a role its own
+-- (src/channel.c).  Not dumped: a restored database makes a new one.
+CREATE TABLE agentphone.notify_secret (
+	one					boolean PRIMARY KEY DEFAULT true CHECK (one),
+	secret				bytea NOT NULL
+);
+REVOKE ALL ON agentphone.notify_secret FROM PUBLIC;
+COMMENT ON TABLE agentphone.notify_secret IS
+	'the key the names of the notification channels are derived from; readable by superusers only';
+COMMENT ON COLUMN agentphone.notify_secret.one IS 'true: the table has one row';
+COMMENT ON COLUMN agentphone.notify_secret.secret IS '32 random bytes';
+INSERT INTO agentphone.notify_secret (secret)
+SELECT pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::pg_catalog.text
+		OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex');
+
+CREATE FUNCTION agentphone_channel(all_calls boolean DEFAULT false) RETURNS text
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_channel';
+COMMENT ON FUNCTION agentphone_channel(boolean) IS
+'the channel to LISTEN on for the transitions of your calls (all_calls, for agentphone_admin: of every call); payload {"id": ..., "status": ...} or {"id": ..., "transcript": "stored"}';
+REVOKE ALL ON FUNCTION agentphone_channel(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_channel(boolean) TO agentphone_caller;

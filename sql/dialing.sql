@@ -47,7 +47,7 @@ SELECT agentphone_do_not_call('+14155550900', 'asked not to be called');
 SELECT agentphone_do_not_call('+14155550900');	-- listed already
 SELECT agentphone_do_not_call('555-0100');
 SELECT agentphone_call('agt_1', '+14155550900');
-SELECT number, reason, added_by = session_user AS by_me FROM agentphone.do_not_call;
+SELECT number, reason, added_by = current_user::regrole AS by_me FROM agentphone.do_not_call;
 SELECT agentphone_allow_calls('+14155550900');
 SELECT agentphone_allow_calls('+14155550900');	-- not listed any more
 BEGIN;
@@ -71,12 +71,12 @@ SELECT count(*) AS queued FROM agentphone.calls WHERE to_number = '+14155550178'
 DROP TABLE leads;
 -- a role's quota holds within one statement too
 CREATE ROLE quota_caller IN ROLE agentphone_caller;
-SET agentphone.role_calls_per_hour = 5;		-- as ALTER ROLE ... SET would
+ALTER ROLE quota_caller SET agentphone.role_calls_per_hour = 5;
 SET SESSION AUTHORIZATION quota_caller;
 SELECT agentphone_call('agt_1', '+1415555' || lpad(i::text, 4, '0')) FROM generate_series(1, 20) AS i;
 RESET SESSION AUTHORIZATION;
-RESET agentphone.role_calls_per_hour;
-SELECT count(*) AS queued FROM agentphone.calls WHERE created_by = 'quota_caller';
+ALTER ROLE quota_caller RESET agentphone.role_calls_per_hour;
+SELECT count(*) AS queued FROM agentphone.calls WHERE created_by = 'quota_caller'::regrole;
 -- canceled calls do not count
 BEGIN;
 SELECT agentphone_cancel(agentphone_call('agt_1', '+14155550902')) FROM generate_series(1, 4);

@@ -6,7 +6,7 @@ CREATE EXTENSION agentphone;
 BEGIN;
 SELECT agentphone_call('agt_1', '+14155550100', '{"name": "Ada"}') > 0 AS queued;
 SELECT status, agent_id, to_number, variables, attempts, api_call_id,
-	created_by = current_user AS mine, next_attempt_at IS NOT NULL AS due
+	created_by = current_user::regrole AS mine, next_attempt_at IS NOT NULL AS due
 FROM agentphone.calls;
 -- waiting for it inside the same transaction would never end
 SELECT agentphone_wait(max(id)) FROM agentphone.calls;

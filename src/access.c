@@ -79,11 +79,11 @@ agentphone_restore_user(const AgentphoneUser *save)
 }
 
 /*
- * is_admin says whether the current role may act on every role's calls: a
- * superuser or a member of agentphone_admin.
+ * agentphone_is_admin says whether the current role may act on every
+ * role's calls: a superuser or a member of agentphone_admin.
  */
-static bool
-is_admin(void)
+bool
+agentphone_is_admin(void)
 {
 	Oid			admin = get_role_oid("agentphone_admin", true);
 
@@ -142,7 +142,7 @@ agentphone_require_api_call(const char *api_id)
 	Oid			types[1] = {TEXTOID};
 	Datum		v[1] = {CStringGetTextDatum(api_id)};
 
-	if (is_admin())
+	if (agentphone_is_admin())
 		return;
 	if (SPI_execute_with_args("SELECT 1 FROM agentphone.calls WHERE api_call_id = $1",
 							  1, types, v, NULL, true, 1) != SPI_OK_SELECT)

@@ -18,6 +18,7 @@ extern void agentphone_privilege_hint(ErrorData *edata);
 extern void agentphone_become_owner(AgentphoneUser *save);
 extern void agentphone_restore_user(const AgentphoneUser *save);
 extern void agentphone_require_api_call(const char *api_id);
+extern bool agentphone_is_admin(void);
 
 
 #endif							/* AGENTPHONE_ACCESS_H */

@@ -6,9 +6,10 @@
  *		agentphone.announce_transcript().
  *
  * record_transition writes one agentphone.call_events row per status
- * change and sends NOTIFY agentphone, '{"id" : ..., "status" : ...}';
- * announce_transcript sends '{"id" : ..., "transcript" : "stored"}' once a
- * call's transcript is complete.  The payloads are json_build_object()'s,
+ * change and announces '{"id" : ..., "status" : ...}'; announce_transcript
+ * announces '{"id" : ..., "transcript" : "stored"}' once a call's
+ * transcript is complete, each to those who may read the call
+ * (channel.c).  The payloads are json_build_object()'s,
  * byte for byte, as when these were PL/pgSQL.  They run for every
  * transition the worker stores, so they are C: no PL/pgSQL interpreter,
  * one saved plan, and the notification queued directly.  The INSERT names
@@ -22,15 +23,16 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/rel.h"
 
 #include "access.h"
+#include "channel.h"
 #include "tables.h"
 #include "xact.h"
 
@@ -44,6 +46,8 @@ typedef struct CallColumns
 	int			id;
 	int			status;
 	int			last_error;
+	int			created_by;
+	Oid			created_by_type;	/* regrole, or name before 1.7 */
 } CallColumns;
 
 static SPIPlanPtr event_plan = NULL;
@@ -75,8 +79,10 @@ call_columns(FunctionCallInfo fcinfo, Relation rel)
 	c->id = SPI_fnumber(desc, "id");
 	c->status = SPI_fnumber(desc, "status");
 	c->last_error = SPI_fnumber(desc, "last_error");
-	if (c->id <= 0 || c->status <= 0 || c->last_error <= 0)
-		elog(ERROR, "agentphone's triggers need agentphone.calls' id, status and last_error");
+	c->created_by = SPI_fnumber(desc, "created_by");
+	if (c->id <= 0 || c->status <= 0 || c->last_error <= 0 || c->created_by <= 0)
+		elog(ERROR, "agentphone's triggers need agentphone.calls' id, status, last_error and created_by");
+	c->created_by_type = SPI_gettypeid(desc, c->created_by);
 	fcinfo->flinfo->fn_extra = c;
 	return c;
 }
@@ -120,11 +126,28 @@ column(HeapTuple tuple, Relation rel, int attnum, bool *isnull)
 }
 
 /*
- * notify_call queues NOTIFY agentphone with {"id" : id, "key" : value},
- * value a JSON string or null.
+ * queued_by returns the role that queued the call of f's new row
+ * (InvalidOid if it no longer exists).
+ */
+static Oid
+queued_by(const Firing *f)
+{
+	bool		isnull;
+	Datum		role = column(f->new, f->rel, f->cols->created_by, &isnull);
+
+	if (isnull)
+		return InvalidOid;
+	if (f->cols->created_by_type == NAMEOID)
+		return get_role_oid(NameStr(*DatumGetName(role)), true);
+	return DatumGetObjectId(role);
+}
+
+/*
+ * notify_call announces {"id" : id, "key" : value}, value a JSON string or
+ * null, to those who may read the call (channel.c).
  */
 static void
-notify_call(int64 id, const char *key, const char *value)
+notify_call(const Firing *f, int64 id, const char *key, const char *value)
 {
 	StringInfoData payload;
 
@@ -137,8 +160,7 @@ notify_call(int64 id, const char *key, const char *value)
 	else
 		appendStringInfoString(&payload, "null");
 	appendStringInfoChar(&payload, '}');
-	PreventCommandDuringRecovery("NOTIFY");
-	Async_Notify("agentphone", payload.data);
+	agentphone_announce(queued_by(f), payload.data);
 	pfree(payload.data);
 }
 
@@ -172,7 +194,7 @@ agentphone_record_transition(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not record a call's transition");
 	SPI_finish();
 
-	notify_call(DatumGetInt64(v[0]), "status",
+	notify_call(&f, DatumGetInt64(v[0]), "status",
 				isnull[2] ? NULL : TextDatumGetCString(v[2]));
 	return PointerGetDatum(NULL);
 }
@@ -188,6 +210,6 @@ agentphone_announce_transcript(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		id = column(f.new, f.rel, f.cols->id, &isnull);
 
-	notify_call(DatumGetInt64(id), "transcript", "stored");
+	notify_call(&f, DatumGetInt64(id), "transcript", "stored");
 	return PointerGetDatum(NULL);
 }

@@ -63,9 +63,10 @@ GRANT SELECT ON leads TO app;
 GRANT SELECT, INSERT ON appointments TO app;
 SQL
 
-say "a session listening on the agentphone channel (its notifications are shown below)"
+say "a session of app listening on its channel, agentphone_channel() (its notifications are shown below)"
 # (psql shows notifications after each statement: it runs short ones)
-(echo "LISTEN agentphone;"; for _ in $(seq 120); do echo "SELECT pg_sleep(0.25);"; done) \
+(echo "SELECT agentphone_channel() AS channel \\gset"; echo 'LISTEN :"channel";'
+	for _ in $(seq 120); do echo "SELECT pg_sleep(0.25);"; done) \
 	>"$scratch/listen.sql"
 chown postgres "$scratch/listen.sql"
 (cd "$scratch" && as_pg psql -X -q -d postgres -h "$scratch" -p "$PGPORT" -U app \
@@ -132,7 +133,7 @@ sleep 0.5
 pkill -u postgres -f "psql.*-f listen.sql" 2>/dev/null || true
 wait "$listener" 2>/dev/null || true
 say "what the listening session received (one payload per transition, then one when the transcript is stored)"
-sed -n 's/^Asynchronous notification "agentphone" with payload "\(.*\)" received from server process.*/  \1/p' \
+sed -n 's/^Asynchronous notification "agentphone_[0-9a-f]*" with payload "\(.*\)" received from server process.*/  \1/p' \
 	"$scratch/listen.out"
 
 say "what the AgentPhone simulator received (no POST for the rolled-back call)"

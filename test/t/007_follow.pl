@@ -48,10 +48,11 @@ sub place
 	return $id;
 }
 
-# --- LISTEN agentphone while three calls live and end
+# --- LISTEN on our channel while three calls live and end
 my ($lin, $lout, $lerr) = ('', '', '');
+my $channel = sql('SELECT agentphone_channel()');
 my $listener = IPC::Run::start(
-	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c', 'LISTEN agentphone',
+	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c', "LISTEN $channel",
 	  '-c', 'SELECT pg_sleep(8)' ],
 	\$lin, \$lout, \$lerr);
 sleep 0.5;
@@ -105,10 +106,10 @@ ok(wait_complete("id = $stuck"), 'its transcript is stored once the API answers'
 is(turns_of($stuck), 'agent:Later.', 'the whole transcript');
 
 $listener->finish;
-my @notes = map { decode_json($_) } ($lout =~ /Asynchronous notification "agentphone" with payload "(.*?)" received/g);
+my @notes = map { decode_json($_) } ($lout =~ /Asynchronous notification "\Q$channel\E" with payload "(.*?)" received/g);
 my @seq = map { $_->{status} // "transcript $_->{transcript}" } grep { $_->{id} == $done } @notes;
 is(join(',', @seq), 'dispatching,in-progress,completed,transcript stored',
-	'LISTEN agentphone: a notification for each transition of a queued call, then one for its stored transcript');
+	'LISTEN agentphone_channel(): a notification for each transition of a queued call, then one for its stored transcript');
 ok(index($lout, qq{payload "{"id" : $done, "status" : "completed"}"}) >= 0
 	  && index($lout, qq{payload "{"id" : $done, "transcript" : "stored"}"}) >= 0,
 	"the payloads are json_build_object()'s, byte for byte, as in 1.1");

@@ -3,8 +3,10 @@
 #  - The per-number limit (3 a day) holds for 8 concurrent sessions, for
 #	 rows a superuser inserted directly and for a batch the worker claims
 #	 at once: never more than 3 POSTs to one number.
-#  - NOTIFY tells a listener of another role nothing it may not read: no
-#	 API call id (the capability to fetch a recording).
+#  - NOTIFY tells a role only about calls it may read: the caller on its
+#	 own channel, admins on the channel of every call, other roles
+#	 nothing (channel agentphone included); no API call id (the
+#	 capability to fetch a recording).
 #  - An unprivileged role issuing DROP/RENAME/SET TABLESPACE/TEMPLATE on
 #	 the worker's database, 60 times, never makes the worker leave.
 #  - A do-not-call reason reaches only the role that gave it; a caller
@@ -91,12 +93,31 @@ sql(q{INSERT INTO agentphone.calls (agent_id, to_number, created_by) VALUES ('ag
 ok(settled('+14155553003'), 'a later inserted row was claimed');
 is(posts_to('+14155553003'), 3, 'and not dialed either');
 
-# --- a listener of another role learns no API call id
-my ($lin, $lout, $lerr) = ('', '', '');
-my $listener = IPC::Run::start(
-	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-U', 'other', '-c', 'LISTEN agentphone',
-	  '-c', 'SELECT pg_sleep(6)' ],
-	\$lin, \$lout, \$lerr);
+# --- notifications reach only who may read the call: app on its channel,
+# admins on the channel of every call; other roles (app2, a caller too, and
+# other, granted nothing) learn nothing, on channel agentphone or on any
+# channel they could ask for
+sql('CREATE ROLE boss LOGIN IN ROLE agentphone_admin');
+my $app_channel = sql('SELECT agentphone_channel()', as => 'app');
+my $all_channel = sql('SELECT agentphone_channel(all_calls => true)', as => 'boss');
+my $app2_channel = sql('SELECT agentphone_channel()', as => 'app2');
+like($app_channel, qr/^agentphone_[0-9a-f]{32}$/, 'a caller gets a channel of its own');
+isnt($app_channel, $app2_channel, 'another caller another one');
+like(sql_error('SELECT agentphone_channel(all_calls => true)', as => 'app'),
+	qr/only members of agentphone_admin may listen to every role's calls/, 'only admins get the channel of every call');
+like(sql_error('SELECT agentphone_channel()', as => 'other'), qr/permission denied for function agentphone_channel/,
+	'a role without the grant gets none');
+my %listen;
+for my $who ([ 'app', $app_channel ], [ 'boss', $all_channel ], [ 'app2', "$app2_channel; LISTEN agentphone" ],
+	[ 'other', 'agentphone' ])
+{
+	my ($role, $channels) = @$who;
+	my $l = { in => '', out => '', err => '' };
+	$l->{run} = IPC::Run::start(
+		[ 'psql', '-X', '-d', $node->connstr('postgres'), '-U', $role, '-c', "LISTEN $channels",
+		  '-c', 'SELECT pg_sleep(6)' ], \$l->{in}, \$l->{out}, \$l->{err});
+	$listen{$role} = $l;
+}
 sleep 0.5;
 sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', duration_seconds => 1,
 	turns => [ { role => 'agent', content => 'hello' }, { role => 'user', content => 'bye' } ] } ] });
@@ -104,12 +125,20 @@ my $id = sql("SELECT agentphone_call('agt_1', '+14155553004')", extra_params => 
 ok(wait_until(sub { sql("SELECT transcript_complete FROM agentphone.calls WHERE id = $id") eq 't' }, 30),
 	'the call completed and its transcript was stored');
 my $api_id = sql("SELECT api_call_id FROM agentphone.calls WHERE id = $id");
-$listener->finish;
-my @notes = map { decode_json($_) } ($lout =~ /Asynchronous notification "agentphone" with payload "(.*?)" received/g);
-my @ours = grep { $_->{id} == $id } @notes;
-ok(scalar(grep { defined $_->{status} } @ours) >= 2, 'the listener saw the call\'s transitions');
+$_->{run}->finish for values %listen;
+my $heard = sub {
+	my ($role) = @_;
+	return grep { $_->{id} == $id }
+	  map { decode_json($_) } ($listen{$role}{out} =~ /Asynchronous notification "\w+" with payload "(.*?)" received/g);
+};
+my @ours = $heard->('app');
+ok(scalar(grep { defined $_->{status} } @ours) >= 2, 'app, on its channel, saw its call\'s transitions');
 ok((grep { ($_->{transcript} // '') eq 'stored' } @ours), 'and a notification that its transcript was stored');
-unlike($lout, qr/\Q$api_id\E|call_/, 'but never its API call id');
+is(scalar($heard->('boss')), scalar(@ours), 'an admin, on the channel of every call, saw them too');
+unlike($listen{app2}{out} . $listen{other}{out}, qr/Asynchronous notification/,
+	'another caller and a role without the grant heard nothing, on channel agentphone either');
+like($listen{app}{out}, qr/Asynchronous notification "\Q$app_channel\E"/, '(the listeners did listen)');
+unlike($listen{app}{out} . $listen{boss}{out}, qr/\Q$api_id\E|call_/, 'no notification carries the API call id');
 is_deeply([ sort keys %{ { map { %$_ } @ours } } ], [ 'id', 'status', 'transcript' ],
 	'payloads hold our id, the status and the transcript mark only');
 

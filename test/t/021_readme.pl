@@ -64,7 +64,7 @@ for my $b (@blocks)
 ok(wait_until(sub { $node->safe_psql('postgres',
 	"SELECT count(*) FILTER (WHERE status IN ('queued', 'dispatching')) = 0 AND count(*) >= 4 FROM agentphone.calls") eq 't' }, 30),
 	'the calls the examples queued are placed');
-is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT created_by, ',') FROM agentphone.calls}), 'app',
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT created_by::text, ',') FROM agentphone.calls}), 'app',
 	'all of them by app');
 
 done_testing();
