@@ -177,6 +177,26 @@ dispatch_forget_unrecorded(void)
 }
 
 /*
+ * note_unrecorded remembers the call of POST r, whose answer could not be
+ * stored.
+ */
+static void
+note_unrecorded(const ApiRequest *r)
+{
+	MemoryContext old;
+	int64	   *id;
+
+	if (r->extension_oid != unrecorded_extension)
+		dispatch_forget_unrecorded();	/* those of a dropped extension */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	id = palloc(sizeof(int64));
+	*id = r->id;
+	unrecorded = lappend(unrecorded, id);
+	MemoryContextSwitchTo(old);
+	unrecorded_extension = r->extension_oid;
+}
+
+/*
  * dispatch_note_unrecorded remembers the calls whose POST is among the
  * answers done (HttpRequest) of extension_oid that a record transaction
  * failed to store: they are left "dispatching", and no other answer will
@@ -185,25 +205,15 @@ dispatch_forget_unrecorded(void)
 void
 dispatch_note_unrecorded(List *done, Oid extension_oid)
 {
-	MemoryContext old;
 	ListCell   *lc;
 
-	if (extension_oid != unrecorded_extension)
-		dispatch_forget_unrecorded();	/* those of a dropped extension */
-	old = MemoryContextSwitchTo(TopMemoryContext);
 	foreach(lc, done)
 	{
 		ApiRequest *r = (ApiRequest *) ((HttpRequest *) lfirst(lc))->owner;
-		int64	   *id;
 
-		if (r->kind != REQ_CREATE_CALL || r->extension_oid != extension_oid)
-			continue;
-		id = palloc(sizeof(int64));
-		*id = r->id;
-		unrecorded = lappend(unrecorded, id);
+		if (r->kind == REQ_CREATE_CALL && r->extension_oid == extension_oid)
+			note_unrecorded(r);
 	}
-	MemoryContextSwitchTo(old);
-	unrecorded_extension = extension_oid;
 }
 
 /*
@@ -358,7 +368,10 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
  * dispatch_release_window_holds makes every call the calling window holds
  * due again, at its not_before if that is later: the next claim holds it
  * again by the window in force.  The worker runs it when it starts and
- * when agentphone.call_window, call_days or default_timezone change.
+ * when agentphone.call_window, call_days or default_timezone change.  A
+ * call a user's transaction holds locked (its cancel, not yet committed)
+ * is left as it is: it is due when its old window opens, and the claim
+ * holds it by the rules in force then.
  */
 void
 dispatch_release_window_holds(void)
@@ -368,7 +381,9 @@ dispatch_release_window_holds(void)
 	agentphone_saved_plan(&release_plan,
 			   "UPDATE agentphone.calls SET next_attempt_at = greatest(not_before, now()),"
 			   " held_by_window = false, updated_at = now()"
-			   " WHERE status = " SQL_STATUS(CALL_QUEUED) " AND held_by_window",
+			   " WHERE id IN (SELECT h.id FROM agentphone.calls h"
+			   "  WHERE h.status = " SQL_STATUS(CALL_QUEUED) " AND h.held_by_window"
+			   "  FOR UPDATE SKIP LOCKED)",
 			   0, NULL);
 	if (SPI_execute_plan(release_plan, NULL, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not release the calls held for their window");
@@ -382,7 +397,8 @@ dispatch_release_window_holds(void)
 /*
  * dispatch_note_waiting writes why into the last_error of every due
  * queued call that does not say it yet: the calls wait, and their owners
- * can see why.  The claim clears it when the call is placed.
+ * can see why.  The claim clears it when the call is placed.  A call a
+ * user's transaction holds locked is skipped, noted at a later sweep.
  */
 void
 dispatch_note_waiting(const char *why)
@@ -393,8 +409,9 @@ dispatch_note_waiting(const char *why)
 
 	agentphone_saved_plan(&note_plan,
 			   "UPDATE agentphone.calls SET last_error = $1, updated_at = now()"
-			   " WHERE status = " SQL_STATUS(CALL_QUEUED) " AND next_attempt_at <= now()"
-			   " AND last_error IS DISTINCT FROM $1",
+			   " WHERE id IN (SELECT w.id FROM agentphone.calls w"
+			   "  WHERE w.status = " SQL_STATUS(CALL_QUEUED) " AND w.next_attempt_at <= now()"
+			   "  AND w.last_error IS DISTINCT FROM $1 FOR UPDATE SKIP LOCKED)",
 			   1, types);
 	if (SPI_execute_plan(note_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not note why calls wait");
@@ -625,9 +642,13 @@ record_one(HttpRequest *req)
 						(long long) r->id),
 				 errdetail("%s", failure)));
 		if ((failure = try_store(&fallback)) != NULL)
+		{
 			ereport(WARNING,
 					(errmsg("agentphone: call %lld could not be updated: %s",
 							(long long) r->id, failure)));
+			/* not left "dispatching": reconciled in the next transaction */
+			note_unrecorded(r);
+		}
 		else if (fallback.kind == OUTCOME_UNKNOWN)
 			reconcile_note();
 		return -1;

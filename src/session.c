@@ -22,7 +22,12 @@
  *	 3. pins what its own statements rely on: search_path = pg_catalog,
  *		pg_temp; read-write READ COMMITTED transactions; triggers firing
  *		(session_replication_role = origin); commits that are durable
- *		before it dials (synchronous_commit never off).
+ *		before it dials (synchronous_commit never off); and a bound on
+ *		every lock wait (lock_timeout = WORKER_LOCK_TIMEOUT): a lock that a
+ *		user's open transaction holds (a row agentphone_end_call() wrote,
+ *		a table agentphone_refresh_agents() locked, a partition in a
+ *		recipe's DDL) costs the worker that step, postponed and logged,
+ *		never its loop.
  *
  * Every one is set at PGC_S_OVERRIDE, which no later setting can outrank.
  *
@@ -35,6 +40,13 @@
 #include "utils/memutils.h"
 
 #include "session.h"
+
+/*
+ * The longest the worker waits for a lock: long enough for the locks its
+ * own functions take for a moment, short enough that a locked row delays
+ * the others' calls by no more than that per step.
+ */
+#define WORKER_LOCK_TIMEOUT "200ms"
 
 typedef struct SavedSetting
 {
@@ -57,6 +69,7 @@ static const char *const pinned[][2] = {
 	{"default_transaction_isolation", "read committed"},
 	{"default_transaction_deferrable", "off"},
 	{"session_replication_role", "origin"},
+	{"lock_timeout", WORKER_LOCK_TIMEOUT},
 };
 
 /*
