@@ -269,3 +269,21 @@ COMMENT ON FUNCTION agentphone_channel(boolean) IS
 'the channel to LISTEN on for the transitions of your calls (all_calls, for agentphone_admin: of every call); payload {"id": ..., "status": ...} or {"id": ..., "transcript": "stored"}';
 REVOKE ALL ON FUNCTION agentphone_channel(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agentphone_channel(boolean) TO agentphone_caller;
+
+-- The per-number limit is counted holding the number's row here, locked
+-- until the transaction ends.  Before, a transaction locked up to 64
+-- numbers in the lock table, then every number at once, which kept every
+-- other role from queueing a call to any number until it ended.  Row
+-- locks take no room in the lock table, so a statement queueing 100,000
+-- calls locks its 100,000 numbers and no other.  The worker deletes the
+-- rows of numbers not queued to for a day.
+CREATE TABLE agentphone.number_locks (
+	number				text PRIMARY KEY,
+	created_at			timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX number_locks_created_idx ON agentphone.number_locks (created_at);
+REVOKE ALL ON agentphone.number_locks FROM PUBLIC;
+COMMENT ON TABLE agentphone.number_locks IS
+	'internal: one row per number called lately, locked while a transaction counts the calls to it';
+COMMENT ON COLUMN agentphone.number_locks.number IS 'the number, in E.164 form';
+COMMENT ON COLUMN agentphone.number_locks.created_at IS 'when the row was made; rows older than a day are deleted';

@@ -123,9 +123,10 @@ with_default_sub_account(Jsonb *options)
 #define LOCK_NUMBERS	3			/* the calls to every number of the database */
 
 /*
- * Numbers a transaction locks one by one before it locks them all: a
- * statement queueing 100,000 calls would otherwise hold 100,000 locks and
- * exhaust the lock table (max_locks_per_transaction).
+ * Numbers a transaction locks one by one in the lock table before it
+ * locks them all (before 1.7): a statement queueing 100,000 calls would
+ * otherwise hold 100,000 locks and exhaust the lock table
+ * (max_locks_per_transaction).
  */
 #define MAX_NUMBER_LOCKS 64
 
@@ -145,11 +146,48 @@ counting_lock(uint16 kind, uint32 key, LOCKMODE mode)
 }
 
 /*
- * lock_number lets this transaction count the calls to number: it locks
- * the number, holding the lock on all numbers in a mode that lets other
- * transactions lock theirs.  Past MAX_NUMBER_LOCKS numbers it takes the
- * lock on all numbers exclusively instead (waiting for the transactions
- * that hold numbers to end) and locks no more numbers one by one.  A
+ * lock_number_in_table lets this transaction count the calls to number
+ * (1.7 and later): it locks the number's row of agentphone.number_locks,
+ * made first if need be, until the transaction ends.  A transaction that
+ * made the row, or holds it, makes the others wait for it; no other
+ * number is held up.  Under REPEATABLE READ, a row another transaction
+ * made after this one's snapshot fails with a serialization error, as any
+ * concurrent write does.
+ */
+static void
+lock_number_in_table(const char *number)
+{
+	static SPIPlanPtr make_plan = NULL;
+	static SPIPlanPtr lock_plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		v[1] = {CStringGetTextDatum(number)};
+
+	agentphone_saved_plan(&make_plan,
+						  "INSERT INTO agentphone.number_locks (number) VALUES ($1)"
+						  " ON CONFLICT (number) DO NOTHING",
+						  1, types);
+	agentphone_saved_plan(&lock_plan,
+						  "SELECT FROM agentphone.number_locks WHERE number = $1 FOR UPDATE",
+						  1, types);
+	/* (a row the worker deleted as old between the two is made again) */
+	for (int tries = 0; tries < 3; tries++)
+	{
+		if (SPI_execute_plan(make_plan, v, NULL, false, 0) != SPI_OK_INSERT ||
+			SPI_execute_plan(lock_plan, v, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not lock the number %s", number);
+		if (SPI_processed == 1)
+			return;
+	}
+	elog(ERROR, "could not lock the number %s", number);
+}
+
+/*
+ * lock_number lets this transaction count the calls to number.  Before
+ * 1.7 (no agentphone.number_locks) it locks the number in the lock table,
+ * holding the lock on all numbers in a mode that lets other transactions
+ * lock theirs; past MAX_NUMBER_LOCKS numbers it takes the lock on all
+ * numbers exclusively instead (waiting for the transactions that hold
+ * numbers to end) and locks no more numbers one by one.  A
  * subtransaction's abort may release locks counted here: the transaction
  * then only escalates sooner.
  */
@@ -162,6 +200,11 @@ lock_number(const char *number)
 	LOCKTAG		all;
 	LOCKTAG		one;
 
+	if (agentphone_has_relation("number_locks"))
+	{
+		lock_number_in_table(number);
+		return;
+	}
 	SET_LOCKTAG_OBJECT(all, MyDatabaseId, ExtensionRelationId, 0, LOCK_NUMBERS);
 	SET_LOCKTAG_OBJECT(one, MyDatabaseId, ExtensionRelationId, key, LOCK_NUMBER);
 	if (LockHeldByMe(&all, ExclusiveLock) || LockHeldByMe(&one, ExclusiveLock))

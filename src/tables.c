@@ -60,7 +60,7 @@
 /* The tables agentphone writes as a superuser, each with those under it. */
 static const char *const written_tables[] = {
 	"calls", "transcripts", "call_events", "do_not_call",
-	"agents", "agent_numbers", "agent_sync"
+	"agents", "agent_numbers", "agent_sync", "number_locks"
 };
 
 /* What makes a table unsafe to write as a superuser. */

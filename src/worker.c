@@ -215,6 +215,31 @@ trim_events(void)
 }
 
 /*
+ * trim_number_locks deletes, once a minute, a batch of the rows of
+ * agentphone.number_locks made more than a day ago (the per-number limit
+ * counts a day), skipping those a transaction holds.
+ */
+static void
+trim_number_locks(void)
+{
+	static SPIPlanPtr plan = NULL;
+	static TimestampTz next_at = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now < next_at || !agentphone_has_relation("number_locks"))
+		return;
+	agentphone_saved_plan(&plan,
+						  "DELETE FROM agentphone.number_locks WHERE number = ANY (ARRAY("
+						  " SELECT number FROM agentphone.number_locks"
+						  " WHERE created_at < now() - interval '1 day' ORDER BY created_at LIMIT "
+						  CppAsString2(TRIM_BATCH) " FOR UPDATE SKIP LOCKED))",
+						  0, NULL);
+	if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not trim agentphone.number_locks");
+	next_at = (SPI_processed == TRIM_BATCH) ? now : TimestampTzPlusMilliseconds(now, 60 * 1000);
+}
+
+/*
  * note_queue_depth publishes how many calls are queued, for
  * agentphone_workers(), at most once per sweep interval (through
  * calls_status_idx: its cost is that of the queue, not of the history).
@@ -252,6 +277,7 @@ claim_step(void *arg)
 		dispatch_release_window_holds();
 	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
 	trim_events();
+	trim_number_locks();
 	note_queue_depth();
 }
 

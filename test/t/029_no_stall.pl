@@ -6,7 +6,7 @@
 # a live call it marked "ending", agentphone_retry() and
 # agentphone_cancel() holding queued rows, agentphone_refresh_agents()
 # holding the agents' tables, the dialing trigger, and the rest, all at
-# once.  Meanwhile another role's new call is POSTed within 2 s, and its
+# once, and a transaction that queued calls to 100 numbers.  Meanwhile another role's new call is POSTed within 2 s, and its
 # live call is followed to its end with its transcript.  When the
 # transactions commit, their own calls go on.
 use strict;
@@ -91,6 +91,16 @@ for my $fn (@functions)
 		'<', \$h->{in}, '>', \$h->{out}, '2>', \$h->{out});
 	push @holders, $h;
 }
+# and a transaction that queued calls to 100 numbers (more than the 64 the
+# lock table took one by one before 1.7, then all numbers at once)
+{
+	my $h = { fn => 'agentphone_call() to 100 numbers',
+		in => "BEGIN;\nSELECT count(agentphone_call('agt_1', '+1415555' || (9000 + i))) FROM generate_series(1, 100) i;\nSELECT 'held';\n",
+		out => '' };
+	$h->{run} = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-U', 'holder', '-f', '-' ],
+		'<', \$h->{in}, '>', \$h->{out}, '2>', \$h->{out});
+	push @holders, $h;
+}
 ok(wait_until(sub { $_->{run}->pump_nb for @holders; !grep { $_->{out} !~ /^held$/m } @holders }, 30),
 	'every function has run, each in its transaction left open');
 diag(join("\n", map { "$_->{fn}: $_->{out}" } grep { $_->{out} !~ /^held$/m } @holders));
@@ -99,17 +109,19 @@ my $start = time;
 # --- meanwhile, another role's calls
 sim('POST', '/_sim/script', { scripts => [ { outcome => 'completed', duration_seconds => 2,
 	turns => [ { role => 'agent', content => 'Hi.' }, { role => 'user', content => 'Bye.' } ], turn_interval => 0.3 } ] });
-my $other_live = sql(q{SELECT agentphone_call('agt_1', '+14155558820')}, as => 'other_app');
+# (queued with a statement timeout: a queue that waits fails, not hangs)
+my $queue = sub { scalar try_sql("SET statement_timeout = '5s'; SELECT agentphone_call('agt_1', '$_[0]')", as => 'other_app') };
+my $other_live = $queue->('+14155558820') || 0;
 my $t0 = time;
 ok(wait_until(sub { posts_to('+14155558820') == 1 }, 2), 'another role\'s new call is POSTed within 2 s');
 ok(wait_until(sub { sql("SELECT transcript_complete FROM agentphone.calls WHERE id = $other_live") eq 't' }, 30),
 	'and followed to its end, its transcript stored, while the transactions stay open');
-my $next = sql(q{SELECT agentphone_call('agt_1', '+14155558821')}, as => 'other_app');
+$queue->('+14155558821');
 ok(wait_until(sub { posts_to('+14155558821') == 1 }, 2), 'and the next one too');
 
 # hold the transactions 60 s in all
 sleep(60 - (time - $start)) if time - $start < 60;
-my $late = sql(q{SELECT agentphone_call('agt_1', '+14155558822')}, as => 'other_app');
+$queue->('+14155558822');
 ok(wait_until(sub { posts_to('+14155558822') == 1 }, 2), 'a minute on, another role\'s new call is still POSTed within 2 s');
 is(scalar(grep { $_->{run}->pump_nb; $_->{out} =~ /^held$/m } @holders), scalar(@holders), '(the transactions were open all along)');
 
@@ -121,7 +133,8 @@ for my $h (@holders)
 }
 ok(wait_until(sub { sql("SELECT transcript_complete FROM agentphone.calls WHERE id = $live") eq 't' }, 30),
 	'the call ended in an open transaction is followed to its end once it commits');
-ok(wait_until(sub { posts_to('+14155558810') == 1 && posts_to('+14155558813') == 1 && posts_to('+14155558803') == 1 }, 20),
+ok(wait_until(sub { posts_to('+14155558810') == 1 && posts_to('+14155558813') == 1 && posts_to('+14155558803') == 1
+	  && posts_to('+14155559100') == 1 }, 30),
 	'the calls queued and retried in the open transactions are placed once they commit');
 is(sql("SELECT status FROM agentphone.calls WHERE id = $queued"), 'canceled', 'and the canceled one is canceled');
 
