@@ -3,7 +3,9 @@
 # against a transaction that inserts the same row into a plain table, in
 # the same run; with the history tables as installed (one partition each)
 # and with them partitioned by month for two years (the pg_partman layout
-# of docs/recipes.md, made by hand: 2 x 25 tables under the two).
+# of docs/recipes.md, made by hand: 2 x 25 tables under the two); then
+# with the per-number limit counted, under the number's row lock (1.7)
+# and under the lock table's locks (as before 1.7).
 #
 #   bash test/bench/single.sh [SECONDS]     (default 15 per measurement)
 #
@@ -73,3 +75,15 @@ BEGIN
 END $$;
 SQL
 round "by month, 2 x 25:"
+# the per-number limit on (never reached, but counted at every call):
+# the number's row of agentphone.number_locks (1.7), then, once that table
+# is gone, the lock table as before 1.7 (64 numbers one by one, then all)
+restart_with_settings <<CONF
+agentphone.max_calls_per_number_per_day = 1000
+CONF
+round "limit, row lock:"
+scratch_sql <<'SQL'
+ALTER EXTENSION agentphone DROP TABLE agentphone.number_locks;
+DROP TABLE agentphone.number_locks;
+SQL
+round "limit, lock table:"
