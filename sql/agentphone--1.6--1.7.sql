@@ -80,9 +80,9 @@ LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'agentphone_acting_role';
 COMMENT ON FUNCTION agentphone.acting_role() IS
 'the role that acts (current_user), as an OID: the default of created_by and added_by, and what the policies compare them with';
--- it tells a role nothing but its own identity, and the policies call it
--- as the role that reads
-GRANT EXECUTE ON FUNCTION agentphone.acting_role() TO PUBLIC;
+-- the policies call it as the role that reads: a caller
+REVOKE ALL ON FUNCTION agentphone.acting_role() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone.acting_role() TO agentphone_caller;
 
 -- The policies and the report view name the columns whose type changes:
 -- the policies are made again below; the view, whose grants must stay,
