@@ -609,8 +609,9 @@ record_finished(TimestampTz now)
 
 /*
  * next_wait_ms is how long the loop may sleep: until the next claim, or
- * the next poll or reconcile cycle (which run only once the extension
- * exists).
+ * the next poll, reconcile or agents cycle (which run only once the
+ * extension exists, and while the API may be used: an overdue cycle that
+ * cannot start must not wake the loop at once, again and again).
  */
 static long
 next_wait_ms(TimestampTz now)
@@ -620,7 +621,7 @@ next_wait_ms(TimestampTz now)
 	long		reconcile = -1;
 	long		agents = -1;
 
-	if (extension_ready())
+	if (extension_ready() && !api_unusable)
 	{
 		poll = cycle_wait_ms(&poll_cycle, now);
 		reconcile = cycle_wait_ms(&reconcile_cycle, now);

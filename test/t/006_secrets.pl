@@ -134,6 +134,14 @@ my $for_admin = sql('SELECT last_error FROM agentphone_worker_status()', as => '
 like($for_admin, qr/no API key/, 'and says why to an admin');
 unlike($for_admin, qr/\Q$keyfile\E|agentphone\.key/, 'without the file\'s path');
 is(sql("SELECT status FROM agentphone.calls WHERE id = $id"), 'queued', 'and keeps the call queued');
+# a worker that starts without a key (its cycles overdue from the start)
+my $old_pid = worker_pid($fnode);
+sql("SELECT pg_terminate_backend($old_pid)");
+ok(wait_until(sub { my $p = worker_pid($fnode); $p ne '' && $p ne $old_pid }, 20), 'a worker started while there is no key');
+sleep 1;
+my $cpu = worker_cpu_seconds($fnode);
+sleep 3;
+cmp_ok(worker_cpu_seconds($fnode) - $cpu, '<', 0.5, 'waits for a key asleep: under 0.5 s of CPU in 3 s');
 chmod 0600, $keyfile;
 is(sql("SELECT agentphone_wait($id, '20 s')"), 'in-progress', 'placed once the file is private again');
 
