@@ -16,10 +16,10 @@ DROP INDEX agentphone.transcripts_content_fts_idx;
 CREATE INDEX transcripts_content_fts_idx ON agentphone.transcripts_default
 	USING gin (pg_catalog.to_tsvector('english'::pg_catalog.regconfig, content));
 
--- No other expression the extension stored (index, constraint, default,
--- policy, view, trigger) may call a function or operator, or name a type,
--- outside pg_catalog and the extension: an install or upgrade that bound
--- one fails here rather than run it later.  (src/tables.c checks the same
+-- No other expression stored on the extension's objects (index,
+-- constraint, default, policy, view, trigger) may call a function or
+-- operator, or name a type, that a role other than a superuser owns: an
+-- install or upgrade that bound one fails here rather than run it later.  (src/tables.c checks the same
 -- of every table the worker writes, the user's partitions included, at
 -- every write.)
 DO $$
@@ -45,14 +45,14 @@ BEGIN
 		  FROM stored s JOIN pg_catalog.pg_depend d
 			ON d.classid OPERATOR(pg_catalog.=) s.classid AND d.objid OPERATOR(pg_catalog.=) s.objid
 		 WHERE (d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-				AND (SELECT p.pronamespace FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) d.refobjid)
-					OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace)
+				AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_proc p, pg_catalog.pg_roles r
+						  WHERE p.oid OPERATOR(pg_catalog.=) d.refobjid AND r.oid OPERATOR(pg_catalog.=) p.proowner))
 			OR (d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
-				AND (SELECT o.oprnamespace FROM pg_catalog.pg_operator o WHERE o.oid OPERATOR(pg_catalog.=) d.refobjid)
-					OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace)
+				AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_operator o, pg_catalog.pg_roles r
+						  WHERE o.oid OPERATOR(pg_catalog.=) d.refobjid AND r.oid OPERATOR(pg_catalog.=) o.oprowner))
 			OR (d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
-				AND (SELECT t.typnamespace FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) d.refobjid)
-					OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'agentphone']::pg_catalog.regnamespace[])))
+				AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_type t, pg_catalog.pg_roles r
+						  WHERE t.oid OPERATOR(pg_catalog.=) d.refobjid AND r.oid OPERATOR(pg_catalog.=) t.typowner)))
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s calls %s',
 				pg_catalog.pg_describe_object(f.classid, f.objid, 0),
 				pg_catalog.pg_describe_object(f.refclassid, f.refobjid, 0)), '; ')
@@ -62,7 +62,7 @@ BEGIN
 					   WHERE m.classid OPERATOR(pg_catalog.=) f.refclassid
 						 AND m.objid OPERATOR(pg_catalog.=) f.refobjid);
 	IF bad IS NOT NULL THEN
-		RAISE EXCEPTION 'agentphone''s objects call code that is neither PostgreSQL''s nor agentphone''s: %', bad
+		RAISE EXCEPTION 'agentphone''s objects call code of a role that is not a superuser: %', bad
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Someone planted these objects where the install script looked for PostgreSQL''s own: drop them (after reading them), then install or update again.';
 	END IF;
@@ -141,6 +141,11 @@ COMMENT ON COLUMN agentphone.call_report.created_by IS
 CREATE OR REPLACE FUNCTION agentphone_do_not_call(number text, reason text DEFAULT NULL) RETURNS boolean
 LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'agentphone_do_not_call';
+-- and so is taking a number off it: as the tables' owner, only while the
+-- table runs superusers' code alone (src/tables.c), not SECURITY DEFINER
+CREATE OR REPLACE FUNCTION agentphone_allow_calls(number text) RETURNS boolean
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_allow_calls';
 
 -- The claim's checks take the role by OID.
 DROP FUNCTION agentphone.dial_refusal(text, name, bigint, boolean);

@@ -137,7 +137,7 @@ RESET ROLE;
 SELECT to_number, created_by FROM agentphone.calls WHERE to_number = '+14155570003';
 DROP TRIGGER dial ON leads;
 -- 20,000 calls from one statement: the counting locks do not fill the
--- lock table (past 64 numbers the transaction locks all of them at once)
+-- lock table (each number's is a row lock of agentphone.number_locks)
 CREATE TRIGGER dial AFTER INSERT ON leads FOR EACH ROW
 	EXECUTE FUNCTION agentphone_dial_trigger('agt_1', 'phone');
 INSERT INTO leads (phone) SELECT '+1415' || (3000000 + i)::text FROM generate_series(1, 20000) i;

@@ -26,6 +26,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -43,13 +44,14 @@ PG_FUNCTION_INFO_V1(agentphone_channel);
 /* hex digits of the HMAC in a channel's name */
 #define CHANNEL_HEX 32
 
-/* The secret, read once per table that holds it (a new install, a new one). */
-static Oid	secret_relid = InvalidOid;
+/* The secret, read once per transaction (a superuser may change it). */
+static LocalTransactionId secret_read_in = InvalidLocalTransactionId;
 static bytea *secret = NULL;
 
 /*
  * read_secret returns the secret of this database's install, or NULL
- * before 1.7.  Reads agentphone.notify_secret as the tables' owner.
+ * before 1.7.  Reads agentphone.notify_secret as the tables' owner, once
+ * per transaction.
  */
 static bytea *
 read_secret(void)
@@ -59,10 +61,11 @@ read_secret(void)
 	AgentphoneUser caller;
 	bool		isnull;
 	Datum		value;
+	bytea	   *copy = NULL;
 
 	if (!OidIsValid(relid))
 		return NULL;
-	if (relid == secret_relid && secret != NULL)
+	if (secret_read_in == MyProc->lxid && secret != NULL)
 		return secret;
 	SPI_connect();
 	agentphone_become_owner(&caller);
@@ -70,14 +73,19 @@ read_secret(void)
 		SPI_processed != 1)
 		elog(ERROR, "agentphone.notify_secret holds no secret");
 	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (secret != NULL)
-		pfree(secret);
-	secret = isnull ? NULL : (bytea *) MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(DatumGetPointer(value)));
-	if (secret != NULL)
-		memcpy(secret, DatumGetPointer(value), VARSIZE_ANY(DatumGetPointer(value)));
+	if (!isnull)
+	{
+		bytea	   *b = DatumGetByteaPP(value);
+
+		copy = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(b));
+		memcpy(copy, b, VARSIZE_ANY(b));
+	}
 	agentphone_restore_user(&caller);
 	SPI_finish();
-	secret_relid = relid;
+	if (secret != NULL)
+		pfree(secret);
+	secret = copy;
+	secret_read_in = MyProc->lxid;
 	return secret;
 }
 

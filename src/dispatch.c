@@ -498,17 +498,18 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt)
 								  st, problem);
 	}
 	else if (st == 408 || st == 409 || st == 429 || (st >= 500 && st < 600))
-		retry_or_give_up(o, attempt, api_error_text(st, req->body), req->retry_after_ms);
+		retry_or_give_up(o, attempt, api_error_text(st, agentphone_redact_keys(req->body)),
+						 req->retry_after_ms);
 	else if (st == 401)
 	{
 		o->kind = OUTCOME_KEY_REFUSED;
 		o->message = psprintf("not placed: %s; the call stays queued until the key in %s changes",
-							  api_error_text(st, req->body), agentphone_key_source());
+							  api_error_text(st, agentphone_redact_keys(req->body)), agentphone_key_source());
 	}
 	else
 	{
 		o->kind = OUTCOME_ERROR;
-		o->message = api_error_text(st, req->body);
+		o->message = api_error_text(st, agentphone_redact_keys(req->body));
 	}
 }
 
@@ -535,8 +536,6 @@ outcome_of(HttpRequest *req, int64 id, int attempt)
 							 " asking the API whether it was placed",
 							 http_failure_text(req));
 	}
-	/* stored in last_error and the events: an answer may echo the key */
-	o.message = agentphone_redact_keys(o.message);
 	return o;
 }
 

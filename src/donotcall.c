@@ -33,6 +33,7 @@
 
 PG_FUNCTION_INFO_V1(agentphone_do_not_call);
 PG_FUNCTION_INFO_V1(agentphone_do_not_call_refusal);
+PG_FUNCTION_INFO_V1(agentphone_allow_calls);
 
 /* The longest reason the list keeps (its table's CHECK, since 1.1). */
 #define MAX_REASON_LEN 500
@@ -148,4 +149,34 @@ agentphone_do_not_call(PG_FUNCTION_ARGS)
 	agentphone_restore_user(&caller);
 	SPI_finish();
 	PG_RETURN_BOOL(added);
+}
+
+/*
+ * agentphone_allow_calls(number) takes number (as agentphone_do_not_call()
+ * stores it) off the list; false if it was not on it.  Admins only (by
+ * grant).  In C, as the tables' owner, like every write of agentphone's:
+ * only while the table runs superusers' code alone (tables.c).
+ */
+Datum
+agentphone_allow_calls(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	char	   *number = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			types[1] = {TEXTOID};
+	Datum		v[1];
+	PhoneInfo	info;
+	AgentphoneUser caller;
+	bool		removed;
+
+	PreventCommandIfReadOnly("agentphone_allow_calls()");
+	v[0] = CStringGetTextDatum(phone_classify(number, &info) == PHONE_OK ? info.e164 : number);
+	SPI_connect();
+	agentphone_become_owner(&caller);
+	agentphone_saved_plan(&plan, "DELETE FROM agentphone.do_not_call WHERE number = $1", 1, types);
+	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not take %s off the do-not-call list", number);
+	removed = (SPI_processed > 0);
+	agentphone_restore_user(&caller);
+	SPI_finish();
+	PG_RETURN_BOOL(removed);
 }

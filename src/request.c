@@ -145,14 +145,15 @@ api_url(const char *fmt,...)
 
 /*
  * answer_problem returns why a request got no usable 200 answer (the API's
- * words, or the transfer's failure), or NULL for a 200; redacted of every
- * key, since it is stored in last_error.
+ * words, or the transfer's failure), or NULL for a 200.  The API's words
+ * are redacted of every key before they are cut to size: they are stored
+ * in last_error.
  */
 const char *
 answer_problem(HttpRequest *req)
 {
 	if (req->result == CURLE_OK && req->status == 200)
 		return NULL;
-	return agentphone_redact_keys(req->status ? api_error_text(req->status, req->body)
-								  : http_failure_text(req));
+	return req->status ? api_error_text(req->status, agentphone_redact_keys(req->body))
+		: http_failure_text(req);
 }

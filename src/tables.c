@@ -80,14 +80,21 @@ typedef struct TableProblem
 	char	   *code;			/* PROBLEM_CODE: e.g. "function f(text)" */
 } TableProblem;
 
-/* true while the last check found every table safe and nothing changed */
+/*
+ * true while the last check found every table safe and nothing changed;
+ * catalog_changes counts the invalidations, so that one processed during
+ * a check (its scans take locks, which read pending invalidations) makes
+ * that check's "safe" count for nothing.
+ */
 static bool known_safe = false;
+static uint64 catalog_changes = 0;
 
 /* forget_safe: an invalidation callback; the next write checks again. */
 static void
 forget_safe(Datum arg pg_attribute_unused(), Oid relid pg_attribute_unused())
 {
 	known_safe = false;
+	catalog_changes++;
 }
 
 static void
@@ -95,6 +102,7 @@ forget_safe_syscache(Datum arg pg_attribute_unused(), int cacheid pg_attribute_u
 					 uint32 hashvalue pg_attribute_unused())
 {
 	known_safe = false;
+	catalog_changes++;
 }
 
 /* watch_catalogs registers forget_safe, once per process. */
@@ -275,9 +283,12 @@ stored_code_safe(Relation depend, Oid relid, TableProblem *p)
 	{
 		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
 
-		/* the table's own objects; not those of others that refer to it */
-		if (dep->deptype == DEPENDENCY_AUTO && stores_expressions(dep->classid) &&
-			dep->objid != relid)
+		/*
+		 * the table's own objects (a generated column's default depends on
+		 * its column internally); not those of others that refer to it
+		 */
+		if ((dep->deptype == DEPENDENCY_AUTO || dep->deptype == DEPENDENCY_INTERNAL) &&
+			stores_expressions(dep->classid) && dep->objid != relid)
 			ok = object_code_safe(depend, dep->classid, dep->objid, p);
 	}
 	systable_endscan(scan);
@@ -313,10 +324,14 @@ find_problem(TableProblem *p)
 	Relation	depend;
 	bool		ok = true;
 
+	uint64		changes_before;
+
 	Assert(IsTransactionState());
 	watch_catalogs();
+	AcceptInvalidationMessages();
 	if (known_safe)
 		return true;
+	changes_before = catalog_changes;
 	nsp = get_namespace_oid("agentphone", true);
 	if (!OidIsValid(nsp))
 		return true;
@@ -333,7 +348,7 @@ find_problem(TableProblem *p)
 				break;
 	}
 	table_close(depend, AccessShareLock);
-	known_safe = ok;
+	known_safe = ok && catalog_changes == changes_before;
 	return ok;
 }
 

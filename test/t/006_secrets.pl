@@ -66,6 +66,14 @@ sim('POST', '/_sim/faults', { faults => [ { kind => 'status', method => 'GET', p
 	status => 500, body => { error => "echo $API_KEY" } } ] });
 ($rc, $out, $err) = $node->psql('postgres', "SELECT agentphone_get_call('call_x')", extra_params => [ '-U', 'boss' ]);
 like($err, qr/echo \*{8}/, 'an error of a read function that echoes the key says ******** to the client');
+# an echo long enough that the stored text, cut to 500 bytes, ends inside the key
+sim('POST', '/_sim/faults', { faults => [ { kind => 'status', method => 'POST', path => '/v1/calls', status => 400,
+	body => { error => ('x' x 451) . " key $API_KEY" } } ] });
+$id = $node->safe_psql('postgres', "SELECT agentphone_call('agt_1', '+14155550603')");
+ok(wait_until(sub { $node->safe_psql('postgres', "SELECT status FROM agentphone.calls WHERE id = $id") eq 'error' }, 20),
+	'a call refused with a long echo ends in error');
+unlike($node->safe_psql('postgres', "SELECT last_error FROM agentphone.calls WHERE id = $id"), qr/sk_test_/,
+	'and no part of the key is stored where the text was cut');
 
 # --- rotate the key with ALTER SYSTEM and a reload
 sim('POST', '/_sim/config', { api_key => $new_key });

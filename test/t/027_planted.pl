@@ -225,7 +225,7 @@ scenario('planted_1_6', ++$n, '1.6', 1);
 
 # --- code of the owner's stored on agentphone's tables afterwards (an
 # index calling the owner's function, a default bound to a planted
-# operator; neither run yet): agentphone writes nothing there as a
+# operator, a generated column): agentphone writes nothing there as a
 # superuser and names what to fix
 sql(q{CREATE FUNCTION public.owner_code(t text) RETURNS text IMMUTABLE LANGUAGE sql AS 'SELECT t'},
 	db => 'from_16', as => 'owner_role');
@@ -234,7 +234,10 @@ for my $stored (
 		'index agentphone.old_recipe_idx', 'DROP INDEX agentphone.old_recipe_idx' ],
 	[ 'ALTER TABLE agentphone.calls ALTER COLUMN voice SET DEFAULT CASE WHEN 1.5 = 1 THEN \'x\' END',
 		'default value for column voice of table agentphone.calls',
-		'ALTER TABLE agentphone.calls ALTER COLUMN voice DROP DEFAULT' ])
+		'ALTER TABLE agentphone.calls ALTER COLUMN voice DROP DEFAULT' ],
+	[ 'ALTER TABLE agentphone.do_not_call ADD COLUMN planted text GENERATED ALWAYS AS (public.owner_code(number)) STORED',
+		'default value for column planted of table agentphone.do_not_call',
+		'ALTER TABLE agentphone.do_not_call DROP COLUMN planted' ])
 {
 	my ($create, $object, $drop) = @$stored;
 	my $queued = sql('SELECT count(*) FROM agentphone.calls', db => 'from_16');
