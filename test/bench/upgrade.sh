@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test/bench/upgrade.sh: what ALTER EXTENSION agentphone UPDATE TO '1.6'
+# test/bench/upgrade.sh: what ALTER EXTENSION agentphone UPDATE TO '1.6' and then '1.7'
 # costs on a busy install (1.6 makes transcripts and call_events
 # partitioned tables), against copying those two tables once, measured in
 # the same run on the same rows.
@@ -56,3 +56,15 @@ rows=$(scratch_sql -c "SELECT (SELECT count(*) FROM agentphone.transcripts) + (S
 [ "$rows" = $((4 * calls)) ] || { echo "the upgrade lost rows: $rows of $((4 * calls))" >&2; exit 1; }
 printf 'copying transcripts and call_events once (baseline): %.2f s\n' "$copy"
 printf 'ALTER EXTENSION agentphone UPDATE TO 1.6:           %.2f s (%.2fx the copy)\n' "$upgrade" "$(awk "BEGIN { print $upgrade / $copy }")"
+
+# 1.7 stores roles by OID (agentphone.calls and do_not_call rewritten,
+# their indexes rebuilt) and rebuilds the full-text index of
+# transcripts_default; its baseline is a copy of the calls table
+scratch_sql -c 'CHECKPOINT'
+copy_calls=$(seconds "CREATE TABLE copy_c AS TABLE agentphone.calls")
+scratch_sql -c 'DROP TABLE copy_c; CHECKPOINT'
+upgrade17=$(seconds "ALTER EXTENSION agentphone UPDATE TO '1.7'")
+kept=$(scratch_sql -c "SELECT count(*) FROM agentphone.calls WHERE created_by = 'postgres'::regrole")
+[ "$kept" = "$calls" ] || { echo "the 1.7 update lost calls or their role: $kept of $calls" >&2; exit 1; }
+printf 'copying calls once (baseline):                       %.2f s\n' "$copy_calls"
+printf 'ALTER EXTENSION agentphone UPDATE TO 1.7:           %.2f s (%.2fx the copy)\n' "$upgrade17" "$(awk "BEGIN { print $upgrade17 / $copy_calls }")"
