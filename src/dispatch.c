@@ -498,18 +498,17 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt)
 								  st, problem);
 	}
 	else if (st == 408 || st == 409 || st == 429 || (st >= 500 && st < 600))
-		retry_or_give_up(o, attempt, api_error_text(st, agentphone_redact_keys(req->body)),
-						 req->retry_after_ms);
+		retry_or_give_up(o, attempt, api_said(req), req->retry_after_ms);
 	else if (st == 401)
 	{
 		o->kind = OUTCOME_KEY_REFUSED;
 		o->message = psprintf("not placed: %s; the call stays queued until the key in %s changes",
-							  api_error_text(st, agentphone_redact_keys(req->body)), agentphone_key_source());
+							  api_said(req), agentphone_key_source());
 	}
 	else
 	{
 		o->kind = OUTCOME_ERROR;
-		o->message = api_error_text(st, agentphone_redact_keys(req->body));
+		o->message = api_said(req);
 	}
 }
 

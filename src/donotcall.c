@@ -27,7 +27,7 @@
 
 #include "access.h"
 #include "donotcall.h"
-#include "phone.h"
+#include "numbers.h"
 #include "validate.h"
 #include "xact.h"
 
@@ -128,13 +128,12 @@ agentphone_do_not_call(PG_FUNCTION_ARGS)
 	Oid			types[3] = {TEXTOID, TEXTOID, OIDOID};
 	Datum		v[3];
 	char		nulls[3] = {' ', reason ? ' ' : 'n', ' '};
-	PhoneInfo	info;
 	AgentphoneUser caller;
 	bool		added;
 
 	PreventCommandIfReadOnly("agentphone_do_not_call()");
 	check_listing(number, reason);
-	v[0] = CStringGetTextDatum(phone_classify(number, &info) == PHONE_OK ? info.e164 : number);
+	v[0] = CStringGetTextDatum(agentphone_normalized_number(number));
 	v[1] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
 	v[2] = ObjectIdGetDatum(GetUserId());
 	SPI_connect();
@@ -164,12 +163,11 @@ agentphone_allow_calls(PG_FUNCTION_ARGS)
 	char	   *number = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			types[1] = {TEXTOID};
 	Datum		v[1];
-	PhoneInfo	info;
 	AgentphoneUser caller;
 	bool		removed;
 
 	PreventCommandIfReadOnly("agentphone_allow_calls()");
-	v[0] = CStringGetTextDatum(phone_classify(number, &info) == PHONE_OK ? info.e164 : number);
+	v[0] = CStringGetTextDatum(agentphone_normalized_number(number));
 	SPI_connect();
 	agentphone_become_owner(&caller);
 	agentphone_saved_plan(&plan, "DELETE FROM agentphone.do_not_call WHERE number = $1", 1, types);

@@ -159,19 +159,28 @@ agentphone_destination_refusal(PG_FUNCTION_ARGS)
 }
 
 /*
- * agentphone.normalize_number(number text) returns a valid number in its
- * E.164 form (a trunk zero dropped, say), anything else unchanged: the
- * do-not-call list matches numbers as agentphone_call() stores them.
+ * agentphone_normalized_number returns a valid number in its E.164 form
+ * (a trunk zero dropped, say), anything else unchanged: the do-not-call
+ * list matches numbers as agentphone_call() stores them.
+ */
+char *
+agentphone_normalized_number(const char *number)
+{
+	PhoneInfo	info;
+
+	if (phone_classify(number, &info) != PHONE_OK)
+		return pstrdup(number);
+	return pstrdup(info.e164);
+}
+
+/*
+ * agentphone.normalize_number(number text) is SQL's face of
+ * agentphone_normalized_number().
  */
 Datum
 agentphone_normalize_number(PG_FUNCTION_ARGS)
 {
-	text	   *arg = PG_GETARG_TEXT_PP(0);
-	PhoneInfo	info;
-
-	if (phone_classify(text_to_cstring(arg), &info) != PHONE_OK)
-		PG_RETURN_TEXT_P(arg);
-	PG_RETURN_TEXT_P(cstring_to_text(info.e164));
+	PG_RETURN_TEXT_P(cstring_to_text(agentphone_normalized_number(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
 }
 
 /*

@@ -163,7 +163,7 @@ fail(HttpRequest *req, const char *what)
 				 errmsg("could not get an answer from the AgentPhone API: %s", text),
 				 errhint("Try again; if it keeps failing, ask a superuser to check agentphone.api_url, agentphone.http_proxy and agentphone.request_timeout.")));
 	}
-	text = api_error_text(st, agentphone_redact_keys(req->body));
+	text = api_said(req);
 	http_free(req);
 	if (st == 404)
 		ereport(ERROR,

@@ -144,16 +144,24 @@ api_url(const char *fmt,...)
 }
 
 /*
+ * api_said describes the API's unsuccessful answer to req, its words
+ * redacted of every key before they are cut to size: the text is stored
+ * in last_error, or raised to the caller.
+ */
+char *
+api_said(const HttpRequest *req)
+{
+	return api_error_text(req->status, agentphone_redact_keys(req->body));
+}
+
+/*
  * answer_problem returns why a request got no usable 200 answer (the API's
- * words, or the transfer's failure), or NULL for a 200.  The API's words
- * are redacted of every key before they are cut to size: they are stored
- * in last_error.
+ * words, or the transfer's failure), or NULL for a 200.
  */
 const char *
 answer_problem(HttpRequest *req)
 {
 	if (req->result == CURLE_OK && req->status == 200)
 		return NULL;
-	return req->status ? api_error_text(req->status, agentphone_redact_keys(req->body))
-		: http_failure_text(req);
+	return req->status ? api_said(req) : http_failure_text(req);
 }

@@ -69,6 +69,7 @@ extern void request_finish(HttpRequest *req);
 extern void request_free(ApiRequest *r);
 extern HttpOptions request_options(const char *key, const char *sub_account);
 extern char *api_url(const char *fmt,...) pg_attribute_printf(1, 2);
+extern char *api_said(const HttpRequest *req);
 extern const char *answer_problem(HttpRequest *req);
 
 #endif							/* AGENTPHONE_REQUEST_H */
