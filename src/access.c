@@ -37,6 +37,7 @@
 #include "utils/syscache.h"
 
 #include "access.h"
+#include "grants.h"
 #include "tables.h"
 
 PG_FUNCTION_INFO_V1(agentphone_acting_role);
@@ -80,14 +81,13 @@ agentphone_restore_user(const AgentphoneUser *save)
 
 /*
  * agentphone_is_admin says whether the current role may act on every
- * role's calls: a superuser or a member of agentphone_admin.
+ * role's calls: a superuser, or a member of agentphone_admin in this
+ * database (grants.c).
  */
 bool
 agentphone_is_admin(void)
 {
-	Oid			admin = get_role_oid("agentphone_admin", true);
-
-	return superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+	return agentphone_role_holds(GetUserId(), true);
 }
 
 /*
@@ -200,7 +200,7 @@ agentphone_privilege_hint(ErrorData *edata)
 		return;
 	if ((role = granting_role(edata->message)) == NULL)
 		return;
-	edata->hint = psprintf("Ask an administrator to GRANT %s TO your role (README \"Privileges\").%s",
+	edata->hint = psprintf("Ask an administrator to GRANT %s TO your role, connected to this database (README \"Privileges\").%s",
 						   role, strcmp(role, "agentphone_admin") == 0 ?
 						   " It is for administrators: its members see and act on every role's calls." : "");
 }

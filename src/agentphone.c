@@ -29,6 +29,7 @@
 
 #include "access.h"
 #include "dbguard.h"
+#include "grants.h"
 #include "guc.h"
 #include "launcher.h"
 #include "secret.h"
@@ -65,5 +66,6 @@ _PG_init(void)
 
 	shared_install();
 	agentphone_install_dbguard();
+	agentphone_install_grants();
 	agentphone_register_launcher();
 }

@@ -34,6 +34,7 @@
 
 #include "access.h"
 #include "channel.h"
+#include "grants.h"
 #include "xact.h"
 
 PG_FUNCTION_INFO_V1(agentphone_channel);
@@ -145,6 +146,7 @@ agentphone_channel(PG_FUNCTION_ARGS)
 	bool		all_calls = !PG_ARGISNULL(0) && PG_GETARG_BOOL(0);
 	bytea	   *key;
 
+	agentphone_require_grant(false);
 	if (all_calls && !agentphone_is_admin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -27,6 +27,7 @@
 
 #include "access.h"
 #include "donotcall.h"
+#include "grants.h"
 #include "numbers.h"
 #include "validate.h"
 #include "xact.h"
@@ -131,6 +132,7 @@ agentphone_do_not_call(PG_FUNCTION_ARGS)
 	AgentphoneUser caller;
 	bool		added;
 
+	agentphone_require_grant(false);
 	PreventCommandIfReadOnly("agentphone_do_not_call()");
 	check_listing(number, reason);
 	v[0] = CStringGetTextDatum(agentphone_normalized_number(number));
@@ -166,6 +168,7 @@ agentphone_allow_calls(PG_FUNCTION_ARGS)
 	AgentphoneUser caller;
 	bool		removed;
 
+	agentphone_require_grant(true);
 	PreventCommandIfReadOnly("agentphone_allow_calls()");
 	v[0] = CStringGetTextDatum(agentphone_normalized_number(number));
 	SPI_connect();

@@ -36,6 +36,7 @@
 #include "calls.h"
 #include "donotcall.h"
 #include "functions.h"
+#include "grants.h"
 #include "guc.h"
 #include "numbers.h"
 #include "quota.h"
@@ -508,6 +509,7 @@ agentphone_call(PG_FUNCTION_ARGS)
 	Datum		args[NUM_CALL_ARGS];
 	bool		isnull[NUM_CALL_ARGS];
 
+	agentphone_require_grant(false);
 	for (int i = 0; i < NUM_CALL_ARGS; i++)
 	{
 		isnull[i] = PG_ARGISNULL(i);
@@ -553,6 +555,7 @@ agentphone_cancel(PG_FUNCTION_ARGS)
 	bool		canceled;
 	AgentphoneUser caller;
 
+	agentphone_require_grant(false);
 	SPI_connect();
 	call_must_exist(PG_GETARG_INT64(0));	/* as the caller: its own calls */
 	agentphone_become_owner(&caller);
@@ -633,6 +636,7 @@ agentphone_retry(PG_FUNCTION_ARGS)
 	char	   *waiting = NULL;
 	MemoryContext callcxt = CurrentMemoryContext;
 
+	agentphone_require_grant(false);
 	PreventCommandIfReadOnly("agentphone_retry()");
 	check_database();
 	SPI_connect();
@@ -789,10 +793,12 @@ agentphone_wait(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	int64		timeout_ms = agentphone_interval_ms(PG_GETARG_INTERVAL_P(1));
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-	WaitUntil	until = PG_NARGS() > 2 ? wait_until_arg(text_to_cstring(PG_GETARG_TEXT_PP(2))) : UNTIL_PLACED;
+	WaitUntil	until;
 	MemoryContext callcxt = CurrentMemoryContext;
 	WaitedCall	w;
 
+	agentphone_require_grant(false);
+	until = PG_NARGS() > 2 ? wait_until_arg(text_to_cstring(PG_GETARG_TEXT_PP(2))) : UNTIL_PLACED;
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -27,6 +27,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 
+#include "grants.h"
 #include "guc.h"
 #include "numbers.h"
 #include "phone.h"
@@ -211,6 +212,7 @@ agentphone_check_number(PG_FUNCTION_ARGS)
 	const char *hint;
 	char	   *problem;
 
+	agentphone_require_grant(false);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	agentphone_check_e164("number", number);
@@ -239,5 +241,6 @@ Datum
 agentphone_libphonenumber_version(PG_FUNCTION_ARGS)
 {
 	(void) fcinfo;
+	agentphone_require_grant(false);
 	PG_RETURN_TEXT_P(cstring_to_text(AGENTPHONE_PHONENUMBER_VERSION));
 }

@@ -29,14 +29,15 @@
 #include "utils/timestamp.h"
 
 #include "access.h"
-#include "tables.h"
 #include "agents.h"
 #include "api.h"
 #include "calls.h"
+#include "grants.h"
 #include "guc.h"
 #include "http.h"
 #include "request.h"
 #include "secret.h"
+#include "tables.h"
 #include "validate.h"
 #include "xact.h"
 
@@ -224,11 +225,12 @@ body_jsonb(HttpRequest *req)
 Datum
 agentphone_get_call(PG_FUNCTION_ARGS)
 {
-	char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
-	HttpRequest *req = request(api_url("/calls/%s", id), NULL, true, MAX_JSON_BYTES,
-							   psprintf("call \"%s\"", id));
+	char	   *id;
 
-	PG_RETURN_DATUM(body_jsonb(req));
+	agentphone_require_grant(false);
+	id = reachable_call_id(PG_GETARG_TEXT_PP(0));
+	PG_RETURN_DATUM(body_jsonb(request(api_url("/calls/%s", id), NULL, true, MAX_JSON_BYTES,
+									   psprintf("call \"%s\"", id))));
 }
 
 /*
@@ -346,8 +348,10 @@ Datum
 agentphone_list_calls(PG_FUNCTION_ARGS)
 {
 	StringInfoData url;
-	int			max_rows = check_max_rows(PG_ARGISNULL(3) ? 100 : PG_GETARG_INT32(3));
+	int			max_rows;
 
+	agentphone_require_grant(true);
+	max_rows = check_max_rows(PG_ARGISNULL(3) ? 100 : PG_GETARG_INT32(3));
 	initStringInfo(&url);
 	appendStringInfoString(&url, api_url("/calls?"));
 	add_param(&url, "status", fcinfo, 0);
@@ -364,9 +368,12 @@ agentphone_list_calls(PG_FUNCTION_ARGS)
 Datum
 agentphone_list_calls_for_number(PG_FUNCTION_ARGS)
 {
-	char	   *id = check_id("number_id", PG_GETARG_TEXT_PP(0));
-	int			max_rows = check_max_rows(PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1));
+	char	   *id;
+	int			max_rows;
 
+	agentphone_require_grant(true);
+	id = check_id("number_id", PG_GETARG_TEXT_PP(0));
+	max_rows = check_max_rows(PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1));
 	list_pages(fcinfo, api_url("/numbers/%s/calls?", id), max_rows,
 			   psprintf("number \"%s\"", id));
 	return (Datum) 0;
@@ -378,13 +385,15 @@ agentphone_list_calls_for_number(PG_FUNCTION_ARGS)
 Datum
 agentphone_call_transcript(PG_FUNCTION_ARGS)
 {
-	char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
+	char	   *id;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HttpRequest *req;
 	List	   *turns;
 	ListCell   *lc;
 	const char *problem;
 
+	agentphone_require_grant(false);
+	id = reachable_call_id(PG_GETARG_TEXT_PP(0));
 	InitMaterializedSRF(fcinfo, 0);
 	req = request(api_url("/calls/%s/transcript", id), NULL, true, MAX_JSON_BYTES,
 				  psprintf("call \"%s\"", id));
@@ -417,11 +426,15 @@ agentphone_call_transcript(PG_FUNCTION_ARGS)
 Datum
 agentphone_call_recording(PG_FUNCTION_ARGS)
 {
-	char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
-	HttpRequest *req = request(api_url("/calls/%s/recording", id), NULL, false,
-							   MAX_RECORDING_BYTES, psprintf("recording of call \"%s\"", id));
-	bytea	   *result = (bytea *) palloc(VARHDRSZ + req->body_len);
+	char	   *id;
+	HttpRequest *req;
+	bytea	   *result;
 
+	agentphone_require_grant(false);
+	id = reachable_call_id(PG_GETARG_TEXT_PP(0));
+	req = request(api_url("/calls/%s/recording", id), NULL, false,
+				  MAX_RECORDING_BYTES, psprintf("recording of call \"%s\"", id));
+	result = (bytea *) palloc(VARHDRSZ + req->body_len);
 	SET_VARSIZE(result, VARHDRSZ + req->body_len);
 	if (req->body_len > 0)
 		memcpy(VARDATA(result), req->body, req->body_len);
@@ -442,6 +455,7 @@ agentphone_web_call(PG_FUNCTION_ARGS)
 	StringInfoData body;
 	HttpRequest *req;
 
+	agentphone_require_grant(false);
 	agentphone_check_text("agent_id", agent, MAX_ID_LEN, true, false);
 	if (metadata && !JB_ROOT_IS_OBJECT(metadata))
 		ereport(ERROR,
@@ -509,6 +523,7 @@ agentphone_end_call(PG_FUNCTION_ARGS)
 	char	   *api_id = NULL;
 	HttpRequest *req;
 
+	agentphone_require_grant(false);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT api_call_id FROM agentphone.calls WHERE id = $1",
 							  1, types, v, NULL, true, 1) != SPI_OK_SELECT)
@@ -787,6 +802,7 @@ agentphone_stream_transcript(PG_FUNCTION_ARGS)
 	ApiTurn    *turn;
 	const char *end;
 
+	agentphone_require_grant(false);
 	if (SRF_IS_FIRSTCALL())
 	{
 		char	   *id = reachable_call_id(PG_GETARG_TEXT_PP(0));
@@ -842,6 +858,7 @@ agentphone_refresh_agents(PG_FUNCTION_ARGS)
 	bool		more = true;
 	AgentphoneUser caller;
 
+	agentphone_require_grant(true);
 	(void) fcinfo;				/* it takes no argument */
 	PreventCommandIfReadOnly("agentphone_refresh_agents()");
 	for (int offset = 0; more; offset = list_length(agents))

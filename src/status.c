@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "calls.h"
+#include "grants.h"
 #include "shared.h"
 
 PG_FUNCTION_INFO_V1(agentphone_worker_status);
@@ -98,6 +99,7 @@ agentphone_worker_status(PG_FUNCTION_ARGS)
 	bool		n[11] = {0};
 	WorkerHealth snap;
 
+	agentphone_require_grant(true);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	require_preloaded();

@@ -6,9 +6,10 @@
  *
  * The functions and the worker write agentphone.calls, the history tables
  * (agentphone.transcripts and agentphone.call_events, with every partition
- * a superuser attached under them: docs/recipes.md), the do-not-call list
- * and the agents' tables as a superuser.  Whatever code such a write runs
- * runs with a superuser's rights: the triggers of a table's owner, and
+ * a superuser attached under them: docs/recipes.md), the do-not-call list,
+ * the agents' tables and agentphone.grants as a superuser.  Whatever code
+ * such a write runs runs with a superuser's rights: the triggers of a
+ * table's owner, and
  * every function or operator that an index, a constraint, a default, a
  * generated column, a trigger or a policy of the table calls.  So before
  * it writes, agentphone checks that each of those tables
@@ -60,7 +61,7 @@
 /* The tables agentphone writes as a superuser, each with those under it. */
 static const char *const written_tables[] = {
 	"calls", "transcripts", "call_events", "do_not_call",
-	"agents", "agent_numbers", "agent_sync", "number_locks"
+	"agents", "agent_numbers", "agent_sync", "number_locks", "grants"
 };
 
 /* What makes a table unsafe to write as a superuser. */

@@ -33,6 +33,7 @@
 #include "utils/rel.h"
 
 #include "functions.h"
+#include "grants.h"
 
 PG_FUNCTION_INFO_V1(agentphone_dial_trigger);
 
@@ -270,6 +271,7 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 	bool		isnull[NUM_CALL_ARGS];
 	int64		id;
 
+	agentphone_require_grant(false);
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),

@@ -240,6 +240,30 @@ trim_number_locks(void)
 }
 
 /*
+ * forget_dropped_roles deletes, once a minute, the grants recorded in
+ * agentphone.grants for roles that no longer exist (DROP ROLE run in
+ * another database), so that no later role given the same OID inherits
+ * them.
+ */
+static void
+forget_dropped_roles(void)
+{
+	static SPIPlanPtr plan = NULL;
+	static TimestampTz next_at = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now < next_at || !agentphone_has_relation("grants"))
+		return;
+	agentphone_saved_plan(&plan,
+						  "DELETE FROM agentphone.grants g WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_authid a"
+						  " WHERE a.oid OPERATOR(pg_catalog.=) g.role::pg_catalog.oid)",
+						  0, NULL);
+	if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not forget the grants of dropped roles");
+	next_at = TimestampTzPlusMilliseconds(now, 60 * 1000);
+}
+
+/*
  * note_queue_depth publishes how many calls are queued, for
  * agentphone_workers(), at most once per sweep interval (through
  * calls_status_idx: its cost is that of the queue, not of the history).
@@ -278,6 +302,7 @@ claim_step(void *arg)
 	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
 	trim_events();
 	trim_number_locks();
+	forget_dropped_roles();
 	note_queue_depth();
 }
 

@@ -5,7 +5,9 @@
 # and with them partitioned by month for two years (the pg_partman layout
 # of docs/recipes.md, made by hand: 2 x 25 tables under the two); then
 # with the per-number limit counted, under the number's row lock (1.7)
-# and under the lock table's locks (as before 1.7).
+# and under the lock table's locks (as before 1.7); then as an application
+# role, with its grant in this database asked at every call (1.8) and
+# without agentphone.grants (membership alone, as before 1.8).
 #
 #   bash test/bench/single.sh [SECONDS]     (default 15 per measurement)
 #
@@ -40,7 +42,8 @@ SQL
 
 # latency FILE: pgbench's mean latency per transaction, in ms
 latency() {
-	(cd "$scratch" && as_pg pgbench -n -c 1 -T "$seconds" -f "$1" -h "$scratch" -p "$PGPORT" postgres) |
+	(cd "$scratch" && as_pg pgbench -n -c 1 -T "$seconds" -f "$1" -h "$scratch" -p "$PGPORT" \
+		-U "${BENCH_ROLE:-postgres}" postgres) |
 		awk '/^latency average/ { print $4 }'
 }
 
@@ -87,3 +90,17 @@ ALTER EXTENSION agentphone DROP TABLE agentphone.number_locks;
 DROP TABLE agentphone.number_locks;
 SQL
 round "limit, lock table:"
+# as a role that is not a superuser (a superuser holds every grant without
+# asking agentphone.grants)
+scratch_sql <<'SQL'
+CREATE ROLE app LOGIN;
+GRANT agentphone_caller TO app;
+GRANT INSERT ON calls_plain TO app;
+GRANT USAGE ON SEQUENCE calls_plain_id_seq TO app;
+SQL
+BENCH_ROLE=app round "as app, grants:"
+scratch_sql <<'SQL'
+ALTER EXTENSION agentphone DROP TABLE agentphone.grants;
+DROP TABLE agentphone.grants;
+SQL
+BENCH_ROLE=app round "as app, no grants:"

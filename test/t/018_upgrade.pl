@@ -1,6 +1,6 @@
 # 018_upgrade.pl: an install of every earlier release, in use, upgraded
 # step by step to the current version loses nothing.  For each release
-# before the current one (today: 1.0 to 1.6) the test installs it, places
+# before the current one (today: 1.0 to 1.7) the test installs it, places
 # and completes calls (transcripts, events), queues calls for later, adds
 # do-not-call entries (into 1.0 one with a reason longer than 1.1 accepts),
 # grants an application role and puts a dialing trigger on a table; then
@@ -17,8 +17,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my @releases = ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5', '1.6');
-my $current = '1.7';
+my @releases = ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5', '1.6', '1.7');
+my $current = '1.8';
 
 start_sim();
 my $node = new_node('upgrade', $QUICK, no_extension => 1);
@@ -127,6 +127,8 @@ for my $release (@releases)
 		"$release: and released when the window changes");
 	sql("ALTER SYSTEM RESET agentphone.call_window; SELECT pg_reload_conf()");
 	is(sql($privileges_query), $privileges, "$release: privileges unchanged");
+	is(sql(q{SELECT string_agg(role || ' ' || admin || ' ' || admin_option, ',') FROM agentphone.grants}),
+		'app false false', "$release: app's grant is recorded in the database that updated (1.8)");
 	is(sql(q{SELECT pg_get_indexdef('agentphone.transcripts_content_fts_idx'::regclass) || ' '
 		|| (SELECT count(*) FROM pg_depend WHERE objid = 'agentphone.transcripts_content_fts_idx'::regclass
 			AND refclassid = 'pg_proc'::regclass)}),
@@ -168,6 +170,9 @@ for my $release (@releases)
 	sql('CREATE EXTENSION agentphone', db => 'fresh');
 	# the same grant of the user's, made after the install
 	sql('GRANT SELECT ON agentphone.transcripts, agentphone.call_events TO reporter', db => 'fresh');
+	like(sql_error("SELECT agentphone_call('agt_1', '+14155556402')", as => 'app', db => 'fresh'),
+		qr/role "app" does not hold agentphone_caller in database "fresh"/,
+		"$release: a new install records no member of the group roles: app's grant was for the other database");
 	my ($upgraded, $fresh) = (schema_of('postgres'), schema_of('fresh'));
 	like($upgraded, qr/CREATE FUNCTION agentphone\.claim_calls/, '(the dump holds the extension\'s objects)');
 	is($upgraded, $fresh, "$release: the schema after the update is a fresh $current install's");

@@ -197,13 +197,13 @@ ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $insecur
 # --- 5. errors with the way out
 sql('CREATE ROLE newcomer LOGIN');
 like(sql_error("SELECT agentphone_call('agt_1', '+14155550401')", as => 'newcomer'),
-	qr/ERROR:  permission denied for function agentphone_call\nHINT:  Ask an administrator to GRANT agentphone_caller TO your role \(README "Privileges"\)\.$/m,
+	qr/ERROR:  permission denied for function agentphone_call\nHINT:  Ask an administrator to GRANT agentphone_caller TO your role, connected to this database \(README "Privileges"\)\.$/m,
 	'a role without the grant is told which role to be granted');
 like(sql_error('SELECT count(*) FROM agentphone.calls', as => 'newcomer'),
 	qr/ERROR:  permission denied for schema agentphone\nLINE 1: .*\n.*\nHINT:  Ask an administrator to GRANT agentphone_caller TO your role/,
 	'and so is one reading the calls');
 like(sql_error('SELECT * FROM agentphone_worker_status()', as => 'app'),
-	qr/ERROR:  permission denied for function agentphone_worker_status\nHINT:  Ask an administrator to GRANT agentphone_admin TO your role \(README "Privileges"\)\. It is for administrators/,
+	qr/ERROR:  permission denied for function agentphone_worker_status\nHINT:  Ask an administrator to GRANT agentphone_admin TO your role, connected to this database \(README "Privileges"\)\. It is for administrators/,
 	'an admin-only function names agentphone_admin');
 like(sql_error("SELECT agentphone_call('agt_1', '911')", as => 'app'),
 	qr/DETAIL:  It is a short service or emergency number, which agentphone never dials\.\nHINT:  A short number cannot be queued: for an emergency, use a phone/,

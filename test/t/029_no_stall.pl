@@ -70,7 +70,8 @@ my %run = (
 	'agentphone_refresh_agents()' => 'SELECT agentphone_refresh_agents()',
 	'agentphone_dial_trigger()' => q{INSERT INTO public.leads_t VALUES ('+14155558813')},
 	'agentphone_channel(boolean)' => 'SELECT agentphone_channel()',
-	'agentphone.acting_role()' => 'SELECT agentphone.acting_role()');
+	'agentphone.acting_role()' => 'SELECT agentphone.acting_role()',
+	'agentphone.granted_here(name)' => "SELECT agentphone.granted_here('agentphone_admin')");
 
 # every function of the extension a caller or an admin may execute
 my @functions = split /\n/, sql(q{SELECT p.oid::regprocedure FROM pg_proc p

@@ -1,0 +1,188 @@
+-- agentphone 1.7 -> 1.8: a grant made for one database means nothing in
+-- another (issue 22).
+\echo Use "ALTER EXTENSION agentphone UPDATE TO '1.8'" to load this file. \quit
+
+-- Every name in this script is schema-qualified, or resolves only to
+-- pg_catalog by an exact signature (see agentphone--1.6--1.7.sql).
+
+-- agentphone_caller and agentphone_admin are cluster roles, and every
+-- database lets PUBLIC connect: a role granted agentphone_admin to run
+-- database A read B's transcripts, and A's application queued calls in B,
+-- on B's key.  Membership now counts only in the databases where it was
+-- granted: GRANT agentphone_caller TO app, run in a database, is recorded
+-- here by the extension (src/grants.c, a utility hook), and the
+-- functions, the policies and the claim ask for that record.
+CREATE TABLE agentphone.grants (
+	role				pg_catalog.regrole NOT NULL,
+	admin				boolean NOT NULL,
+	admin_option		boolean NOT NULL DEFAULT false,
+	granted_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (role, admin)
+);
+REVOKE ALL ON agentphone.grants FROM PUBLIC;
+COMMENT ON TABLE agentphone.grants IS
+	'the roles whose membership in agentphone_caller or agentphone_admin counts in this database: GRANT, REVOKE, CREATE ROLE ... IN ROLE, ALTER GROUP and DROP ROLE run here keep it; superusers only';
+COMMENT ON COLUMN agentphone.grants.role IS 'the role granted (or a group of roles: its members count through it)';
+COMMENT ON COLUMN agentphone.grants.admin IS 'true: agentphone_admin was granted; false: agentphone_caller';
+COMMENT ON COLUMN agentphone.grants.admin_option IS 'granted WITH ADMIN OPTION: the role may grant the same group in this database';
+COMMENT ON COLUMN agentphone.grants.granted_at IS 'when it was recorded';
+-- a restored database keeps its grants (roles by name)
+SELECT pg_catalog.pg_extension_config_dump('agentphone.grants', '');
+
+CREATE FUNCTION agentphone.granted_here(group_role pg_catalog.name) RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'agentphone_granted_here';
+COMMENT ON FUNCTION agentphone.granted_here(pg_catalog.name) IS
+'whether the role that acts (current_user) holds group_role (agentphone_caller or agentphone_admin) in this database: a superuser, or a member through a grant recorded in agentphone.grants';
+REVOKE ALL ON FUNCTION agentphone.granted_here(pg_catalog.name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone.granted_here(pg_catalog.name) TO agentphone_caller;
+
+CREATE FUNCTION agentphone.role_granted_here(role pg_catalog.regrole, group_role pg_catalog.name) RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'agentphone_role_granted_here';
+COMMENT ON FUNCTION agentphone.role_granted_here(pg_catalog.regrole, pg_catalog.name) IS
+'internal: agentphone.granted_here() for another role (the claim asks it of the role that queued a call)';
+REVOKE ALL ON FUNCTION agentphone.role_granted_here(pg_catalog.regrole, pg_catalog.name) FROM PUBLIC;
+
+-- The members of the two group roles count where their grants worked
+-- until now: in a database that updates, every one of them (which
+-- database a 1.7 grant was made for is not recorded anywhere; a superuser
+-- deletes from agentphone.grants the roles of other databases), and in a
+-- new install, none (CREATE EXTENSION runs this script too: the tables
+-- it created in this transaction say so).
+CREATE FUNCTION agentphone.created_in_this_transaction(rel pg_catalog.regclass) RETURNS boolean
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'agentphone_created_in_this_transaction';
+COMMENT ON FUNCTION agentphone.created_in_this_transaction(pg_catalog.regclass) IS
+'internal: whether this transaction created the relation (the 1.8 script tells a new install from an update by agentphone.calls)';
+REVOKE ALL ON FUNCTION agentphone.created_in_this_transaction(pg_catalog.regclass) FROM PUBLIC;
+
+INSERT INTO agentphone.grants (role, admin, admin_option)
+SELECT m.member::pg_catalog.regrole,
+	   m.roleid OPERATOR(pg_catalog.=) 'agentphone_admin'::pg_catalog.regrole::pg_catalog.oid,
+	   pg_catalog.bool_or(m.admin_option)
+  FROM pg_catalog.pg_auth_members m
+ WHERE m.roleid OPERATOR(pg_catalog.=) ANY (ARRAY['agentphone_caller', 'agentphone_admin']::pg_catalog.regrole[]::pg_catalog.oid[])
+   AND NOT m.member OPERATOR(pg_catalog.=) ANY (ARRAY['agentphone_caller', 'agentphone_admin']::pg_catalog.regrole[]::pg_catalog.oid[])
+   AND NOT agentphone.created_in_this_transaction('agentphone.calls'::pg_catalog.regclass)
+ GROUP BY 1, 2;
+
+DO $$
+DECLARE
+	kept text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', g.role,
+				CASE WHEN g.admin THEN 'agentphone_admin' ELSE 'agentphone_caller' END), ', '
+				ORDER BY g.role::pg_catalog.text)
+	  INTO kept FROM agentphone.grants g;
+	IF kept IS NOT NULL THEN
+		RAISE NOTICE 'agentphone: these roles keep their grants in database %: %', pg_catalog.current_database(), kept
+			USING DETAIL = 'Membership in agentphone_caller and agentphone_admin now counts only in the databases where it was granted; which database a grant made before 1.8 was for is not known, so every member keeps it here.',
+				  HINT = 'Delete from agentphone.grants the roles that should not use agentphone in this database.';
+	END IF;
+END $$;
+
+-- The policies: a role's own rows, while it holds agentphone_caller here;
+-- every row for agentphone_admin here.  Each asks once per query.
+DROP POLICY calls_own ON agentphone.calls;
+CREATE POLICY calls_own ON agentphone.calls FOR SELECT
+	USING ((created_by OPERATOR(pg_catalog.=) agentphone.acting_role()
+			AND (SELECT agentphone.granted_here('agentphone_caller')))
+		   OR (SELECT agentphone.granted_here('agentphone_admin')));
+DROP POLICY do_not_call_own ON agentphone.do_not_call;
+CREATE POLICY do_not_call_own ON agentphone.do_not_call FOR SELECT
+	USING ((added_by OPERATOR(pg_catalog.=) agentphone.acting_role()
+			AND (SELECT agentphone.granted_here('agentphone_caller')))
+		   OR (SELECT agentphone.granted_here('agentphone_admin')));
+-- the agents' tables were readable by every member of agentphone_caller
+ALTER TABLE agentphone.agents ENABLE ROW LEVEL SECURITY;
+ALTER TABLE agentphone.agent_numbers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE agentphone.agent_sync ENABLE ROW LEVEL SECURITY;
+CREATE POLICY agents_granted ON agentphone.agents FOR SELECT
+	USING ((SELECT agentphone.granted_here('agentphone_caller')));
+CREATE POLICY agent_numbers_granted ON agentphone.agent_numbers FOR SELECT
+	USING ((SELECT agentphone.granted_here('agentphone_caller')));
+CREATE POLICY agent_sync_granted ON agentphone.agent_sync FOR SELECT
+	USING ((SELECT agentphone.granted_here('agentphone_caller')));
+COMMENT ON POLICY calls_own ON agentphone.calls IS
+	'a role reads the calls it queued while it holds agentphone_caller in this database; agentphone_admin here reads every call';
+COMMENT ON POLICY do_not_call_own ON agentphone.do_not_call IS
+	'a role reads the entries it added while it holds agentphone_caller in this database; agentphone_admin here reads every entry';
+COMMENT ON POLICY agents_granted ON agentphone.agents IS 'the members of agentphone_caller in this database read the agents';
+COMMENT ON POLICY agent_numbers_granted ON agentphone.agent_numbers IS 'the members of agentphone_caller in this database read the agents'' numbers';
+COMMENT ON POLICY agent_sync_granted ON agentphone.agent_sync IS 'the members of agentphone_caller in this database read when the agents were last synced';
+
+-- The claim cancels a call whose role no longer holds agentphone_caller
+-- in this database.
+CREATE OR REPLACE FUNCTION agentphone.claim_calls(max_calls integer)
+RETURNS SETOF agentphone.calls
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- looked up once per claim, not parsed again for every claimed row
+	call_fn oid := '@extschema@.agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)'::regprocedure;
+BEGIN
+	RETURN QUERY
+	WITH due AS (
+		SELECT q.id FROM agentphone.calls q
+		 WHERE q.status = 'queued' AND q.next_attempt_at <= now()
+		 ORDER BY q.next_attempt_at, q.id
+		 LIMIT max_calls
+		 FOR UPDATE SKIP LOCKED),
+	checks AS (
+		SELECT c.id, c.to_number, c.next_attempt_at AS due_at,
+			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.created_by) AS dropped,
+			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.created_by)
+				 OR NOT has_function_privilege(c.created_by::oid, call_fn, 'EXECUTE')
+				 OR NOT agentphone.role_granted_here(c.created_by, 'agentphone_caller') AS revoked,
+			   (SELECT r.reason FROM agentphone.dial_refusal(c.to_number, c.created_by, c.id, false) r) AS refusal,
+			   agentphone.window_opens(now(), c.timezone, c.to_number) AS opens
+		  FROM due JOIN agentphone.calls c ON c.id = due.id),
+	dialable AS (
+		SELECT k.id, k.to_number,
+			   row_number() OVER (PARTITION BY k.to_number ORDER BY k.due_at, k.id) AS nth
+		  FROM checks k
+		 WHERE NOT k.revoked AND k.refusal IS NULL AND k.opens <= now()),
+	capped AS MATERIALIZED (	-- counted once per call, not once per join probe
+		SELECT d.id, d.nth,
+			   (SELECT count(*) FROM agentphone.calls o
+				 WHERE o.to_number = d.to_number
+				   AND o.dispatched_at > now() - interval '1 day'
+				   AND NOT EXISTS (SELECT FROM due WHERE due.id = o.id)) AS dialed,
+			   coalesce(nullif(current_setting('agentphone.max_calls_per_number_per_day', true), ''), '0')::integer AS cap
+		  FROM dialable d),
+	verdict AS (
+		SELECT k.id, k.opens, k.dropped,
+			   CASE WHEN k.revoked THEN 'canceled'
+					WHEN k.refusal IS NOT NULL OR k.opens IS NULL THEN 'blocked'
+					WHEN k.opens > now() THEN 'queued'
+					WHEN p.cap > 0 AND p.dialed + p.nth > p.cap THEN 'blocked'
+					ELSE 'dispatching' END AS status,
+			   CASE WHEN k.refusal IS NOT NULL THEN k.refusal
+					WHEN k.opens IS NULL THEN format('the calling window (agentphone.call_window, agentphone.call_days) is never open in all time zones of %s at once', k.to_number)
+					WHEN p.cap > 0 AND p.dialed + p.nth > p.cap
+					THEN format('%s was dialed %s times in the last 24 hours (agentphone.max_calls_per_number_per_day = %s)', k.to_number, greatest(p.dialed, p.cap), p.cap)
+			   END AS refusal
+		  FROM checks k LEFT JOIN capped p ON p.id = k.id),
+	claimed AS (
+		UPDATE agentphone.calls c
+		   SET status = v.status,
+			   attempts = c.attempts + (v.status = 'dispatching')::integer,
+			   dispatched_at = CASE WHEN v.status = 'dispatching' THEN now() ELSE c.dispatched_at END,
+			   next_attempt_at = CASE v.status WHEN 'dispatching' THEN c.next_attempt_at
+											   WHEN 'queued' THEN v.opens END,
+			   held_by_window = v.status = 'queued',
+			   last_error = CASE v.status
+				   WHEN 'canceled' THEN CASE WHEN v.dropped
+					   THEN format('not dialed: the role that queued it (OID %s) no longer exists', c.created_by::oid)
+					   ELSE format('not dialed: role %s may no longer place calls in this database (agentphone_caller, or EXECUTE on agentphone_call, was revoked)', c.created_by) END
+				   WHEN 'blocked' THEN 'not dialed: ' || v.refusal
+				   WHEN 'queued' THEN format('waiting for the calling window to open at %s', v.opens)
+				   ELSE c.last_error END,
+			   updated_at = now()
+		  FROM verdict v
+		 WHERE c.id = v.id
+		RETURNING c.*)
+	SELECT * FROM claimed;
+END $$;
