@@ -20,6 +20,7 @@ OBJS = \
 	src/guc.o \
 	src/http.o \
 	src/numbers.o \
+	src/outage.o \
 	src/phone.o \
 	src/poll.o \
 	src/quota.o \

@@ -26,15 +26,21 @@
  * How an answer is classified:
  *	 2xx with a call id				placed: the API's status and call id
  *	 2xx without a readable id		reconciling (the call may exist)
- *	 408, 409, 429, 5xx				retry after Retry-After or backoff
+ *	 429, 502, 503, 504				queued again, the attempt not counted: the
+ *									API could not take the call (outage.c);
+ *									past agentphone.retry_horizon since the
+ *									call was due, error
+ *	 408, 409, other 5xx			retry after Retry-After or backoff
  *	 401							queued again, the attempt not counted: the
  *									account's key is refused, and the worker
  *									places nothing until the key changes
  *									(403 is a refused destination: an error)
  *	 other statuses					error, with the API's message
- *	 no connection, nothing sent	retry
+ *	 no connection, nothing sent	queued again, the attempt not counted, never
+ *									an error (outage.c)
  *	 failure after sending			reconciling (a retry could dial twice)
- * Retries stop after agentphone.max_attempts: the call becomes "error".
+ * Counted retries stop after agentphone.max_attempts: the call becomes
+ * "error".
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +61,7 @@
 #include "dispatch.h"
 #include "guc.h"
 #include "http.h"
+#include "outage.h"
 #include "poll.h"
 #include "reconcile.h"
 #include "request.h"
@@ -71,7 +78,8 @@ typedef enum OutcomeKind
 	OUTCOME_RETRY,
 	OUTCOME_ERROR,
 	OUTCOME_UNKNOWN,
-	OUTCOME_KEY_REFUSED
+	OUTCOME_KEY_REFUSED,
+	OUTCOME_UNAVAILABLE			/* the API could not take it: not an attempt */
 } OutcomeKind;
 
 typedef struct Outcome
@@ -80,7 +88,7 @@ typedef struct Outcome
 	OutcomeKind kind;
 	ApiCall		call;			/* OUTCOME_PLACED */
 	char	   *message;		/* last_error for the other kinds */
-	int			delay_ms;		/* OUTCOME_RETRY */
+	int			delay_ms;		/* OUTCOME_RETRY, OUTCOME_UNAVAILABLE */
 } Outcome;
 
 /* How soon to look again at due calls that another transaction locks. */
@@ -285,6 +293,7 @@ claimed_from_row(HeapTuple row, MemoryContext cxt)
 	c->req.system_prompt = column_text(row, 9, cxt);
 	c->req.options_json = column_text(row, 10, cxt);
 	c->sub_account = column_text(row, 14, cxt);
+	c->waited_ms = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 15, &isnull));
 	return c;
 }
 
@@ -326,7 +335,8 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 			   "SELECT id, attempts, agent_id, to_number, variables, from_number_id,"
 			   " initial_greeting, voice, system_prompt, options - 'subAccountId',"
 			   " status = " SQL_STATUS(CALL_DISPATCHING) ", status, last_error,"
-			   " options ->> 'subAccountId'"
+			   " options ->> 'subAccountId',"
+			   " (extract(epoch FROM now() - greatest(created_at, not_before)) * 1000)::bigint"
 			   " FROM agentphone.claim_calls($1)",
 			   1, argtypes);
 	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_SELECT)
@@ -437,6 +447,7 @@ dispatch_send(List *claimed, Oid extension_oid, const char *key)
 		char	   *body = api_encode_create_call(&c->req);
 
 		r->attempt = c->attempt;
+		r->waited_ms = c->waited_ms;
 		r->key_hash = key ? agentphone_key_hash(key) : 0;
 		request_set_sub_account(r, c->sub_account);
 		request_start(r, url, key, body);
@@ -479,10 +490,42 @@ retry_or_give_up(Outcome *o, int attempt, const char *why, int retry_after_ms)
 }
 
 /*
+ * unavailable is a request that placed no call because the API could not
+ * take it (why): the call is queued again, the attempt not counted, and
+ * the worker goes into (or stays in) an outage (outage.c).
+ */
+static void
+unavailable(Outcome *o, const char *why, int retry_after_ms)
+{
+	o->kind = OUTCOME_UNAVAILABLE;
+	o->delay_ms = outage_note_failure(why, retry_after_ms);
+	o->message = psprintf("waiting for the AgentPhone API: %s; no call was placed and no attempt counted, tried again in %d s",
+						  why, (o->delay_ms + 999) / 1000);
+}
+
+/*
+ * unavailable_or_give_up is unavailable() for an answer of the API's
+ * (429, 502, 503, 504), until the call has been due for longer than
+ * agentphone.retry_horizon: then the call is an error.
+ */
+static void
+unavailable_or_give_up(Outcome *o, const char *why, int retry_after_ms, int64 waited_ms)
+{
+	if (waited_ms >= (int64) agentphone_retry_horizon_s * 1000)
+	{
+		o->kind = OUTCOME_ERROR;
+		o->message = psprintf("gave up: the API could not take the call for %lld s (agentphone.retry_horizon); last answer: %s",
+							  (long long) (waited_ms / 1000), why);
+		return;
+	}
+	unavailable(o, why, retry_after_ms);
+}
+
+/*
  * classify_answer classifies a request that got an HTTP answer.
  */
 static void
-classify_answer(Outcome *o, HttpRequest *req, int attempt)
+classify_answer(Outcome *o, HttpRequest *req, int attempt, int64 waited_ms)
 {
 	long		st = req->status;
 
@@ -497,7 +540,9 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt)
 								  " asking the API whether it was placed",
 								  st, problem);
 	}
-	else if (st == 408 || st == 409 || st == 429 || (st >= 500 && st < 600))
+	else if (st == 429 || st == 502 || st == 503 || st == 504)
+		unavailable_or_give_up(o, api_said(req), req->retry_after_ms, waited_ms);
+	else if (st == 408 || st == 409 || (st >= 500 && st < 600))
 		retry_or_give_up(o, attempt, api_said(req), req->retry_after_ms);
 	else if (st == 401)
 	{
@@ -516,18 +561,17 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt)
  * outcome_of decides what a finished request means for its call, id.
  */
 static Outcome
-outcome_of(HttpRequest *req, int64 id, int attempt)
+outcome_of(HttpRequest *req, int64 id, int attempt, int64 waited_ms)
 {
 	Outcome		o;
 
 	memset(&o, 0, sizeof(o));
 	o.id = id;
 	if (req->status > 0 && (req->result == CURLE_OK || req->too_large))
-		classify_answer(&o, req, attempt);
+		classify_answer(&o, req, attempt, waited_ms);
 	else if (!req->sent)
-		retry_or_give_up(&o, attempt,
-						 psprintf("could not reach the AgentPhone API: %s",
-								  http_failure_text(req)), -1);
+		unavailable(&o, psprintf("could not reach the AgentPhone API: %s",
+								 http_failure_text(req)), -1);
 	else
 	{
 		o.kind = OUTCOME_UNKNOWN;
@@ -573,15 +617,16 @@ store_outcome(const Outcome *o)
 	else
 	{
 		static const char *const kinds[] = {NULL, CALL_QUEUED, CALL_ERROR, CALL_RECONCILING,
-		CALL_QUEUED};
-		bool		requeue = o->kind == OUTCOME_RETRY || o->kind == OUTCOME_KEY_REFUSED;
+		CALL_QUEUED, CALL_QUEUED};
+		bool		uncounted = o->kind == OUTCOME_KEY_REFUSED || o->kind == OUTCOME_UNAVAILABLE;
+		bool		requeue = o->kind == OUTCOME_RETRY || uncounted;
 		Oid			types[5] = {INT8OID, TEXTOID, INT4OID, TEXTOID, BOOLOID};
 		Datum		v[5] = {Int64GetDatum(id), CStringGetTextDatum(kinds[o->kind]),
 			Int32GetDatum(o->delay_ms), CStringGetTextDatum(o->message),
-		BoolGetDatum(o->kind == OUTCOME_KEY_REFUSED)};
+		BoolGetDatum(uncounted)};
 		char		n[5] = {' ', ' ', requeue ? ' ' : 'n', ' ', ' '};
 
-		/* $5: an attempt the account's key refused is not counted */
+		/* $5: an attempt the key refused, or the API could not take, is not counted */
 		agentphone_saved_plan(&state_plan,
 				   "UPDATE agentphone.calls SET status = $2,"
 				   " next_attempt_at = now() + $3 * interval '1 millisecond',"
@@ -624,8 +669,12 @@ static int
 record_one(HttpRequest *req)
 {
 	ApiRequest *r = (ApiRequest *) req->owner;
-	Outcome		o = outcome_of(req, r->id, r->attempt);
-	char	   *failure = try_store(&o);
+	Outcome		o = outcome_of(req, r->id, r->attempt, r->waited_ms);
+	char	   *failure;
+
+	if (o.kind != OUTCOME_UNAVAILABLE && req->status > 0)
+		outage_note_answer();
+	failure = try_store(&o);
 
 	if (failure != NULL)
 	{
@@ -655,7 +704,7 @@ record_one(HttpRequest *req)
 		poll_note_placed();
 	if (o.kind == OUTCOME_UNKNOWN)
 		reconcile_note();
-	if (o.kind == OUTCOME_RETRY)
+	if (o.kind == OUTCOME_RETRY || o.kind == OUTCOME_UNAVAILABLE)
 		agentphone_count(COUNT_RETRIED, 1);
 	if (o.kind == OUTCOME_KEY_REFUSED)
 		agentphone_note_key_refused(req->status, r->key_hash);
@@ -664,7 +713,7 @@ record_one(HttpRequest *req)
 		agentphone_count(COUNT_FAILED, 1);
 		agentphone_note_error(psprintf("call %lld: %s", (long long) r->id, o.message), NULL);
 	}
-	return o.kind == OUTCOME_RETRY ? o.delay_ms : -1;
+	return (o.kind == OUTCOME_RETRY || o.kind == OUTCOME_UNAVAILABLE) ? o.delay_ms : -1;
 }
 
 /*

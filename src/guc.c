@@ -39,6 +39,7 @@ int			agentphone_max_calls_per_minute = 120;
 int			agentphone_max_attempts = 5;
 int			agentphone_sweep_interval_ms = 10000;
 int			agentphone_retry_delay_ms = 1000;
+int			agentphone_retry_horizon_s = 3600;
 int			agentphone_poll_interval_ms = 5000;
 int			agentphone_agent_refresh_interval_ms = 5 * 60 * 1000;
 int			agentphone_max_call_duration_s = 3600;
@@ -554,7 +555,7 @@ agentphone_define_settings(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("agentphone.max_attempts",
 							"Maximum number of times the worker tries to place one call.",
-							"Only failures that are safe to retry (429, 5xx, no connection) are retried.",
+							"Counts the answers 408, 409 and 500 (safe to retry); a request not sent, or answered 429, 502, 503 or 504, is no attempt (see agentphone.retry_horizon).",
 							&agentphone_max_attempts,
 							5, 1, 100,
 							PGC_SIGHUP, 0,
@@ -572,6 +573,14 @@ agentphone_define_settings(void)
 							&agentphone_retry_delay_ms,
 							1000, 10, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("agentphone.retry_horizon",
+							"How long a due call is tried while the API answers 429, 502, 503 or 504.",
+							"Such answers place no call and count no attempt; past this time since the call was due, the next one makes it an error. A request that could not be sent never ends a call.",
+							&agentphone_retry_horizon_s,
+							3600, 60, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("agentphone.poll_interval",

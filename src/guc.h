@@ -24,6 +24,7 @@ extern int	agentphone_max_calls_per_minute;
 extern int	agentphone_max_attempts;
 extern int	agentphone_sweep_interval_ms;
 extern int	agentphone_retry_delay_ms;
+extern int	agentphone_retry_horizon_s;
 extern int	agentphone_poll_interval_ms;
 extern int	agentphone_agent_refresh_interval_ms;
 extern int	agentphone_max_call_duration_s;

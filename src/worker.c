@@ -52,6 +52,7 @@
 #include "dispatch.h"
 #include "guc.h"
 #include "http.h"
+#include "outage.h"
 #include "poll.h"
 #include "reconcile.h"
 #include "request.h"
@@ -430,15 +431,24 @@ note_window_rules(void)
 
 /*
  * note_waiting_step is the body of the transaction that says in their
- * last_error why due calls are not placed.
+ * last_error why due calls are not placed (arg, the whole text).
  */
 static void
 note_waiting_step(void *arg)
 {
 	check_extension();
 	if (extension_ready())
-		dispatch_note_waiting(psprintf("waiting: the worker cannot place calls: %s",
-									   (const char *) arg));
+		dispatch_note_waiting((const char *) arg);
+}
+
+/*
+ * note_calls_wait writes why into the last_error of the due calls left
+ * waiting, in a transaction of its own.
+ */
+static void
+note_calls_wait(const char *why)
+{
+	run_in_transaction("agentphone: noting why calls wait", note_waiting_step, (void *) why);
 }
 
 /*
@@ -530,7 +540,7 @@ api_usable(void)
 				 errhint("%s", hint)));
 	api_unusable = true;
 	agentphone_note_error(problem, for_callers);
-	run_in_transaction("agentphone: noting why calls wait", note_waiting_step, (void *) for_callers);
+	note_calls_wait(psprintf("waiting: the worker cannot place calls: %s", for_callers));
 	return false;
 }
 
@@ -543,6 +553,7 @@ claim_and_send(TimestampTz now)
 {
 	ClaimArgs	a = {0, NULL, NIL, -1};	/* next_due_ms: none unless a claim ran */
 	TimestampTz free_at = 0;
+	TimestampTz probe_at = 0;
 	int			slots = agentphone_max_in_flight - http_in_flight();
 	const char *key;
 
@@ -556,7 +567,18 @@ claim_and_send(TimestampTz now)
 	if (!api_usable())
 		return;
 	if (!agentphone_enabled)
-		return;					/* paused: calls stay queued */
+	{
+		/* paused: calls stay queued */
+		note_calls_wait("paused: agentphone.enabled is off; the call is placed when it is turned on again");
+		return;
+	}
+	if ((slots = outage_claim_limit(slots, now, &probe_at)) == 0 && outage_reason() != NULL)
+	{
+		next_claim_at = probe_at;
+		note_calls_wait(psprintf("waiting for the AgentPhone API, which cannot take calls now: %s",
+								 outage_reason()));
+		return;
+	}
 	if (slots <= 0)
 	{
 		more_due = true;		/* claim again when a request finishes */
@@ -567,6 +589,8 @@ claim_and_send(TimestampTz now)
 	if (a.max <= 0)
 	{
 		next_claim_at = free_at;
+		note_calls_wait(psprintf("waiting for agentphone.max_calls_per_minute (%d): the key's budget is spent until %s",
+								 agentphone_max_calls_per_minute, timestamptz_to_str(free_at)));
 		return;
 	}
 

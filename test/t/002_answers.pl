@@ -78,7 +78,7 @@ is(scalar(@$p), 2, '429: two POSTs, the second one placed the call');
 my $gap = $p->[1]{time} - $p->[0]{time};
 note(sprintf('429 Retry-After 2 -> retried after %.2f s', $gap));
 ok($gap >= 1.9 && $gap < 4, 'the retry came after Retry-After (about 2 s)');
-is(row($id)->{attempts}, 2, '429: attempts = 2');
+is(row($id)->{attempts}, 1, '429: attempts = 1 (a 429 placed no call: not an attempt)');
 is(row($id)->{api_call_id}, $p->[1]{call_id}, "429: the row holds the placed call's id");
 is(row($id)->{last_error}, undef, '429: last_error cleared once placed');
 
@@ -91,8 +91,8 @@ is($node->safe_psql('postgres', "SELECT next_attempt_at BETWEEN now() + interval
 	't', 'the retry waits the longest Retry-After honoured, one day');
 $node->safe_psql('postgres', "UPDATE agentphone.calls SET status = 'canceled' WHERE id = $id");
 
-# --- 500 then 503 -> backoff, placed by the third attempt
-($id, $to) = place({ kind => 'status', status => 500 }, { kind => 'status', status => 503 });
+# --- 500 twice -> backoff, placed by the third attempt
+($id, $to) = place({ kind => 'status', status => 500 }, { kind => 'status', status => 500 });
 ok(wait_until(sub { row($id)->{status} eq 'in-progress' }, 20), '5xx: placed in the end');
 $p = posts_for($to);
 is(scalar(@$p), 3, '5xx: three POSTs, one call placed');
@@ -102,12 +102,17 @@ ok($g1 >= 0.09 && $g2 >= 0.19, 'retries back off (at least half of 200 ms, then 
 is(scalar(grep { $_->{call_id} } @$p), 1, '5xx: the API created exactly one call');
 
 # --- retries run out
-($id, $to) = place(map { { kind => 'status', status => 503 } } 1 .. 3);
-is(wait_status($id), 'error', 'three 503s: error');
+($id, $to) = place(map { { kind => 'status', status => 500 } } 1 .. 3);
+is(wait_status($id), 'error', 'three 500s: error');
 like(row($id)->{last_error},
-	qr/^gave up after 3 attempts; last failure: AgentPhone API answered HTTP 503/,
+	qr/^gave up after 3 attempts; last failure: AgentPhone API answered HTTP 500/,
 	'last_error names the attempts and the last failure');
 is(scalar(@{ posts_for($to) }), 3, 'exactly max_attempts POSTs');
+
+# --- 503s are no attempts: four of them (more than max_attempts), then placed
+($id, $to) = place(map { { kind => 'status', status => 503 } } 1 .. 4);
+ok(wait_until(sub { row($id)->{status} eq 'in-progress' }, 30), 'four 503s, max_attempts 3: placed by the fifth POST');
+is(scalar(@{ posts_for($to) }) . ' ' . row($id)->{attempts}, '5 1', 'five POSTs, one attempt counted');
 
 # --- outcome unknown: never resent; the API is asked whether the call
 # exists (after agentphone.reconcile_delay), and a match is adopted
@@ -159,10 +164,10 @@ $node->safe_psql('postgres', q{
 });
 sleep 0.5;
 ($id, $to) = place();
-ok(wait_until(sub { my $r = row($id); $r->{attempts} >= 2 && $r->{status} eq 'queued' }, 20),
-	'connection refused: retried');
-like(row($id)->{last_error}, qr/^attempt 2 of 5 failed \(could not reach the AgentPhone API: .*\); retrying$/,
-	'connection refused: last_error says what happened and that it will retry');
+ok(wait_until(sub { (row($id)->{last_error} // '') =~ /could not reach/ }, 20), 'connection refused: noted');
+like(row($id)->{last_error}, qr/^waiting for the AgentPhone API(: |, which cannot take calls now: )could not reach the AgentPhone API: /,
+	'connection refused: last_error says what happened and that the call waits');
+is(row($id)->{status} . ' ' . row($id)->{attempts}, 'queued 0', 'queued, no attempt counted');
 $node->safe_psql('postgres', q{
 	ALTER SYSTEM RESET agentphone.api_url;
 	SELECT pg_reload_conf();

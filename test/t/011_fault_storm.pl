@@ -42,9 +42,14 @@ my @faults = (
 	({ kind => 'malformed', status => 200 }) x 20,
 	({ kind => 'delay', seconds => 2 }) x 10,
 );
-# interleave them with normal answers: a fault list entry applies to the
-# next matching request, so spread them by giving each a count of 1
-sim('POST', '/_sim/faults', { faults => [ map { { method => 'POST', path => '/v1/calls', count => 1, %$_ } } @faults ] });
+# each fault applies to one request, in the list's order: spread them
+# among as many normal answers (a delay of 0 s), in an order fixed by the
+# seed; a run of three 429s or 503s is an outage, which the worker waits
+# out one request at a time
+srand(11);
+my @spread = map { $_->[1] } sort { $a->[0] <=> $b->[0] }
+  map { [ rand(), $_ ] } (@faults, ({ kind => 'delay', seconds => 0 }) x 150);
+sim('POST', '/_sim/faults', { faults => [ map { { method => 'POST', path => '/v1/calls', count => 1, %$_ } } @spread ] });
 
 my $n = 300;
 my $t0 = time();
