@@ -26,8 +26,10 @@ COMMENT ON COLUMN agentphone.grants.role IS 'the role granted (or a group of rol
 COMMENT ON COLUMN agentphone.grants.admin IS 'true: agentphone_admin was granted; false: agentphone_caller';
 COMMENT ON COLUMN agentphone.grants.admin_option IS 'granted WITH ADMIN OPTION: the role may grant the same group in this database';
 COMMENT ON COLUMN agentphone.grants.granted_at IS 'when it was recorded';
--- a restored database keeps its grants (roles by name)
-SELECT pg_catalog.pg_extension_config_dump('agentphone.grants', '');
+-- a restored database keeps its grants (roles by name; those of dropped
+-- roles, shown as bare OIDs, are left out)
+SELECT pg_catalog.pg_extension_config_dump('agentphone.grants',
+	'WHERE EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role::pg_catalog.oid)');
 
 CREATE FUNCTION agentphone.granted_here(group_role pg_catalog.name) RETURNS boolean
 LANGUAGE C STABLE STRICT PARALLEL SAFE
@@ -112,8 +114,12 @@ COMMENT ON POLICY agents_granted ON agentphone.agents IS 'the members of agentph
 COMMENT ON POLICY agent_numbers_granted ON agentphone.agent_numbers IS 'the members of agentphone_caller in this database read the agents'' numbers';
 COMMENT ON POLICY agent_sync_granted ON agentphone.agent_sync IS 'the members of agentphone_caller in this database read when the agents were last synced';
 
--- The claim cancels a call whose role no longer holds agentphone_caller
--- in this database.
+-- The claim holds back a call whose role holds agentphone_caller, but not
+-- in this database (a grant deleted here, a restored dump of 1.7, a
+-- database copied to another cluster): it stays queued, saying so, looked
+-- at again every minute, and is placed once the role is granted here; a
+-- role that was dropped or may no longer execute agentphone_call() has
+-- its calls canceled, as before.
 CREATE OR REPLACE FUNCTION agentphone.claim_calls(max_calls integer)
 RETURNS SETOF agentphone.calls
 LANGUAGE plpgsql VOLATILE STRICT
@@ -134,8 +140,8 @@ BEGIN
 		SELECT c.id, c.to_number, c.next_attempt_at AS due_at,
 			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.created_by) AS dropped,
 			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.created_by)
-				 OR NOT has_function_privilege(c.created_by::oid, call_fn, 'EXECUTE')
-				 OR NOT agentphone.role_granted_here(c.created_by, 'agentphone_caller') AS revoked,
+				 OR NOT has_function_privilege(c.created_by::oid, call_fn, 'EXECUTE') AS revoked,
+			   NOT agentphone.role_granted_here(c.created_by, 'agentphone_caller') AS ungranted,
 			   (SELECT r.reason FROM agentphone.dial_refusal(c.to_number, c.created_by, c.id, false) r) AS refusal,
 			   agentphone.window_opens(now(), c.timezone, c.to_number) AS opens
 		  FROM due JOIN agentphone.calls c ON c.id = due.id),
@@ -143,7 +149,7 @@ BEGIN
 		SELECT k.id, k.to_number,
 			   row_number() OVER (PARTITION BY k.to_number ORDER BY k.due_at, k.id) AS nth
 		  FROM checks k
-		 WHERE NOT k.revoked AND k.refusal IS NULL AND k.opens <= now()),
+		 WHERE NOT k.revoked AND NOT k.ungranted AND k.refusal IS NULL AND k.opens <= now()),
 	capped AS MATERIALIZED (	-- counted once per call, not once per join probe
 		SELECT d.id, d.nth,
 			   (SELECT count(*) FROM agentphone.calls o
@@ -153,8 +159,9 @@ BEGIN
 			   coalesce(nullif(current_setting('agentphone.max_calls_per_number_per_day', true), ''), '0')::integer AS cap
 		  FROM dialable d),
 	verdict AS (
-		SELECT k.id, k.opens, k.dropped,
+		SELECT k.id, k.opens, k.dropped, k.ungranted AND NOT k.revoked AS ungranted,
 			   CASE WHEN k.revoked THEN 'canceled'
+					WHEN k.ungranted THEN 'queued'
 					WHEN k.refusal IS NOT NULL OR k.opens IS NULL THEN 'blocked'
 					WHEN k.opens > now() THEN 'queued'
 					WHEN p.cap > 0 AND p.dialed + p.nth > p.cap THEN 'blocked'
@@ -170,15 +177,18 @@ BEGIN
 		   SET status = v.status,
 			   attempts = c.attempts + (v.status = 'dispatching')::integer,
 			   dispatched_at = CASE WHEN v.status = 'dispatching' THEN now() ELSE c.dispatched_at END,
-			   next_attempt_at = CASE v.status WHEN 'dispatching' THEN c.next_attempt_at
-											   WHEN 'queued' THEN v.opens END,
-			   held_by_window = v.status = 'queued',
+			   next_attempt_at = CASE WHEN v.status = 'dispatching' THEN c.next_attempt_at
+									  WHEN v.ungranted THEN now() + interval '1 minute'
+									  WHEN v.status = 'queued' THEN v.opens END,
+			   held_by_window = v.status = 'queued' AND NOT v.ungranted,
 			   last_error = CASE v.status
 				   WHEN 'canceled' THEN CASE WHEN v.dropped
 					   THEN format('not dialed: the role that queued it (OID %s) no longer exists', c.created_by::oid)
-					   ELSE format('not dialed: role %s may no longer place calls in this database (agentphone_caller, or EXECUTE on agentphone_call, was revoked)', c.created_by) END
+					   ELSE format('not dialed: role %s may no longer place calls (EXECUTE on agentphone_call was revoked)', c.created_by) END
 				   WHEN 'blocked' THEN 'not dialed: ' || v.refusal
-				   WHEN 'queued' THEN format('waiting for the calling window to open at %s', v.opens)
+				   WHEN 'queued' THEN CASE WHEN v.ungranted
+					   THEN format('waiting: role %s does not hold agentphone_caller in this database; GRANT agentphone_caller TO %s here places the call, agentphone_cancel(%s) cancels it', c.created_by, c.created_by, c.id)
+					   ELSE format('waiting for the calling window to open at %s', v.opens) END
 				   ELSE c.last_error END,
 			   updated_at = now()
 		  FROM verdict v
@@ -186,3 +196,10 @@ BEGIN
 		RETURNING c.*)
 	SELECT * FROM claimed;
 END $$;
+
+-- The names of the notification channels change: a role of another
+-- database that learned this one's before 1.8 (when its grant worked
+-- here) hears nothing more.
+UPDATE agentphone.notify_secret
+   SET secret = pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::pg_catalog.text
+		OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex');

@@ -62,6 +62,7 @@ PG_FUNCTION_INFO_V1(agentphone_role_granted_here);
 PG_FUNCTION_INFO_V1(agentphone_created_in_this_transaction);
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
+static bool recording = false;	/* the hook is installed: GRANTs are recorded */
 
 /* A row of agentphone.grants. */
 typedef struct Grant
@@ -241,8 +242,11 @@ agentphone_require_grant(bool admin)
 			 has_privs_of_role(role, group_oid(admin)) ?
 			 errdetail("Membership in %s counts only in the databases where it was granted, and it was not granted in this one (or was granted before agentphone was installed here).", group) :
 			 errdetail("It is not a member of %s.", group),
+			 recording ?
 			 errhint("Connected to database \"%s\", run: GRANT %s TO %s; (README \"Privileges\").",
-					 db, group, quote_identifier(name))));
+					 db, group, quote_identifier(name)) :
+			 errhint("agentphone is not in shared_preload_libraries, so no GRANT is recorded: add it, restart the server, then run GRANT %s TO %s; connected to database \"%s\".",
+					 group, quote_identifier(name), db)));
 }
 
 /* is_group says whether a role's name is one of the group roles. */
@@ -506,6 +510,85 @@ forget_dropped(Oid relid, List *dropped)
 }
 
 /*
+ * changes_group says whether a statement changes who is a member of a
+ * group role (GRANT or REVOKE of it, CREATE ROLE ... IN ROLE it, ALTER
+ * GROUP it ADD or DROP USER), and sets *revoke when it takes a membership
+ * or an admin option away.
+ */
+static bool
+changes_group(Node *stmt, bool *revoke)
+{
+	ListCell   *lc;
+	bool		admin;
+
+	*revoke = false;
+	if (IsA(stmt, GrantRoleStmt))
+	{
+		*revoke = !((GrantRoleStmt *) stmt)->is_grant;
+		foreach(lc, ((GrantRoleStmt *) stmt)->granted_roles)
+		{
+			AccessPriv *priv = lfirst(lc);
+
+			if (priv->priv_name != NULL && is_group(priv->priv_name, &admin))
+				return true;
+		}
+	}
+	else if (IsA(stmt, CreateRoleStmt))
+	{
+		foreach(lc, option_list(((CreateRoleStmt *) stmt)->options, "addroleto"))
+		{
+			RoleSpec   *group = lfirst(lc);
+
+			if (group->roletype == ROLESPEC_CSTRING && is_group(group->rolename, &admin))
+				return true;
+		}
+	}
+	else if (IsA(stmt, AlterRoleStmt))
+	{
+		AlterRoleStmt *alter = (AlterRoleStmt *) stmt;
+
+		*revoke = alter->action < 0;
+		return alter->role->roletype == ROLESPEC_CSTRING &&
+			is_group(alter->role->rolename, &admin) &&
+			option_list(alter->options, "rolemembers") != NIL;
+	}
+	return false;
+}
+
+/*
+ * delegated_change handles a change of a group's members by a role that is
+ * neither a superuser nor a CREATEROLE role, but holds the group's admin
+ * option: PostgreSQL would apply it to every database, where its grant
+ * counts in one.  Outside a database of agentphone 1.8 it is refused; a
+ * REVOKE takes the membership away in this database only (the cluster's
+ * membership is left to the databases where it was granted) and returns
+ * true: the statement is done.  A GRANT goes on.
+ */
+static bool
+delegated_change(Node *stmt, bool revoke)
+{
+	Oid			relid = grants_table();
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to grant or revoke agentphone's group roles in database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errdetail("Membership in agentphone_caller and agentphone_admin counts per database, and agentphone 1.8 or later is not installed in this one; a role that is not a superuser grants and revokes them only where it does."),
+				 errhint("Connect to the database the grant is for, and run the statement there.")));
+	if (!revoke)
+		return false;
+	if (IsA(stmt, GrantRoleStmt))
+		record_grant_role(relid, (GrantRoleStmt *) stmt);
+	else
+		record_alter_group(relid, (AlterRoleStmt *) stmt);
+	ereport(NOTICE,
+			(errmsg("agentphone: revoked in database \"%s\" only", get_database_name(MyDatabaseId)),
+			 errdetail("The roles stay members of the group in the cluster, for the other databases where they were granted it; a superuser's REVOKE takes it away everywhere.")));
+	return true;
+}
+
+/*
  * grants_process_utility runs a utility statement, then records what it
  * did to the group roles' members in this database.
  */
@@ -518,7 +601,12 @@ grants_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *stmt = pstmt->utilityStmt;
 	List	   *dropped = IsA(stmt, DropRoleStmt) ? dropped_roles((DropRoleStmt *) stmt) : NIL;
 	Oid			relid;
+	bool		revoke;
 
+	if (!creating_extension && IsTransactionState() && changes_group(stmt, &revoke) &&
+		!superuser() && !has_createrole_privilege(GetUserId()) &&
+		delegated_change(stmt, revoke))
+		return;
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context,
 							 params, queryEnv, dest, qc);
@@ -548,6 +636,7 @@ grants_process_utility(PlannedStmt *pstmt, const char *queryString,
 void
 agentphone_install_grants(void)
 {
+	recording = true;
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = grants_process_utility;
 }

@@ -241,13 +241,15 @@ trim_number_locks(void)
 }
 
 /*
- * forget_dropped_roles deletes, once a minute, the grants recorded in
+ * forget_revoked_grants deletes, once a minute, the grants recorded in
  * agentphone.grants for roles that no longer exist (DROP ROLE run in
  * another database), so that no later role given the same OID inherits
- * them.
+ * them, and for roles no longer members of the group (a superuser's
+ * REVOKE, in any database, takes it away everywhere), so that a grant
+ * made later in another database does not bring them back.
  */
 static void
-forget_dropped_roles(void)
+forget_revoked_grants(void)
 {
 	static SPIPlanPtr plan = NULL;
 	static TimestampTz next_at = 0;
@@ -256,11 +258,14 @@ forget_dropped_roles(void)
 	if (now < next_at || !agentphone_has_relation("grants"))
 		return;
 	agentphone_saved_plan(&plan,
-						  "DELETE FROM agentphone.grants g WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_authid a"
-						  " WHERE a.oid OPERATOR(pg_catalog.=) g.role::pg_catalog.oid)",
+						  "DELETE FROM agentphone.grants g WHERE CASE"
+						  " WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_authid a"
+						  "  WHERE a.oid OPERATOR(pg_catalog.=) g.role::pg_catalog.oid) THEN true"
+						  " ELSE NOT pg_catalog.pg_has_role(g.role::pg_catalog.oid,"
+						  "  CASE WHEN g.admin THEN 'agentphone_admin' ELSE 'agentphone_caller' END, 'MEMBER') END",
 						  0, NULL);
 	if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not forget the grants of dropped roles");
+		elog(ERROR, "could not forget the revoked grants");
 	next_at = TimestampTzPlusMilliseconds(now, 60 * 1000);
 }
 
@@ -303,7 +308,7 @@ claim_step(void *arg)
 	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
 	trim_events();
 	trim_number_locks();
-	forget_dropped_roles();
+	forget_revoked_grants();
 	note_queue_depth();
 }
 

@@ -9,8 +9,13 @@
 #     the statement that lifts it; the dialing trigger too;
 #   - every table and view granted to them shows a's roles nothing of b
 #     (b's own roles, and superusers, see their rows);
-#   - the claim cancels, undialed, a call whose role lost its grant in b;
-#   - ADMIN OPTION granted in a does not let its holder grant in b;
+#   - the claim holds back, undialed and saying why, a call whose role
+#     lost its grant in b, and places it once the role is granted again;
+#   - ADMIN OPTION granted in a does not let its holder grant or revoke in
+#     b, nor anywhere agentphone is not installed, and its REVOKE in a
+#     takes the membership away in a only;
+#   - a superuser's REVOKE takes it away everywhere: the other databases
+#     forget their records, so a later grant elsewhere revives nothing;
 #   - GRANT, REVOKE, CREATE ROLE ... IN ROLE, ALTER GROUP and DROP ROLE run
 #     in a database are recorded there (a re-created role of the same name
 #     holds nothing), a grant to a team counts for its members, a pooler's
@@ -122,16 +127,21 @@ is(sql('SELECT count(*) FROM agentphone.calls', db => 'b', as => 'app_b'), 2, 'a
 my $later = sql("SELECT agentphone_call('agt_1', '+14155557007', not_before => now() + interval '3 s')",
 	db => 'b', as => 'app_b');
 sql(q{DELETE FROM agentphone.grants WHERE role = 'app_b'::regrole}, db => 'b');
-ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $later", db => 'b') eq 'canceled' }, 30),
-	'a queued call whose role lost agentphone_caller in b is canceled at the claim');
-like(sql("SELECT last_error FROM agentphone.calls WHERE id = $later", db => 'b'),
-	qr/^not dialed: role app_b may no longer place calls in this database/, 'and says why');
-is(posts_to('+14155557007'), 0, 'it was never dialed');
+ok(wait_until(sub { (sql("SELECT last_error FROM agentphone.calls WHERE id = $later", db => 'b') // '') =~ /^waiting: / }, 30),
+	'a queued call whose role lost agentphone_caller in b is held back at the claim');
+like(sql("SELECT status || ' ' || (next_attempt_at > now() + interval '50 s') || ' ' || last_error FROM agentphone.calls WHERE id = $later", db => 'b'),
+	qr/^queued true waiting: role app_b does not hold agentphone_caller in this database; GRANT agentphone_caller TO app_b here places the call, agentphone_cancel\($later\) cancels it$/,
+	'queued, looked at again in a minute, saying why and what to do');
+is(posts_to('+14155557007'), 0, 'it was not dialed');
 like(sql_error("SELECT agentphone_call('agt_1', '+14155557008')", db => 'b', as => 'app_b'),
 	qr/does not hold agentphone_caller in database "b"/, 'app_b may no longer queue there');
 sql('GRANT agentphone_caller TO app_b', db => 'b');
 like(sql("SELECT agentphone_call('agt_1', '+14155557008')", db => 'b', as => 'app_b'), qr/^\d+$/,
 	'GRANT again in b gives it back (the membership was still there: it is recorded again)');
+# (the claim looks again after a minute; not waited for here)
+sql("UPDATE agentphone.calls SET next_attempt_at = now() WHERE id = $later", db => 'b');
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $later", db => 'b') eq 'in-progress' }, 20),
+	'and the held call is placed when it comes due again');
 
 # --- the admin option counts where it was granted
 sql('CREATE ROLE helper LOGIN');
@@ -145,6 +155,19 @@ is(sql(q{SELECT pg_has_role('app_b', 'agentphone_admin', 'MEMBER')}), 'f', 'and 
 like(sql_error('REVOKE agentphone_admin FROM adm_b', db => 'b', as => 'adm_a'),
 	qr/permission denied to grant or revoke agentphone_admin in database "b"/, 'nor revoke in b');
 is(sql(q{SELECT pg_has_role('adm_b', 'agentphone_admin', 'MEMBER')}), 't', 'adm_b keeps it');
+for my $statement ('GRANT agentphone_admin TO app_b', 'REVOKE agentphone_admin FROM adm_b')
+{
+	like(sql_error($statement, as => 'adm_a'),
+		qr/permission denied to grant or revoke agentphone's group roles in database "postgres"/,
+		"nor, in a database without agentphone, '$statement'");
+}
+is(sql(q{SELECT pg_has_role('adm_b', 'agentphone_admin', 'MEMBER') AND NOT pg_has_role('app_b', 'agentphone_admin', 'MEMBER')}),
+	't', 'which changed no membership');
+my ($rev_out, $rev_err) = try_sql('REVOKE agentphone_admin FROM helper', db => 'a', as => 'adm_a');
+like($rev_err, qr/NOTICE:  agentphone: revoked in database "a" only/, "adm_a's REVOKE in a is for a only");
+is(sql(q{SELECT count(*) FROM agentphone.grants WHERE role = 'helper'::regrole}, db => 'a') . ' '
+	  . sql(q{SELECT pg_has_role('helper', 'agentphone_admin', 'MEMBER')}), '0 t',
+	'helper loses it in a, and stays a member in the cluster for the other databases');
 
 # --- each way of changing membership is recorded where it runs
 sub recorded
@@ -170,6 +193,17 @@ sql('GRANT agentphone_caller TO newhire', db => 'a');
 like(sql_error("SELECT agentphone_call('agt_1', '+14155557009')", db => 'b', as => 'newhire'),
 	qr/does not hold agentphone_caller in database "b"/,
 	'a role created again under the same name, granted in a, holds nothing in b');
+
+# a superuser's REVOKE takes it away everywhere: b forgets its record
+# (its worker, within a minute), so a later grant in a revives nothing in b
+sql('CREATE ROLE mover LOGIN');
+sql('GRANT agentphone_caller TO mover', db => 'b');
+sql('REVOKE agentphone_caller FROM mover');
+ok(wait_until(sub { recorded('b', 'mover') eq '-' }, 75), "b's worker forgets the grant of a role no longer a member");
+sql('GRANT agentphone_caller TO mover', db => 'a');
+like(sql_error("SELECT agentphone_call('agt_1', '+14155557014')", db => 'b', as => 'mover'),
+	qr/role "mover" does not hold agentphone_caller in database "b"/,
+	'granted again in a, it holds nothing in b');
 
 # a grant to a team counts for its members, in that database only
 sql('CREATE ROLE team NOLOGIN');
