@@ -18,6 +18,7 @@ OBJS = \
 	src/grants.o \
 	src/launcher.o \
 	src/guc.o \
+	src/home.o \
 	src/http.o \
 	src/numbers.o \
 	src/outage.o \
@@ -82,6 +83,24 @@ include $(PGXS)
 CONTRIB_TESTDB = postgres
 ISOLATION_TESTDB = postgres
 PROVE_FLAGS = -I test/t -v
+
+# pg_regress and the specs queue calls that the server's worker places:
+# they run only against a server whose agentphone.api_url is a simulator
+# on this machine (http://127.0.0.1, localhost or [::1]), never a real
+# API.  The server is the one pg_regress would use (EXTRA_REGRESS_OPTS,
+# PGHOST, PGPORT).
+installcheck: installcheck-refuses-real-api
+.PHONY: installcheck-refuses-real-api
+installcheck-refuses-real-api:
+ifneq ($(strip $(REGRESS)$(ISOLATION)),)
+	@url=$$($(bindir)/psql -X -A -t -q $(filter --host=% --port=% --user=%,$(EXTRA_REGRESS_OPTS)) -d postgres \
+		-c "SELECT coalesce(current_setting('agentphone.api_url', true), '')" 2>&1) || \
+		{ echo "make installcheck: cannot ask the server for agentphone.api_url: $$url" >&2; exit 1; }; \
+	case "$$url" in \
+	http://127.0.0.1:*|http://127.0.0.1/*|http://localhost:*|http://localhost/*|http://\[::1\]:*) ;; \
+	*) echo "make installcheck: refused: the server's agentphone.api_url is \"$$url\", not a simulator on this machine; the tests queue calls that its worker would place. Run them with test/run.sh, which starts its own server and simulator." >&2; exit 1 ;; \
+	esac
+endif
 
 # "make dist": the archive PGXN expects, agentphone-<version>.zip with
 # everything under agentphone-<version>/.  In a git checkout it is the

@@ -114,6 +114,54 @@ COMMENT ON POLICY agents_granted ON agentphone.agents IS 'the members of agentph
 COMMENT ON POLICY agent_numbers_granted ON agentphone.agent_numbers IS 'the members of agentphone_caller in this database read the agents'' numbers';
 COMMENT ON POLICY agent_sync_granted ON agentphone.agent_sync IS 'the members of agentphone_caller in this database read when the agents were last synced';
 
+-- A copy or a restore of a database does not dial its calls again
+-- (issue 23): each call records where it was queued, the cluster's system
+-- identifier and the database's OID (src/home.c); the claim dials only the
+-- calls queued in this database, and holds the others until an admin here
+-- adopts or cancels them.  The calls not yet placed get this database's
+-- home at the update; finished ones keep none (they are never dialed).
+CREATE FUNCTION agentphone.home() RETURNS text
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'agentphone_home';
+COMMENT ON FUNCTION agentphone.home() IS
+'this database''s identity, "<system identifier>:<database OID>": where a call queued now is queued (agentphone.calls.home)';
+REVOKE ALL ON FUNCTION agentphone.home() FROM PUBLIC;
+ALTER TABLE agentphone.calls ADD COLUMN home text;
+ALTER TABLE agentphone.calls ALTER COLUMN home SET DEFAULT agentphone.home();
+COMMENT ON COLUMN agentphone.calls.home IS
+	'where the call was queued, "<system identifier>:<database OID>" (agentphone.home()): a call of another home (a copy or a restore of the database) is not dialed until an admin adopts it';
+UPDATE agentphone.calls SET home = agentphone.home()
+ WHERE status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'dispatching', 'reconciling']);
+
+CREATE FUNCTION agentphone_adopt_calls() RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_adopt_calls';
+COMMENT ON FUNCTION agentphone_adopt_calls() IS
+'places here the queued calls that were queued in another database or cluster (this database is a copy or a restore of it, and the original will not place them); returns how many';
+REVOKE ALL ON FUNCTION agentphone_adopt_calls() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_adopt_calls() TO agentphone_admin;
+CREATE FUNCTION agentphone_cancel_copied_calls() RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_cancel_copied_calls';
+COMMENT ON FUNCTION agentphone_cancel_copied_calls() IS
+'cancels the queued calls that were queued in another database or cluster (this database is a copy or a restore of it); returns how many';
+REVOKE ALL ON FUNCTION agentphone_cancel_copied_calls() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_cancel_copied_calls() TO agentphone_admin;
+
+-- A row written into agentphone.calls other than by agentphone_call() (a
+-- superuser's INSERT, COPY, a logical replication apply) wakes the worker
+-- at COMMIT too, as a queued call does, rather than wait for the sweep.
+CREATE FUNCTION agentphone.wake_worker() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'agentphone_wake_worker';
+REVOKE ALL ON FUNCTION agentphone.wake_worker() FROM PUBLIC;
+COMMENT ON FUNCTION agentphone.wake_worker() IS
+'internal: a statement trigger on agentphone.calls that wakes this database''s worker when the transaction commits';
+CREATE TRIGGER calls_wake_worker AFTER INSERT ON agentphone.calls
+	FOR EACH STATEMENT EXECUTE FUNCTION agentphone.wake_worker();
+-- in a logical replication apply too
+ALTER TABLE agentphone.calls ENABLE ALWAYS TRIGGER calls_wake_worker;
+
 -- The claim holds back a call whose role holds agentphone_caller, but not
 -- in this database (a grant deleted here, a restored dump of 1.7, a
 -- database copied to another cluster): it stays queued, saying so, looked
@@ -128,6 +176,7 @@ AS $$
 DECLARE
 	-- looked up once per claim, not parsed again for every claimed row
 	call_fn oid := '@extschema@.agentphone_call(text,text,jsonb,text,text,text,text,jsonb,text,timestamptz)'::regprocedure;
+	here text := agentphone.home();
 BEGIN
 	RETURN QUERY
 	WITH due AS (
@@ -138,6 +187,7 @@ BEGIN
 		 FOR UPDATE SKIP LOCKED),
 	checks AS (
 		SELECT c.id, c.to_number, c.next_attempt_at AS due_at,
+			   c.home IS DISTINCT FROM here AS copied,
 			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.created_by) AS dropped,
 			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.created_by)
 				 OR NOT has_function_privilege(c.created_by::oid, call_fn, 'EXECUTE') AS revoked,
@@ -149,7 +199,7 @@ BEGIN
 		SELECT k.id, k.to_number,
 			   row_number() OVER (PARTITION BY k.to_number ORDER BY k.due_at, k.id) AS nth
 		  FROM checks k
-		 WHERE NOT k.revoked AND NOT k.ungranted AND k.refusal IS NULL AND k.opens <= now()),
+		 WHERE NOT k.copied AND NOT k.revoked AND NOT k.ungranted AND k.refusal IS NULL AND k.opens <= now()),
 	capped AS MATERIALIZED (	-- counted once per call, not once per join probe
 		SELECT d.id, d.nth,
 			   (SELECT count(*) FROM agentphone.calls o
@@ -159,8 +209,10 @@ BEGIN
 			   coalesce(nullif(current_setting('agentphone.max_calls_per_number_per_day', true), ''), '0')::integer AS cap
 		  FROM dialable d),
 	verdict AS (
-		SELECT k.id, k.opens, k.dropped, k.ungranted AND NOT k.revoked AS ungranted,
-			   CASE WHEN k.revoked THEN 'canceled'
+		SELECT k.id, k.opens, k.dropped, k.copied,
+			   k.ungranted AND NOT k.revoked AND NOT k.copied AS ungranted,
+			   CASE WHEN k.copied THEN 'queued'
+					WHEN k.revoked THEN 'canceled'
 					WHEN k.ungranted THEN 'queued'
 					WHEN k.refusal IS NOT NULL OR k.opens IS NULL THEN 'blocked'
 					WHEN k.opens > now() THEN 'queued'
@@ -178,15 +230,18 @@ BEGIN
 			   attempts = c.attempts + (v.status = 'dispatching')::integer,
 			   dispatched_at = CASE WHEN v.status = 'dispatching' THEN now() ELSE c.dispatched_at END,
 			   next_attempt_at = CASE WHEN v.status = 'dispatching' THEN c.next_attempt_at
+									  WHEN v.copied THEN 'infinity'
 									  WHEN v.ungranted THEN now() + interval '1 minute'
 									  WHEN v.status = 'queued' THEN v.opens END,
-			   held_by_window = v.status = 'queued' AND NOT v.ungranted,
+			   held_by_window = v.status = 'queued' AND NOT v.ungranted AND NOT v.copied,
 			   last_error = CASE v.status
 				   WHEN 'canceled' THEN CASE WHEN v.dropped
 					   THEN format('not dialed: the role that queued it (OID %s) no longer exists', c.created_by::oid)
 					   ELSE format('not dialed: role %s may no longer place calls (EXECUTE on agentphone_call was revoked)', c.created_by) END
 				   WHEN 'blocked' THEN 'not dialed: ' || v.refusal
-				   WHEN 'queued' THEN CASE WHEN v.ungranted
+				   WHEN 'queued' THEN CASE WHEN v.copied
+					   THEN format('not dialed: queued in %s, and this is %s: this database is a copy or a restore of the one where the call was queued; an admin here runs agentphone_adopt_calls() to place such calls, or agentphone_cancel_copied_calls() to cancel them', coalesce(c.home, 'another database'), here)
+					   WHEN v.ungranted
 					   THEN format('waiting: role %s does not hold agentphone_caller in this database; GRANT agentphone_caller TO %s here places the call, agentphone_cancel(%s) cancels it', c.created_by, c.created_by, c.id)
 					   ELSE format('waiting for the calling window to open at %s', v.opens) END
 				   ELSE c.last_error END,

@@ -14,9 +14,11 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -47,6 +49,7 @@
 
 
 PG_FUNCTION_INFO_V1(agentphone_call);
+PG_FUNCTION_INFO_V1(agentphone_wake_worker);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
 PG_FUNCTION_INFO_V1(agentphone_retry);
 PG_FUNCTION_INFO_V1(agentphone_wait);
@@ -421,6 +424,12 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 	char	   *waiting = NULL;
 	int64		id;
 
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot queue a call on a standby server"),
+				 errdetail("This server is a standby: calls are queued, and placed, on the primary."),
+				 errhint("Connect to the primary to run agentphone_call().")));
 	PreventCommandIfReadOnly("agentphone_call()");
 	check_database();
 	agentphone_check_text("agent_id", agent_id, MAX_ID_LEN, true, false);
@@ -519,6 +528,23 @@ agentphone_call(PG_FUNCTION_ARGS)
 }
 
 /*
+ * agentphone.wake_worker(), a statement trigger AFTER INSERT on
+ * agentphone.calls: rows written other than by agentphone_call() (a
+ * superuser's INSERT, COPY, a logical replication apply) wake the worker
+ * at COMMIT, like a queued call, rather than wait for the sweep.
+ */
+Datum
+agentphone_wake_worker(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("agentphone.wake_worker() may only be called as a trigger")));
+	agentphone_wake_at_commit();
+	return PointerGetDatum(NULL);
+}
+
+/*
  * call_must_exist raises an error when there is no call with this id.
  * It runs inside an SPI connection.
  */
@@ -545,6 +571,33 @@ call_must_exist(int64 id)
  * cannot be taken back.  The row lock makes this race-free: a cancel that
  * meets a claim in progress waits for it and then sees "dispatching".
  */
+/*
+ * say_why_not_canceled tells, in a NOTICE, why call id (the caller's) was
+ * not canceled: it is no longer queued; a live one is ended with
+ * agentphone_end_call().  Runs inside an SPI connection.
+ */
+static void
+say_why_not_canceled(int64 id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		v[1] = {Int64GetDatum(id)};
+	char	   *status;
+
+	if (SPI_execute_with_args("SELECT status, api_call_id IS NOT NULL AND ended_at IS NULL"
+							  " AND status NOT IN ('completed', 'failed', 'canceled', 'error', 'blocked', 'unknown')"
+							  " FROM agentphone.calls WHERE id = $1",
+							  1, types, v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		return;					/* (not read-only: a snapshot taken now) */
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "t") == 0)
+		ereport(NOTICE,
+				(errmsg("call %lld was not canceled: it is %s, already placed", (long long) id, status),
+				 errhint("agentphone_end_call(%lld) hangs up a live call.", (long long) id)));
+	else
+		ereport(NOTICE,
+				(errmsg("call %lld was not canceled: it is %s, no longer queued", (long long) id, status)));
+}
+
 Datum
 agentphone_cancel(PG_FUNCTION_ARGS)
 {
@@ -569,6 +622,8 @@ agentphone_cancel(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not cancel the call");
 	canceled = (SPI_processed == 1);
 	agentphone_restore_user(&caller);
+	if (!canceled)
+		say_why_not_canceled(PG_GETARG_INT64(0));
 	SPI_finish();
 	PG_RETURN_BOOL(canceled);
 }

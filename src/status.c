@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -62,6 +63,8 @@ queue_depth(void)
 static const char *
 unserved_reason(void)
 {
+	if (RecoveryInProgress())
+		return "this server is a standby: no worker runs here; calls are queued and placed on the primary";
 	if (shared_database_unserved(MyDatabaseId))
 		return psprintf("no worker serves this database: all %d slots of agentphone.max_databases serve other databases; raise it and restart the server",
 						shared_slot_count());

@@ -2,7 +2,8 @@
  *
  * trigger.c
  *		agentphone_dial_trigger(agent_id, number_column [, variables
- *		[, id_column]]): one call queued per inserted or updated row.
+ *		[, id_column]]): one call queued per inserted row, and per updated
+ *		row whose number changed.
  *
  * The row is read the way to_jsonb(NEW) shows it, so a column of any type
  * gives the number or a variable as PL/pgSQL's "NEW ->> column" would.
@@ -27,6 +28,7 @@
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -257,6 +259,31 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *td)
 	return cache;
 }
 
+/*
+ * number_unchanged says whether an UPDATE left the number column, column,
+ * as it was (both NULL, or the same bytes).  A column it cannot find is
+ * left to row_as_jsonb's error.
+ */
+static bool
+number_unchanged(TriggerData *td, TupleDesc desc, const char *column)
+{
+	int			attnum = SPI_fnumber(desc, column);
+	bool		old_null,
+				new_null;
+	Datum		old_value,
+				new_value;
+	Form_pg_attribute att;
+
+	if (attnum <= 0)
+		return false;
+	att = TupleDescAttr(desc, attnum - 1);
+	old_value = heap_getattr(td->tg_trigtuple, attnum, desc, &old_null);
+	new_value = heap_getattr(td->tg_newtuple, attnum, desc, &new_null);
+	if (old_null || new_null)
+		return old_null && new_null;
+	return datumIsEqual(old_value, new_value, att->attbyval, att->attlen);
+}
+
 Datum
 agentphone_dial_trigger(PG_FUNCTION_ARGS)
 {
@@ -284,6 +311,8 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(td->tg_relation);
 	if (pg_proc_aclcheck(cache->call_fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "agentphone_call");
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && number_unchanged(td, desc, argv[1]))
+		return PointerGetDatum(tuple);	/* an edit of another column calls nobody */
 	rec = row_as_jsonb(cache, tuple, desc);
 
 	memset(isnull, true, sizeof(isnull));

@@ -549,6 +549,9 @@ api_usable(void)
 	return false;
 }
 
+/* when a paused worker next writes why into the due calls' last_error */
+static TimestampTz paused_note_due = 0;
+
 /*
  * claim_and_send claims as many due calls as the in-flight limit and the
  * per-minute window allow, commits, then sends them.
@@ -573,10 +576,15 @@ claim_and_send(TimestampTz now)
 		return;
 	if (!agentphone_enabled)
 	{
-		/* paused: calls stay queued */
-		note_calls_wait("paused: agentphone.enabled is off; the call is placed when it is turned on again");
+		/* paused: calls stay queued, saying so (once a sweep) */
+		if (now >= paused_note_due)
+		{
+			note_calls_wait("paused: agentphone.enabled is off; the call is placed when it is turned on again");
+			paused_note_due = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
+		}
 		return;
 	}
+	paused_note_due = 0;
 	if ((slots = outage_claim_limit(slots, now, &probe_at)) == 0 && outage_reason() != NULL)
 	{
 		next_claim_at = probe_at;

@@ -69,8 +69,11 @@ say "a session of app listening on its channel, agentphone_channel() (its notifi
 	for _ in $(seq 120); do echo "SELECT pg_sleep(0.25);"; done) \
 	>"$scratch/listen.sql"
 chown postgres "$scratch/listen.sql"
-(cd "$scratch" && as_pg psql -X -q -d postgres -h "$scratch" -p "$PGPORT" -U app \
-	-f listen.sql >"$scratch/listen.out" 2>&1) &
+# psql writes its own pid (exec keeps it), and is ended below by that pid
+# alone: no other demo's listener is touched
+(cd "$scratch" && as_pg sh -c 'echo $$ >"$1/listen.pid"; shift; exec "$@"' sh "$scratch" \
+	psql -X -q -d postgres -h "$scratch" -p "$PGPORT" -U app -f listen.sql) \
+	>"$scratch/listen.out" 2>&1 &
 listener=$!
 sleep 0.5
 
@@ -130,7 +133,7 @@ ORDER BY c.id;
 SQL
 
 sleep 0.5
-pkill -u postgres -f "psql.*-f listen.sql" 2>/dev/null || true
+kill "$(cat "$scratch/listen.pid")" 2>/dev/null || true
 wait "$listener" 2>/dev/null || true
 say "what the listening session received (one payload per transition, then one when the transcript is stored)"
 sed -n 's/^Asynchronous notification "agentphone_[0-9a-f]*" with payload "\(.*\)" received from server process.*/  \1/p' \

@@ -46,10 +46,16 @@ install_deps() {
 	fi
 	say "installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	local had_main=no
+	[ -e /etc/postgresql/$PG_MAJOR/main ] && had_main=yes
 	apt-get update -qq >/dev/null
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-	# Debian's package starts a cluster of its own; ours are throwaway ones.
-	pg_ctlcluster $PG_MAJOR main stop >/dev/null 2>&1 || true
+	# Debian's server package creates and starts a cluster "main" when
+	# there is none; ours are throwaway ones, so one that this install
+	# created is stopped.  A cluster that was there before is not touched.
+	if [ "$had_main" = no ] && [ -e /etc/postgresql/$PG_MAJOR/main ]; then
+		pg_ctlcluster $PG_MAJOR main stop >/dev/null 2>&1 || true
+	fi
 }
 
 # build_install: build with warnings as errors and install the extension
@@ -68,7 +74,7 @@ build_install() {
 # owned by postgres; prints its path
 make_scratch() {
 	local src=$1 dir
-	dir=$(mktemp -d /tmp/agentphone.XXXXXX)
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/agentphone.XXXXXX")
 	tar -C "$src" --exclude=.git --exclude='*.o' --exclude='*.bc' -cf - . | tar -C "$dir" -xf -
 	[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
 	chmod 755 "$dir"

@@ -92,9 +92,11 @@ installcheck "pg_regress suite" ISOLATION= TAP_TESTS= EXTRA_REGRESS_OPTS="$serve
 count_regress "$scratch/regression.diffs"
 
 # 3. the isolation specs (ISOLATION, test/isolation) on the same cluster,
-# restarted with the worker paused: the specs' sessions play the worker's
-# claim themselves
-as_pg psql -X -q -d postgres -c "ALTER SYSTEM SET agentphone.enabled = off" &&
+# restarted with the worker paused (and its sweep, which notes in the due
+# calls that they are paused, an hour apart): the specs' sessions play
+# the worker's claim themselves
+as_pg psql -X -q -d postgres -c "ALTER SYSTEM SET agentphone.enabled = off" \
+	-c "ALTER SYSTEM SET agentphone.sweep_interval = '1h'" &&
 	as_pg pg_ctl -D "$scratch/data" -l "$scratch/server.log" -w restart >/dev/null
 installcheck "isolation specs" REGRESS= TAP_TESTS= EXTRA_REGRESS_OPTS="$server"
 count_regress "$scratch/output_iso/regression.diffs"

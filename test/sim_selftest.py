@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -28,11 +29,12 @@ CALL_ID_RE = re.compile(r"^call_[0-9a-f]{24}$")
 
 PROC = None
 PORT = None
+TMPDIR = None
 
 
 def start_simulator():
-    global PROC, PORT
-    tmpdir = tempfile.mkdtemp(prefix="agentphone-sim-")
+    global PROC, PORT, TMPDIR
+    TMPDIR = tmpdir = tempfile.mkdtemp(prefix="agentphone-sim-")
     port_file = os.path.join(tmpdir, "port")
     PROC = subprocess.Popen([sys.executable, SIM, "--port", "0", "--port-file", port_file],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -57,6 +59,7 @@ def stop_simulator():
     stderr = PROC.stderr.read()
     PROC.stdout.close()
     PROC.stderr.close()
+    shutil.rmtree(TMPDIR, ignore_errors=True)
     return rc, stderr
 
 

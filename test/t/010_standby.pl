@@ -33,7 +33,11 @@ is($standby->safe_psql('tenant', "SELECT count(*) FROM agentphone.calls WHERE st
 is($standby->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('agentphone worker', 'agentphone launcher')"),
 	'0', 'neither the agentphone launcher nor a worker runs on the standby');
 my ($rc, $out, $err) = $standby->psql('postgres', "SELECT agentphone_call('agt_1', '+14155553999')");
-like($err, qr/read-only transaction/, 'queuing on the standby is refused');
+like($err, qr/ERROR:  cannot queue a call on a standby server\nDETAIL:  This server is a standby: calls are queued, and placed, on the primary\.\nHINT:  Connect to the primary/,
+	'queuing on the standby is refused, saying where calls are queued');
+like($standby->safe_psql('postgres', 'SELECT last_error FROM agentphone_worker_status()'),
+	qr/^this server is a standby: no worker runs here; calls are queued and placed on the primary$/,
+	'and agentphone_worker_status() says that this server is a standby');
 sleep 2;
 is(scalar(@{ sim_posts() }), 0, 'nothing was dialed');
 

@@ -1,8 +1,9 @@
 # 024_dump.pl: pg_dump and pg_restore of a database using agentphone.  The
 # calls, transcripts, events and do-not-call entries come back as they
 # were (pg_extension_config_dump), the restored database is served again,
-# a call queued before the dump is placed once after the restore, and new
-# calls get new ids.
+# a call queued before the dump is held after the restore (a restore is
+# another database: 032 has why) and placed once when an admin adopts it,
+# and new calls get new ids.
 use strict;
 use warnings;
 
@@ -43,7 +44,11 @@ is(sql($counts, db => 'app'), $counted, 'the restore has as many rows');
 is(sql($rows, db => 'app'), $before, 'and the same calls, transcripts, events and do-not-call entries');
 
 ok(wait_until(sub { worker_pid($node, 'app') ne '' }, 10), 'the restored database is served');
-ok(wait_until(sub { posts_to('+14155559002') == 1 }, 45), 'the call queued before the dump is placed after the restore');
+ok(wait_until(sub { (sql("SELECT last_error FROM agentphone.calls WHERE id = $later", db => 'app') // '') =~ /^not dialed: queued in / }, 45),
+	'the call queued before the dump is held after the restore, which is another database (1.8)');
+is(posts_to('+14155559002'), 0, 'and not dialed');
+is(sql('SELECT agentphone_adopt_calls()', db => 'app'), 1, 'the original is gone: an admin adopts it');
+ok(wait_until(sub { posts_to('+14155559002') == 1 }, 30), 'and it is placed');
 my $new = sql("SELECT agentphone_call('agt_1', '+14155559004')", db => 'app');
 cmp_ok($new, '>', $later, 'a new call gets a new id (the sequence came back too)');
 like(sql("SELECT agentphone_wait($new, '30 s')", db => 'app'), qr/^(in-progress|completed)$/, 'and is placed');
