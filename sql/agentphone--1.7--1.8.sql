@@ -187,7 +187,7 @@ BEGIN
 		 FOR UPDATE SKIP LOCKED),
 	checks AS (
 		SELECT c.id, c.to_number, c.next_attempt_at AS due_at,
-			   c.home IS DISTINCT FROM here AS copied,
+			   c.home IS NOT NULL AND c.home OPERATOR(pg_catalog.<>) here AS copied,
 			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.created_by) AS dropped,
 			   NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.created_by)
 				 OR NOT has_function_privilege(c.created_by::oid, call_fn, 'EXECUTE') AS revoked,
@@ -258,3 +258,97 @@ END $$;
 UPDATE agentphone.notify_secret
    SET secret = pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::pg_catalog.text
 		OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex');
+
+-- The worker's health says when its last failure happened and whether it
+-- is over, and pg_monitor's members (a monitoring agent) may read it: it
+-- holds no phone number, name, transcript, key or path.
+DROP FUNCTION @extschema@.agentphone_worker_status();
+CREATE FUNCTION agentphone_worker_status(
+	OUT running boolean, OUT pid integer, OUT started_at timestamptz,
+	OUT last_loop timestamptz, OUT queue_depth bigint, OUT in_flight integer,
+	OUT dispatched bigint, OUT retried bigint, OUT failed bigint,
+	OUT reconciled bigint, OUT last_error text, OUT last_error_at timestamptz,
+	OUT last_error_over boolean)
+RETURNS record
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'agentphone_worker_status';
+REVOKE ALL ON FUNCTION agentphone_worker_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentphone_worker_status() TO agentphone_admin, pg_monitor;
+COMMENT ON FUNCTION agentphone_worker_status() IS
+'this database''s worker: running, pid, start, last loop, queued calls, requests in flight, counters since it started, its last failure (the path of a key file only to superusers), when, and whether it is over';
+
+-- One row of numbers for monitoring (postgres_exporter and the like):
+-- readable by pg_monitor and agentphone_admin, holding no phone number,
+-- name, transcript, key or path.  Every count goes through an index of
+-- the live calls, or of the last day's events: its cost does not grow with
+-- the calls stored (test/t/019_plans.pl).
+CREATE VIEW agentphone.stats AS
+SELECT pg_catalog.current_database() AS database,
+	(SELECT pg_catalog.count(*) FROM agentphone.calls c
+	  WHERE c.status OPERATOR(pg_catalog.=) 'queued'
+		AND c.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) AS queued_due,
+	(SELECT pg_catalog.count(*) FROM agentphone.calls c
+	  WHERE c.status OPERATOR(pg_catalog.=) 'queued'
+		AND c.next_attempt_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		AND c.next_attempt_at OPERATOR(pg_catalog.<) 'infinity'::pg_catalog.timestamptz
+		AND NOT c.held_by_window) AS queued_later,
+	(SELECT pg_catalog.count(*) FROM agentphone.calls c
+	  WHERE c.status OPERATOR(pg_catalog.=) 'queued' AND c.held_by_window) AS queued_for_window,
+	(SELECT pg_catalog.count(*) FROM agentphone.calls c
+	  WHERE c.status OPERATOR(pg_catalog.=) 'queued'
+		AND c.next_attempt_at OPERATOR(pg_catalog.=) 'infinity'::pg_catalog.timestamptz) AS queued_copied,
+	(SELECT pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(c.next_attempt_at))
+	   FROM agentphone.calls c
+	  WHERE c.status OPERATOR(pg_catalog.=) 'queued'
+		AND c.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) AS oldest_due_seconds,
+	(SELECT pg_catalog.count(*) FROM agentphone.calls c
+	  WHERE c.status OPERATOR(pg_catalog.=) 'dispatching') AS dispatching,
+	(SELECT pg_catalog.count(*) FROM agentphone.calls c
+	  WHERE c.status OPERATOR(pg_catalog.=) 'reconciling') AS reconciling,
+	(SELECT pg_catalog.count(*) FROM agentphone.calls c
+	  WHERE c.api_call_id IS NOT NULL AND NOT c.transcript_complete
+		AND c.status OPERATOR(pg_catalog.<>) ALL (ARRAY['queued', 'dispatching', 'error', 'unknown'])) AS followed,
+	e.completed_1h, e.failed_1h, e.error_1h, e.completed_1d, e.failed_1d, e.error_1d,
+	w.running AS worker_running,
+	pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) w.last_loop) AS seconds_since_worker_loop,
+	w.retried AS retried_since_start, w.failed AS failed_since_start,
+	w.last_error, w.last_error_at, w.last_error_over
+FROM @extschema@.agentphone_worker_status() w,
+	(SELECT pg_catalog.count(*) FILTER (WHERE v.to_status OPERATOR(pg_catalog.=) 'completed'
+			AND v.at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 hour'::pg_catalog.interval)) AS completed_1h,
+		pg_catalog.count(*) FILTER (WHERE v.to_status OPERATOR(pg_catalog.=) 'failed'
+			AND v.at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 hour'::pg_catalog.interval)) AS failed_1h,
+		pg_catalog.count(*) FILTER (WHERE v.to_status OPERATOR(pg_catalog.=) 'error'
+			AND v.at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 hour'::pg_catalog.interval)) AS error_1h,
+		pg_catalog.count(*) FILTER (WHERE v.to_status OPERATOR(pg_catalog.=) 'completed') AS completed_1d,
+		pg_catalog.count(*) FILTER (WHERE v.to_status OPERATOR(pg_catalog.=) 'failed') AS failed_1d,
+		pg_catalog.count(*) FILTER (WHERE v.to_status OPERATOR(pg_catalog.=) 'error') AS error_1d
+	   FROM agentphone.call_events v
+	  WHERE v.at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 day'::pg_catalog.interval)) e;
+REVOKE ALL ON agentphone.stats FROM PUBLIC;
+GRANT SELECT ON agentphone.stats TO pg_monitor, agentphone_admin;
+GRANT USAGE ON SCHEMA agentphone TO pg_monitor;
+COMMENT ON VIEW agentphone.stats IS
+	'one row of numbers about this database''s calls and worker, for monitoring (pg_monitor, agentphone_admin): no phone number, name, transcript, key or path';
+COMMENT ON COLUMN agentphone.stats.database IS 'this database';
+COMMENT ON COLUMN agentphone.stats.queued_due IS 'queued calls due now (waiting for the worker, the API, the per-minute budget or a pause)';
+COMMENT ON COLUMN agentphone.stats.queued_later IS 'queued calls due later (not_before, a retry''s backoff)';
+COMMENT ON COLUMN agentphone.stats.queued_for_window IS 'queued calls waiting for their calling window';
+COMMENT ON COLUMN agentphone.stats.queued_copied IS 'queued calls that a copy or a restore brought, held until an admin adopts or cancels them';
+COMMENT ON COLUMN agentphone.stats.oldest_due_seconds IS 'how long the longest-waiting due call has been due, in seconds (NULL: none)';
+COMMENT ON COLUMN agentphone.stats.dispatching IS 'calls being sent to the API';
+COMMENT ON COLUMN agentphone.stats.reconciling IS 'calls whose outcome is being asked of the API';
+COMMENT ON COLUMN agentphone.stats.followed IS 'placed calls still followed (live, or ended with their transcript not yet stored)';
+COMMENT ON COLUMN agentphone.stats.completed_1h IS 'calls that became completed in the last hour';
+COMMENT ON COLUMN agentphone.stats.failed_1h IS 'calls that became failed in the last hour';
+COMMENT ON COLUMN agentphone.stats.error_1h IS 'calls that became error in the last hour';
+COMMENT ON COLUMN agentphone.stats.completed_1d IS 'calls that became completed in the last 24 hours';
+COMMENT ON COLUMN agentphone.stats.failed_1d IS 'calls that became failed in the last 24 hours';
+COMMENT ON COLUMN agentphone.stats.error_1d IS 'calls that became error in the last 24 hours';
+COMMENT ON COLUMN agentphone.stats.worker_running IS 'whether this database''s worker runs';
+COMMENT ON COLUMN agentphone.stats.seconds_since_worker_loop IS 'seconds since the worker''s loop last ran (NULL: it never ran)';
+COMMENT ON COLUMN agentphone.stats.retried_since_start IS 'requests retried since the worker started (outages included)';
+COMMENT ON COLUMN agentphone.stats.failed_since_start IS 'calls that became error since the worker started';
+COMMENT ON COLUMN agentphone.stats.last_error IS 'the worker''s last failure, as callers may read it';
+COMMENT ON COLUMN agentphone.stats.last_error_at IS 'when it happened';
+COMMENT ON COLUMN agentphone.stats.last_error_over IS 'true: it is over (requests go through again)';

@@ -293,7 +293,6 @@ claimed_from_row(HeapTuple row, MemoryContext cxt)
 	c->req.system_prompt = column_text(row, 9, cxt);
 	c->req.options_json = column_text(row, 10, cxt);
 	c->sub_account = column_text(row, 14, cxt);
-	c->waited_ms = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 15, &isnull));
 	return c;
 }
 
@@ -335,8 +334,7 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 			   "SELECT id, attempts, agent_id, to_number, variables, from_number_id,"
 			   " initial_greeting, voice, system_prompt, options - 'subAccountId',"
 			   " status = " SQL_STATUS(CALL_DISPATCHING) ", status, last_error,"
-			   " options ->> 'subAccountId',"
-			   " (extract(epoch FROM now() - greatest(created_at, not_before)) * 1000)::bigint"
+			   " options ->> 'subAccountId'"
 			   " FROM agentphone.claim_calls($1)",
 			   1, argtypes);
 	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_SELECT)
@@ -357,7 +355,8 @@ dispatch_claim(int max, MemoryContext cxt, long *next_due_ms)
 
 	agentphone_saved_plan(&next_due_plan,
 			   "SELECT ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::bigint"
-			   " FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED),
+			   " FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED)
+			   " AND next_attempt_at < 'infinity'",	/* not the held copies */
 			   0, NULL);
 	if (SPI_execute_plan(next_due_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not find the next due call");
@@ -447,7 +446,6 @@ dispatch_send(List *claimed, Oid extension_oid, const char *key)
 		char	   *body = api_encode_create_call(&c->req);
 
 		r->attempt = c->attempt;
-		r->waited_ms = c->waited_ms;
 		r->key_hash = key ? agentphone_key_hash(key) : 0;
 		request_set_sub_account(r, c->sub_account);
 		request_start(r, url, key, body);
@@ -505,27 +503,40 @@ unavailable(Outcome *o, const char *why, int retry_after_ms)
 
 /*
  * unavailable_or_give_up is unavailable() for an answer of the API's
- * (429, 502, 503, 504), until the call has been due for longer than
- * agentphone.retry_horizon: then the call is an error.
+ * (429, 502, 503, 504), until the API has answered so, with no other
+ * answer in between, for longer than agentphone.retry_horizon: then the
+ * call is an error.
  */
 static void
-unavailable_or_give_up(Outcome *o, const char *why, int retry_after_ms, int64 waited_ms)
+unavailable_or_give_up(Outcome *o, const char *why, int retry_after_ms)
 {
-	if (waited_ms >= (int64) agentphone_retry_horizon_s * 1000)
+	int64		lasted_ms = outage_lasted_ms();
+
+	if (lasted_ms >= (int64) agentphone_retry_horizon_s * 1000)
 	{
 		o->kind = OUTCOME_ERROR;
-		o->message = psprintf("gave up: the API could not take the call for %lld s (agentphone.retry_horizon); last answer: %s",
-							  (long long) (waited_ms / 1000), why);
+		o->message = psprintf("gave up: the API could not take calls for %lld s (agentphone.retry_horizon); last answer: %s",
+							  (long long) (lasted_ms / 1000), why);
 		return;
 	}
 	unavailable(o, why, retry_after_ms);
 }
 
 /*
+ * takes_no_call says whether an HTTP status says that the API could not
+ * take a call now, and placed none: 429, 502, 503, 504.
+ */
+static bool
+takes_no_call(long st)
+{
+	return st == 429 || st == 502 || st == 503 || st == 504;
+}
+
+/*
  * classify_answer classifies a request that got an HTTP answer.
  */
 static void
-classify_answer(Outcome *o, HttpRequest *req, int attempt, int64 waited_ms)
+classify_answer(Outcome *o, HttpRequest *req, int attempt)
 {
 	long		st = req->status;
 
@@ -540,8 +551,8 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt, int64 waited_ms)
 								  " asking the API whether it was placed",
 								  st, problem);
 	}
-	else if (st == 429 || st == 502 || st == 503 || st == 504)
-		unavailable_or_give_up(o, api_said(req), req->retry_after_ms, waited_ms);
+	else if (takes_no_call(st))
+		unavailable_or_give_up(o, api_said(req), req->retry_after_ms);
 	else if (st == 408 || st == 409 || (st >= 500 && st < 600))
 		retry_or_give_up(o, attempt, api_said(req), req->retry_after_ms);
 	else if (st == 401)
@@ -561,14 +572,14 @@ classify_answer(Outcome *o, HttpRequest *req, int attempt, int64 waited_ms)
  * outcome_of decides what a finished request means for its call, id.
  */
 static Outcome
-outcome_of(HttpRequest *req, int64 id, int attempt, int64 waited_ms)
+outcome_of(HttpRequest *req, int64 id, int attempt)
 {
 	Outcome		o;
 
 	memset(&o, 0, sizeof(o));
 	o.id = id;
 	if (req->status > 0 && (req->result == CURLE_OK || req->too_large))
-		classify_answer(&o, req, attempt, waited_ms);
+		classify_answer(&o, req, attempt);
 	else if (!req->sent)
 		unavailable(&o, psprintf("could not reach the AgentPhone API: %s",
 								 http_failure_text(req)), -1);
@@ -666,14 +677,16 @@ try_store(const Outcome *o)
  * Returns the retry delay, or -1.
  */
 static int
-record_one(HttpRequest *req)
+record_one(HttpRequest *req, bool *outage_over)
 {
 	ApiRequest *r = (ApiRequest *) req->owner;
-	Outcome		o = outcome_of(req, r->id, r->attempt, r->waited_ms);
+	Outcome		o = outcome_of(req, r->id, r->attempt);
 	char	   *failure;
 
-	if (o.kind != OUTCOME_UNAVAILABLE && req->status > 0)
-		outage_note_answer();
+	if (req->status > 0 && !takes_no_call(req->status))
+		*outage_over = outage_note_answer();
+	else if (o.kind != OUTCOME_UNAVAILABLE)
+		outage_note_other();
 	failure = try_store(&o);
 
 	if (failure != NULL)
@@ -717,13 +730,48 @@ record_one(HttpRequest *req)
 }
 
 /*
+ * release_outage_holds makes due now the queued calls that an outage put
+ * off (their last_error says they wait for the API): once the API answers
+ * they go out at once, not at the end of their own backoff.  A call a
+ * user's transaction holds locked is skipped: it is due by then anyway.
+ */
+static void
+release_outage_holds(void *arg pg_attribute_unused())
+{
+	static SPIPlanPtr plan = NULL;
+
+	agentphone_saved_plan(&plan,
+			   "UPDATE agentphone.calls SET next_attempt_at = now(), updated_at = now()"
+			   " WHERE id IN (SELECT w.id FROM agentphone.calls w"
+			   "  WHERE w.status = " SQL_STATUS(CALL_QUEUED) " AND w.next_attempt_at > now()"
+			   "  AND w.next_attempt_at < 'infinity'"
+			   "  AND w.last_error LIKE 'waiting for the AgentPhone API%' FOR UPDATE SKIP LOCKED)",
+			   0, NULL);
+	if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not release the calls the outage put off");
+}
+
+/*
  * record_create is the handler of a POST /calls answer: it stores the
  * outcome and keeps the soonest retry in result.
  */
 static void
 record_create(HttpRequest *req, RecordResult *result)
 {
-	int			delay = record_one(req);
+	bool		outage_over = false;
+	int			delay = record_one(req, &outage_over);
+
+	if (outage_over)
+	{
+		/* in a subtransaction: a failure leaves the calls to their backoff */
+		char	   *failure = run_in_subtransaction(release_outage_holds, NULL);
+
+		if (failure != NULL)
+			ereport(WARNING,
+					(errmsg("agentphone: the calls an outage put off wait for their own backoff"),
+					 errdetail("%s", failure)));
+		result->requeued = true;	/* claim again at once */
+	}
 
 	if (delay >= 0 && (result->soonest_retry_ms < 0 || delay < result->soonest_retry_ms))
 		result->soonest_retry_ms = delay;

@@ -18,7 +18,6 @@ typedef struct ClaimedCall
 {
 	int64		id;
 	int			attempt;		/* 1 for the first try */
-	int64		waited_ms;		/* since it was due (queued, or not_before) */
 	const char *sub_account;	/* options.subAccountId, or NULL */
 	ApiCallRequest req;
 } ClaimedCall;

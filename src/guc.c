@@ -577,9 +577,9 @@ agentphone_define_settings(void)
 
 	DefineCustomIntVariable("agentphone.retry_horizon",
 							"How long a due call is tried while the API answers 429, 502, 503 or 504.",
-							"Such answers place no call and count no attempt; past this time since the call was due, the next one makes it an error. A request that could not be sent never ends a call.",
+							"Such answers place no call and count no attempt; once they have come, with no other answer in between, for longer than this, the next one makes its call an error. A request that could not be sent never ends a call.",
 							&agentphone_retry_horizon_s,
-							3600, 60, 7 * 24 * 3600,
+							3600, 1, 7 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 

@@ -15,7 +15,10 @@
  * until an admin of this database places them here
  * (agentphone_adopt_calls()) or cancels them
  * (agentphone_cancel_copied_calls()).  A promoted standby and a server
- * recovered from a crash keep both identifiers, so their calls go on.
+ * recovered from a crash keep both identifiers, so their calls go on; so
+ * does a base backup started as a second cluster, which this cannot tell
+ * from the original (README "Backups" says to start it paused).  A call
+ * without a home (finished before 1.8, then retried) is this database's.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +35,7 @@
 #include "access.h"
 #include "calls.h"
 #include "grants.h"
+#include "shared.h"
 #include "xact.h"
 
 PG_FUNCTION_INFO_V1(agentphone_home);
@@ -85,14 +89,18 @@ Datum
 agentphone_adopt_calls(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
+	int64		n;
 
 	(void) fcinfo;
-	PG_RETURN_INT64(update_copied(&plan,
-								  "UPDATE agentphone.calls SET home = agentphone.home(),"
-								  " next_attempt_at = greatest(not_before, now()),"
-								  " last_error = 'adopted by ' || $1 || ' from ' || home, updated_at = now()"
-								   " WHERE status = " SQL_STATUS(CALL_QUEUED) " AND home IS DISTINCT FROM agentphone.home()",
-								  "agentphone_adopt_calls()"));
+	n = update_copied(&plan,
+					  "UPDATE agentphone.calls SET home = agentphone.home(),"
+					  " next_attempt_at = greatest(not_before, now()),"
+					  " last_error = 'adopted by ' || $1 || ' from ' || home, updated_at = now()"
+					  " WHERE status = " SQL_STATUS(CALL_QUEUED)
+					  " AND home OPERATOR(pg_catalog.<>) agentphone.home()",
+					  "agentphone_adopt_calls()");
+	agentphone_wake_at_commit();	/* they are due now */
+	PG_RETURN_INT64(n);
 }
 
 /*
@@ -107,8 +115,9 @@ agentphone_cancel_copied_calls(PG_FUNCTION_ARGS)
 	(void) fcinfo;
 	PG_RETURN_INT64(update_copied(&plan,
 								  "UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_CANCELED) ", next_attempt_at = NULL,"
-								  " last_error = 'canceled by ' || $1 || ': queued in ' || coalesce(home, 'another database')"
+								  " last_error = 'canceled by ' || $1 || ': queued in ' || home"
 								  " || ', not here', updated_at = now()"
-								   " WHERE status = " SQL_STATUS(CALL_QUEUED) " AND home IS DISTINCT FROM agentphone.home()",
+								  " WHERE status = " SQL_STATUS(CALL_QUEUED)
+								  " AND home OPERATOR(pg_catalog.<>) agentphone.home()",
 								  "agentphone_cancel_copied_calls()"));
 }

@@ -32,6 +32,7 @@
 #include "backoff.h"
 #include "guc.h"
 #include "outage.h"
+#include "shared.h"
 
 /* Longest wait between two probes. */
 #define MAX_PROBE_GAP_MS (60 * 1000)
@@ -44,6 +45,7 @@ static int	level = 0;			/* backoff steps: probes failed, not requests */
 static TimestampTz since = 0;	/* when the outage began */
 static TimestampTz probe_at = 0;	/* when the next probe may go */
 static char reason[512];		/* the last failure, for last_error */
+static TimestampTz probing_since = 0;	/* a probe is in flight, 0: none */
 
 /*
  * outage_note_failure records a request that placed no call because the
@@ -61,8 +63,9 @@ outage_note_failure(const char *why, int retry_after_ms)
 	 * went) are one step of the backoff, not one each: a step is taken by
 	 * a failure after the last probe's time.
 	 */
-	if (now >= probe_at || failures == 0)
+	if (probing_since != 0 || failures == 0 || now >= probe_at)
 		level++;
+	probing_since = 0;
 	gap = doubled_ms(agentphone_retry_delay_ms, level, MAX_PROBE_GAP_MS);
 	/* jittered in its upper half, so that the workers of many databases spread */
 	gap = gap / 2 + (int64) (pg_prng_double(&pg_global_prng_state) * (gap / 2));
@@ -72,31 +75,37 @@ outage_note_failure(const char *why, int retry_after_ms)
 		since = now;
 	if (++failures == OUTAGE_AFTER)
 	{
+		agentphone_note_error(psprintf("the AgentPhone API cannot take calls: %s", why), NULL);
 		ereport(WARNING,
 				(errmsg("agentphone: the AgentPhone API cannot take calls: %s", why),
 				 errdetail("No call was placed by the failed request; due calls stay queued, their attempts not counted, and are placed once the API answers again (one request at a time is tried meanwhile, at most a minute apart)."),
 				 errhint("Check the server's network, DNS and proxy (agentphone.http_proxy), and the API's status page; nothing needs to be done about the calls.")));
 	}
 	strlcpy(reason, why, sizeof(reason));
-	probe_at = TimestampTzPlusMilliseconds(now, gap);
+	/* the call waits as long as it is told; the next probe a minute at most */
+	probe_at = TimestampTzPlusMilliseconds(now, Min(gap, MAX_PROBE_GAP_MS));
 	return (int) gap;
 }
 
 /*
- * outage_note_answer records an answer that ends the outage, if any.
+ * outage_note_answer records an answer that ends the outage, if any, and
+ * says whether there was one.
  */
-void
+bool
 outage_note_answer(void)
 {
 	bool		was_outage = failures >= OUTAGE_AFTER;
 
 	failures = 0;
 	level = 0;
+	probing_since = 0;
 	if (!was_outage)
-		return;
+		return false;
+	agentphone_note_error_over();
 	ereport(LOG,
 			(errmsg("agentphone: the AgentPhone API answers again, after %ld s; placing the calls that waited",
 					(long) ((GetCurrentTimestamp() - since) / USECS_PER_SEC))));
+	return true;
 }
 
 /*
@@ -109,8 +118,59 @@ outage_claim_limit(int want, TimestampTz now, TimestampTz *probe_time)
 {
 	if (failures < OUTAGE_AFTER)
 		return want;
-	*probe_time = probe_at;
-	return now >= probe_at ? Min(want, 1) : 0;
+	/* one probe at a time: the next waits for its answer (at most a minute) */
+	if (probing_since != 0 &&
+		now < TimestampTzPlusMilliseconds(probing_since, MAX_PROBE_GAP_MS))
+	{
+		*probe_time = TimestampTzPlusMilliseconds(probing_since, MAX_PROBE_GAP_MS);
+		return 0;
+	}
+	if (now < probe_at)
+	{
+		*probe_time = probe_at;
+		return 0;
+	}
+	probing_since = now;
+	*probe_time = TimestampTzPlusMilliseconds(now, MAX_PROBE_GAP_MS);
+	return Min(want, 1);
+}
+
+/*
+ * outage_probe_unused: the probe's claim found no due call; the next claim
+ * may probe again.
+ */
+void
+outage_probe_unused(void)
+{
+	probing_since = 0;
+}
+
+/*
+ * outage_note_other records a request that neither failed before the API
+ * took it nor got an answer that ends an outage (it was sent and no
+ * answer came, or its call gave up at the horizon): a probe's turn is
+ * over, and the next comes after the backoff.
+ */
+void
+outage_note_other(void)
+{
+	if (probing_since == 0)
+		return;
+	probing_since = 0;
+	probe_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   doubled_ms(agentphone_retry_delay_ms, level, MAX_PROBE_GAP_MS));
+}
+
+/*
+ * outage_lasted_ms is how long the API has failed to take calls, with no
+ * other answer in between (0: it has not).
+ */
+int64
+outage_lasted_ms(void)
+{
+	if (failures == 0)
+		return 0;
+	return (GetCurrentTimestamp() - since) / 1000;
 }
 
 /*

@@ -53,7 +53,6 @@ typedef struct ApiRequest
 	int64		id;				/* agentphone.calls.id, 0 for a list */
 	int			attempt;		/* REQ_CREATE_CALL: 1 for the first try */
 	uint64		key_hash;		/* REQ_CREATE_CALL: of the key sent */
-	int64		waited_ms;		/* REQ_CREATE_CALL: since the call was due */
 	char		sub_account[129];	/* X-Sub-Account-Id to send, "" for none */
 	int			offset;			/* a list's page: its offset */
 	char		api_id[129];	/* REQ_GET_*: the API's id */

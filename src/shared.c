@@ -480,6 +480,7 @@ agentphone_note_error(const char *message, const char *for_callers)
 {
 	char		buf[sizeof(((WorkerHealth *) NULL)->last_error)];
 	char		pub[sizeof(((WorkerHealth *) NULL)->last_error_public)];
+	TimestampTz now = GetCurrentTimestamp();
 
 	if (agentphone_shared == NULL || my_slot < 0)
 		return;
@@ -488,6 +489,24 @@ agentphone_note_error(const char *message, const char *for_callers)
 	SpinLockAcquire(&agentphone_shared->mutex);
 	memcpy(SLOT(my_slot)->h.last_error, buf, sizeof(buf));
 	memcpy(SLOT(my_slot)->h.last_error_public, pub, sizeof(pub));
+	SLOT(my_slot)->h.last_error_at = now;
+	SLOT(my_slot)->h.last_error_over = false;
+	SpinLockRelease(&agentphone_shared->mutex);
+}
+
+/*
+ * agentphone_note_error_over records that the worker's last failure is
+ * over (the API answers again, the key or URL works again): it is still
+ * shown, with its time, as over.
+ */
+void
+agentphone_note_error_over(void)
+{
+	if (agentphone_shared == NULL || my_slot < 0)
+		return;
+	SpinLockAcquire(&agentphone_shared->mutex);
+	if (SLOT(my_slot)->h.last_error_at != 0)
+		SLOT(my_slot)->h.last_error_over = true;
 	SpinLockRelease(&agentphone_shared->mutex);
 }
 

@@ -60,6 +60,8 @@ typedef struct WorkerHealth
 	char		last_error[256];	/* the last failure, "" if none */
 	char		last_error_public[256]; /* the same without what only
 										 * superusers may read */
+	TimestampTz last_error_at;	/* when it happened, 0 if never */
+	bool		last_error_over;	/* it is over: requests go through again */
 	/* the launcher's view */
 	bool		wanted;			/* a worker should run */
 	bool		starting;		/* one was started and has not yet exited */
@@ -97,6 +99,7 @@ extern void agentphone_publish_worker(Latch *latch);
 extern void shared_worker_exit(WorkerExit why);
 extern void agentphone_count(AgentphoneCounter c, int n);
 extern void agentphone_note_error(const char *message, const char *for_callers);
+extern void agentphone_note_error_over(void);
 extern void agentphone_note_loop(int in_flight);
 extern void agentphone_note_queue_depth(int64 depth);
 extern AgentphoneDbState shared_my_db_state(TimestampTz *since);

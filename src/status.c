@@ -11,14 +11,17 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "access.h"
 #include "calls.h"
 #include "grants.h"
 #include "shared.h"
@@ -41,18 +44,23 @@ require_preloaded(void)
 }
 
 /*
- * queue_depth counts the calls waiting to be placed in this database.
+ * queue_depth counts the calls waiting to be placed in this database,
+ * every role's (as the tables' owner: a member of pg_monitor reads no
+ * call, only this number).
  */
 static int64
 queue_depth(void)
 {
 	bool		isnull;
 	int64		n;
+	AgentphoneUser caller;
 
 	SPI_connect();
+	agentphone_become_owner(&caller);
 	if (SPI_execute(SQL_QUEUE_DEPTH, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the queued calls");
 	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	agentphone_restore_user(&caller);
 	SPI_finish();
 	return n;
 }
@@ -98,11 +106,13 @@ Datum
 agentphone_worker_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		v[11];
-	bool		n[11] = {0};
+	Datum		v[13];
+	bool		n[13] = {0};
 	WorkerHealth snap;
 
-	agentphone_require_grant(true);
+	/* pg_monitor's members read it too: it holds no number, name or key */
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_MONITOR))
+		agentphone_require_grant(true);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	require_preloaded();
@@ -128,6 +138,12 @@ agentphone_worker_status(PG_FUNCTION_ARGS)
 		memcpy(snap.last_error, snap.last_error_public, sizeof(snap.last_error));
 	v[10] = CStringGetTextDatum(snap.last_error);
 	n[10] = (snap.last_error[0] == '\0');
+	/* since 1.8: when, and whether it is over */
+	v[11] = TimestampTzGetDatum(snap.last_error_at);
+	n[11] = (snap.last_error_at == 0 || n[10]);
+	v[12] = BoolGetDatum(snap.last_error_over);
+	n[12] = n[11];
+	/* (a 1.7 schema has 11 columns: heap_form_tuple takes the first 11) */
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
 }
 

@@ -536,6 +536,8 @@ api_usable(void)
 
 	if (problem == NULL)
 	{
+		if (api_unusable)
+			agentphone_note_error_over();
 		api_unusable = false;
 		return true;
 	}
@@ -585,16 +587,16 @@ claim_and_send(TimestampTz now)
 		return;
 	}
 	paused_note_due = 0;
-	if ((slots = outage_claim_limit(slots, now, &probe_at)) == 0 && outage_reason() != NULL)
-	{
-		next_claim_at = probe_at;
-		note_calls_wait(psprintf("waiting for the AgentPhone API, which cannot take calls now: %s",
-								 outage_reason()));
-		return;
-	}
 	if (slots <= 0)
 	{
 		more_due = true;		/* claim again when a request finishes */
+		return;
+	}
+	if ((slots = outage_claim_limit(slots, now, &probe_at)) == 0)
+	{
+		next_claim_at = probe_at;	/* the next probe, or its answer */
+		note_calls_wait(psprintf("waiting for the AgentPhone API, which cannot take calls now: %s",
+								 outage_reason()));
 		return;
 	}
 	key = agentphone_api_key_value();	/* once for the reservation and the sends */
@@ -602,8 +604,9 @@ claim_and_send(TimestampTz now)
 	if (a.max <= 0)
 	{
 		next_claim_at = free_at;
-		note_calls_wait(psprintf("waiting for agentphone.max_calls_per_minute (%d): the key's budget is spent until %s",
-								 agentphone_max_calls_per_minute, timestamptz_to_str(free_at)));
+		/* (one text for as long as it lasts: each call is written once) */
+		note_calls_wait(psprintf("waiting for agentphone.max_calls_per_minute (%d): the key's budget for this minute is spent",
+								 agentphone_max_calls_per_minute));
 		return;
 	}
 
@@ -615,6 +618,8 @@ claim_and_send(TimestampTz now)
 		return;
 	}
 	dispatch_unreserve(a.max - list_length(a.claimed));
+	if (a.claimed == NIL)
+		outage_probe_unused();
 	window_release_due = false;
 	dispatch_send(a.claimed, extension_oid, key);
 	if (list_length(a.claimed) == a.max)

@@ -24,7 +24,7 @@ say() { echo "== $*" >&2; }
 # where postgres cannot enter)
 as_pg() {
 	local wd=$PWD
-	case "$wd" in /tmp/*) ;; *) wd=/tmp ;; esac
+	case "$wd" in /tmp/* | "${TMPDIR:-/tmp}"/*) ;; *) wd=/tmp ;; esac
 	if [ "$(id -u)" = 0 ]; then
 		(cd "$wd" && runuser -u postgres -- env PATH="$PG_BIN:/usr/bin:/bin" "$@")
 	else

@@ -60,7 +60,7 @@ my $stored = $node->safe_psql('postgres', "SELECT last_error || ' | ' || (SELECT
 	  . " FROM agentphone.call_events WHERE call_id = $id) || ' | ' || (SELECT last_error FROM agentphone_worker_status())"
 	  . " FROM agentphone.calls WHERE id = $id");
 unlike($stored, qr/\Q$API_KEY\E/, 'the key is in neither its last_error, its events nor the worker\'s status');
-like($stored, qr/attempt 1 of \d+ failed \(.*Bearer \*{8}.*bad request from key \*{8}/s,
+like($stored, qr/waiting for the AgentPhone API: .*Bearer \*{8}.*bad request from key \*{8}/s,
 	'which say ******** in its place, for the retry and the refusal');
 sim('POST', '/_sim/faults', { faults => [ { kind => 'status', method => 'GET', path => '/v1/calls/call_x',
 	status => 500, body => { error => "echo $API_KEY" } } ] });

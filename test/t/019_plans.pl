@@ -94,6 +94,7 @@ ok(wait_until(sub {
 		AND status NOT IN ('canceled', 'blocked', 'error')}) == 0 }, 90),
 	'the new calls were placed, followed and their transcripts stored');
 sql("SELECT * FROM agentphone_worker_status()");
+sql("SELECT * FROM agentphone.stats");
 sql("SELECT agentphone_do_not_call('+14155557003', 'x')");
 sleep 1;
 

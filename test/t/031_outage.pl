@@ -51,12 +51,16 @@ is(sql(q{SELECT count(*) FROM agentphone.calls WHERE last_error ~ '^waiting for 
 sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', kind => 'status', status => 503, count => -1 } ] });
 sql(q{ALTER SYSTEM RESET agentphone.api_url; SELECT pg_reload_conf()});
 push @ids, queue(3200, 2);
-sleep 8;
+my $t503 = time();
+ok(wait_until(sub { sql("SELECT last_error FROM agentphone.calls WHERE id = $ids[-1]") =~ /^waiting for the AgentPhone API.*HTTP 503/ }, 60),
+	'the calls now say the API answers 503');
+sleep 4;
 my $during = scalar(@{ sim_posts() });
-is(statuses(@ids), join(',', ('queued:0') x 7), '503 for 8 s more: still every call queued, no attempt counted');
-cmp_ok($during, '<=', 12, "one request at a time, backing off: $during POSTs in 8 s of 503s");
-like(sql("SELECT last_error FROM agentphone.calls WHERE id = $ids[-1]"),
-	qr/^waiting for the AgentPhone API.*HTTP 503/, 'the calls now say the API answers 503');
+my $phase = time() - $t503;
+is(statuses(@ids), join(',', ('queued:0') x 7), sprintf('503 for %.0f s more: still every call queued, no attempt counted', $phase));
+cmp_ok($during, '<=', 12, sprintf('one request at a time, backing off: %d POSTs in %.0f s of 503s', $during, $phase));
+like(sql(q{SELECT last_error_over || ' ' || last_error FROM agentphone_worker_status()}),
+	qr/^false the AgentPhone API cannot take calls: /, 'agentphone_worker_status() shows the outage, not over');
 my @warnings = log_since() =~ /WARNING:  agentphone: the AgentPhone API cannot take calls: (.*)/g;
 is(scalar(@warnings), 1, 'one WARNING for the whole outage, not one per request');
 like($warnings[0], qr/could not reach the AgentPhone API/, 'naming the first reason');
@@ -75,22 +79,23 @@ is(join(',', map { $created{$_} // 0 } sort keys %created), join(',', (1) x 7), 
 is(scalar(keys %created), 7, '(all seven numbers)');
 is(sql(q{SELECT string_agg(DISTINCT attempts::text, ',') FROM agentphone.calls}), '1',
 	'each with one attempt counted: the one that placed it');
+like(sql(q{SELECT last_error_over || ' ' || (last_error_at < now()) || ' ' || last_error FROM agentphone_worker_status()}),
+	qr/^true true the AgentPhone API cannot take calls: /, 'and now shows it over, with its time');
 my @back = log_since() =~ /LOG:  agentphone: the AgentPhone API answers again, after (\d+) s/g;
 is(scalar(@back), 1, 'one LOG when it is back');
 is(scalar(() = log_since() =~ /WARNING:  agentphone: the AgentPhone API cannot take calls/g), 1,
 	'and still one WARNING');
 
-# --- 503 past agentphone.retry_horizon since the call was due: an error
-sql(q{ALTER SYSTEM SET agentphone.retry_horizon = '60s'; ALTER SYSTEM SET agentphone.enabled = off; SELECT pg_reload_conf()});
+# --- 503s for longer than agentphone.retry_horizon: the call is an error
+sql(q{ALTER SYSTEM SET agentphone.retry_horizon = '2s'; SELECT pg_reload_conf()});
 sleep 0.5;
+sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', kind => 'status', status => 503, count => -1 } ] });
 my ($old) = queue(3300, 1);
-sql("UPDATE agentphone.calls SET created_at = now() - interval '2 minutes' WHERE id = $old");
-sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', kind => 'status', status => 503 } ] });
-sql(q{ALTER SYSTEM RESET agentphone.enabled; SELECT pg_reload_conf()});
-ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $old") eq 'error' }, 20),
-	'a 503 for a call due for longer than agentphone.retry_horizon: error');
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $old") eq 'error' }, 30),
+	'503s for longer than agentphone.retry_horizon (2 s): the call is an error');
 like(sql("SELECT last_error FROM agentphone.calls WHERE id = $old"),
-	qr/^gave up: the API could not take the call for 1\d\d s \(agentphone.retry_horizon\); last answer: AgentPhone API answered HTTP 503/,
+	qr/^gave up: the API could not take calls for \d+ s \(agentphone.retry_horizon\); last answer: AgentPhone API answered HTTP 503/,
 	'saying why');
+sim('DELETE', '/_sim/faults');
 
 done_testing();
