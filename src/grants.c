@@ -401,25 +401,26 @@ member_change(Oid relid, GrantChange change, RoleSpec *member, bool admin, bool 
 	write_change(change, role, admin, admin_option);
 }
 
-/* record_grant_role records GRANT and REVOKE of a group role. */
-static void
-record_grant_role(Oid relid, GrantRoleStmt *stmt)
+/* One member's change of membership in one group, as a statement asks. */
+typedef struct MemberChange
 {
-	ListCell   *g,
-			   *m;
-	bool		admin;
-	GrantChange change = stmt->is_grant ? CHANGE_GRANT :
-	stmt->admin_opt ? CHANGE_REVOKE_OPTION : CHANGE_REVOKE;
+	RoleSpec   *member;
+	bool		admin;			/* agentphone_admin, else agentphone_caller */
+	GrantChange change;			/* CHANGE_GRANT, _REVOKE or _REVOKE_OPTION */
+	bool		admin_option;	/* CHANGE_GRANT: WITH ADMIN OPTION */
+} MemberChange;
 
-	foreach(g, stmt->granted_roles)
-	{
-		AccessPriv *priv = lfirst(g);
+/* add_change appends one MemberChange to changes. */
+static List *
+add_change(List *changes, RoleSpec *member, bool admin, GrantChange change, bool admin_option)
+{
+	MemberChange *c = palloc(sizeof(MemberChange));
 
-		if (priv->priv_name == NULL || !is_group(priv->priv_name, &admin))
-			continue;
-		foreach(m, stmt->grantee_roles)
-			member_change(relid, change, lfirst(m), admin, stmt->is_grant && stmt->admin_opt);
-	}
+	c->member = member;
+	c->admin = admin;
+	c->change = change;
+	c->admin_option = admin_option;
+	return lappend(changes, c);
 }
 
 /* option_list returns the list of the option named name, or NIL. */
@@ -438,35 +439,94 @@ option_list(List *options, const char *name)
 	return NIL;
 }
 
-/* record_create_role records CREATE ROLE ... IN ROLE a group role. */
-static void
-record_create_role(Oid relid, CreateRoleStmt *stmt)
+/*
+ * group_changes lists what a statement does to the group roles' members:
+ * GRANT or REVOKE of a group role (its admin option included), CREATE
+ * ROLE ... IN ROLE one, ALTER GROUP one ADD or DROP USER; NIL for any
+ * other statement.
+ */
+static List *
+group_changes(Node *stmt)
 {
-	ListCell   *lc;
+	List	   *changes = NIL;
+	ListCell   *g,
+			   *m;
 	bool		admin;
 
-	foreach(lc, option_list(stmt->options, "addroleto"))
+	if (IsA(stmt, GrantRoleStmt))
 	{
-		RoleSpec   *group = lfirst(lc);
-		RoleSpec	member = {T_RoleSpec, ROLESPEC_CSTRING, stmt->role, -1};
+		GrantRoleStmt *grant = (GrantRoleStmt *) stmt;
+		GrantChange change = grant->is_grant ? CHANGE_GRANT :
+		grant->admin_opt ? CHANGE_REVOKE_OPTION : CHANGE_REVOKE;
 
-		if (group->roletype == ROLESPEC_CSTRING && is_group(group->rolename, &admin))
-			member_change(relid, CHANGE_GRANT, &member, admin, false);
+		foreach(g, grant->granted_roles)
+		{
+			AccessPriv *priv = lfirst(g);
+
+			if (priv->priv_name != NULL && is_group(priv->priv_name, &admin))
+				foreach(m, grant->grantee_roles)
+					changes = add_change(changes, lfirst(m), admin, change,
+										 grant->is_grant && grant->admin_opt);
+		}
 	}
+	else if (IsA(stmt, CreateRoleStmt))
+	{
+		CreateRoleStmt *create = (CreateRoleStmt *) stmt;
+
+		foreach(g, option_list(create->options, "addroleto"))
+		{
+			RoleSpec   *group = lfirst(g);
+
+			if (group->roletype == ROLESPEC_CSTRING && is_group(group->rolename, &admin))
+			{
+				RoleSpec   *member = makeNode(RoleSpec);
+
+				member->roletype = ROLESPEC_CSTRING;
+				member->rolename = create->role;
+				member->location = -1;
+				changes = add_change(changes, member, admin, CHANGE_GRANT, false);
+			}
+		}
+	}
+	else if (IsA(stmt, AlterRoleStmt))
+	{
+		AlterRoleStmt *alter = (AlterRoleStmt *) stmt;
+
+		if (alter->role->roletype == ROLESPEC_CSTRING && is_group(alter->role->rolename, &admin))
+			foreach(m, option_list(alter->options, "rolemembers"))
+				changes = add_change(changes, lfirst(m), admin,
+									 alter->action > 0 ? CHANGE_GRANT : CHANGE_REVOKE, false);
+	}
+	return changes;
 }
 
-/* record_alter_group records ALTER GROUP group ADD USER / DROP USER. */
-static void
-record_alter_group(Oid relid, AlterRoleStmt *stmt)
+/* takes_away says whether any of changes takes a membership or an option away. */
+static bool
+takes_away(List *changes)
 {
 	ListCell   *lc;
-	bool		admin;
 
-	if (stmt->role->roletype != ROLESPEC_CSTRING || !is_group(stmt->role->rolename, &admin))
-		return;
-	foreach(lc, option_list(stmt->options, "rolemembers"))
-		member_change(relid, stmt->action > 0 ? CHANGE_GRANT : CHANGE_REVOKE,
-					  lfirst(lc), admin, false);
+	foreach(lc, changes)
+		if (((MemberChange *) lfirst(lc))->change != CHANGE_GRANT)
+			return true;
+	return false;
+}
+
+/*
+ * record_changes records changes in agentphone.grants (relid), each after
+ * checking that the role that acts may make it in this database.
+ */
+static void
+record_changes(Oid relid, List *changes)
+{
+	ListCell   *lc;
+
+	foreach(lc, changes)
+	{
+		MemberChange *c = lfirst(lc);
+
+		member_change(relid, c->change, c->member, c->admin, c->admin_option);
+	}
 }
 
 /* dropped_roles returns the OIDs of the roles DROP ROLE names that exist. */
@@ -510,52 +570,6 @@ forget_dropped(Oid relid, List *dropped)
 }
 
 /*
- * changes_group says whether a statement changes who is a member of a
- * group role (GRANT or REVOKE of it, CREATE ROLE ... IN ROLE it, ALTER
- * GROUP it ADD or DROP USER), and sets *revoke when it takes a membership
- * or an admin option away.
- */
-static bool
-changes_group(Node *stmt, bool *revoke)
-{
-	ListCell   *lc;
-	bool		admin;
-
-	*revoke = false;
-	if (IsA(stmt, GrantRoleStmt))
-	{
-		*revoke = !((GrantRoleStmt *) stmt)->is_grant;
-		foreach(lc, ((GrantRoleStmt *) stmt)->granted_roles)
-		{
-			AccessPriv *priv = lfirst(lc);
-
-			if (priv->priv_name != NULL && is_group(priv->priv_name, &admin))
-				return true;
-		}
-	}
-	else if (IsA(stmt, CreateRoleStmt))
-	{
-		foreach(lc, option_list(((CreateRoleStmt *) stmt)->options, "addroleto"))
-		{
-			RoleSpec   *group = lfirst(lc);
-
-			if (group->roletype == ROLESPEC_CSTRING && is_group(group->rolename, &admin))
-				return true;
-		}
-	}
-	else if (IsA(stmt, AlterRoleStmt))
-	{
-		AlterRoleStmt *alter = (AlterRoleStmt *) stmt;
-
-		*revoke = alter->action < 0;
-		return alter->role->roletype == ROLESPEC_CSTRING &&
-			is_group(alter->role->rolename, &admin) &&
-			option_list(alter->options, "rolemembers") != NIL;
-	}
-	return false;
-}
-
-/*
  * delegated_change handles a change of a group's members by a role that is
  * neither a superuser nor a CREATEROLE role, but holds the group's admin
  * option: PostgreSQL would apply it to every database, where its grant
@@ -565,7 +579,7 @@ changes_group(Node *stmt, bool *revoke)
  * true: the statement is done.  A GRANT goes on.
  */
 static bool
-delegated_change(Node *stmt, bool revoke)
+delegated_change(List *changes)
 {
 	Oid			relid = grants_table();
 
@@ -576,12 +590,9 @@ delegated_change(Node *stmt, bool revoke)
 						get_database_name(MyDatabaseId)),
 				 errdetail("Membership in agentphone_caller and agentphone_admin counts per database, and agentphone 1.8 or later is not installed in this one; a role that is not a superuser grants and revokes them only where it does."),
 				 errhint("Connect to the database the grant is for, and run the statement there.")));
-	if (!revoke)
+	if (!takes_away(changes))
 		return false;
-	if (IsA(stmt, GrantRoleStmt))
-		record_grant_role(relid, (GrantRoleStmt *) stmt);
-	else
-		record_alter_group(relid, (AlterRoleStmt *) stmt);
+	record_changes(relid, changes);
 	ereport(NOTICE,
 			(errmsg("agentphone: revoked in database \"%s\" only", get_database_name(MyDatabaseId)),
 			 errdetail("The roles stay members of the group in the cluster, for the other databases where they were granted it; a superuser's REVOKE takes it away everywhere.")));
@@ -600,12 +611,12 @@ grants_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	List	   *dropped = IsA(stmt, DropRoleStmt) ? dropped_roles((DropRoleStmt *) stmt) : NIL;
+	List	   *changes = group_changes(stmt);
 	Oid			relid;
-	bool		revoke;
 
-	if (!creating_extension && IsTransactionState() && changes_group(stmt, &revoke) &&
+	if (!creating_extension && IsTransactionState() && changes != NIL &&
 		!superuser() && !has_createrole_privilege(GetUserId()) &&
-		delegated_change(stmt, revoke))
+		delegated_change(changes))
 		return;
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -613,20 +624,12 @@ grants_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-	if (creating_extension ||
-		!(IsA(stmt, GrantRoleStmt) || IsA(stmt, CreateRoleStmt) ||
-		  IsA(stmt, AlterRoleStmt) || IsA(stmt, DropRoleStmt)) ||
+	if (creating_extension || (changes == NIL && dropped == NIL) ||
 		!IsTransactionState() || !OidIsValid(relid = grants_table()))
 		return;
 	CommandCounterIncrement();	/* see the role the statement made */
-	if (IsA(stmt, GrantRoleStmt))
-		record_grant_role(relid, (GrantRoleStmt *) stmt);
-	else if (IsA(stmt, CreateRoleStmt))
-		record_create_role(relid, (CreateRoleStmt *) stmt);
-	else if (IsA(stmt, AlterRoleStmt))
-		record_alter_group(relid, (AlterRoleStmt *) stmt);
-	else
-		forget_dropped(relid, dropped);
+	record_changes(relid, changes);
+	forget_dropped(relid, dropped);
 }
 
 /*
