@@ -8,6 +8,7 @@ OBJS = \
 	src/agents.o \
 	src/agentphone.o \
 	src/api.o \
+	src/callstatus.o \
 	src/channel.o \
 	src/cycle.o \
 	src/dbguard.o \
@@ -39,7 +40,7 @@ OBJS = \
 	src/worker.o \
 	src/xact.o
 # A new install runs 1.0 and the upgrade scripts after it.
-DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql sql/agentphone--1.2--1.3.sql sql/agentphone--1.3--1.4.sql sql/agentphone--1.4--1.5.sql sql/agentphone--1.5--1.6.sql sql/agentphone--1.6--1.7.sql sql/agentphone--1.7--1.8.sql
+DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql sql/agentphone--1.2--1.3.sql sql/agentphone--1.3--1.4.sql sql/agentphone--1.4--1.5.sql sql/agentphone--1.5--1.6.sql sql/agentphone--1.6--1.7.sql sql/agentphone--1.7--1.8.sql sql/agentphone--1.8--1.9.sql
 PGFILEDESC = "agentphone - place AI phone calls from SQL"
 
 SHLIB_LINK = -lcurl -lcjson -lphonenumber -lstdc++

@@ -96,7 +96,6 @@ typedef struct Outcome
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
-static SPIPlanPtr placed_plan = NULL;
 static SPIPlanPtr state_plan = NULL;
 
 static void record_create(HttpRequest *req, RecordResult *result);
@@ -593,6 +592,13 @@ outcome_of(HttpRequest *req, int64 id, int attempt)
 	return o;
 }
 
+/* The UPDATE of a placed call, $6 the API's status (since 1.9: API_STATUS_SET). */
+#define PLACED_SQL(API_STATUS_SET) \
+	"UPDATE agentphone.calls SET status = $2, api_call_id = $3," \
+	" from_number = $4, started_at = $5::timestamptz, last_error = NULL," \
+	" next_attempt_at = NULL, updated_at = now()" API_STATUS_SET \
+	" WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_DISPATCHING)
+
 /*
  * store_outcome writes one outcome to its call, if the call is still
  * "dispatching" (nobody else may change it meanwhile, but be safe).
@@ -604,24 +610,25 @@ store_outcome(const Outcome *o)
 
 	if (o->kind == OUTCOME_PLACED)
 	{
-		Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		v[5];
-		char		n[5] = {' ', ' ', ' ', ' ', ' '};
-		const char *s[4] = {o->call.status ? o->call.status : CALL_IN_PROGRESS,
-		o->call.id, o->call.from_number, o->call.started_at};
+		static SPIPlanPtr placed_plans[2];	/* without, with api_status */
+		bool		raw = agentphone_has_column("calls", "api_status");
+		const char *ours = callstatus_from_api(o->call.status, o->call.ended_at != NULL);
+		Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		v[6];
+		char		n[6];
+		const char *s[5] = {ours ? ours : CALL_IN_PROGRESS,
+			o->call.id, o->call.from_number, o->call.started_at, o->call.status};
+		SPIPlanPtr	placed_plan;
 
-		v[0] = Int64GetDatum(id);
-		for (int i = 0; i < 4; i++)
+		v[0] = Int64GetDatum(id), n[0] = ' ';
+		for (int i = 0; i < 5; i++)
 		{
 			n[i + 1] = s[i] ? ' ' : 'n';
 			v[i + 1] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
 		}
-		agentphone_saved_plan(&placed_plan,
-				   "UPDATE agentphone.calls SET status = $2, api_call_id = $3,"
-				   " from_number = $4, started_at = $5::timestamptz, last_error = NULL,"
-				   " next_attempt_at = NULL, updated_at = now()"
-				   " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_DISPATCHING),
-				   5, types);
+		placed_plan = agentphone_saved_plan(&placed_plans[raw], raw ?
+											PLACED_SQL(", api_status = $6") : PLACED_SQL(""),
+											6, types);
 		if (SPI_execute_plan(placed_plan, v, n, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record placed call");
 	}

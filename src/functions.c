@@ -642,13 +642,20 @@ retryable_call(int64 id, TupleDesc *desc)
 	char	   *status;
 
 	agentphone_saved_plan(&plan,
-				  "SELECT status, to_number, timezone, not_before FROM agentphone.calls"
+				  "SELECT status, to_number, timezone, not_before,"
+				  " ended_at IS NOT NULL OR transcript_complete FROM agentphone.calls"
 				  " WHERE id = $1 FOR UPDATE",
 				  1, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not lock call %lld", (long long) id);
 	*desc = SPI_tuptable->tupdesc;
 	status = SPI_getvalue(SPI_tuptable->vals[0], *desc, 1);
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], *desc, 5), "t") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("call %lld was placed and has ended: it cannot be retried", (long long) id),
+				 errdetail("The API gave it an end time, so it reached the callee's line; a retry would call again."),
+				 errhint("Place a new call with agentphone_call() if the callee should be called again.")));
 	if (strcmp(status, CALL_ERROR) != 0 && strcmp(status, CALL_UNKNOWN) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -81,10 +81,8 @@ static List *snippets = NIL;	/* SnippetUpdate */
 static List *followups = NIL;	/* ApiRequest, to start when slots free */
 Cycle		poll_cycle = CYCLE_INIT("agentphone poll cycle");	/* wanted: false once none is live */
 static Oid	cycle_extension = InvalidOid;
-static List *statuses_logged = NIL;	/* unknown API statuses seen */
 
 static SPIPlanPtr load_plan = NULL;
-static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr snippet_plan = NULL;
 static SPIPlanPtr turn_plan = NULL;
 static SPIPlanPtr backoff_plan = NULL;
@@ -145,6 +143,7 @@ poll_load(void)
 						  " FROM agentphone.calls"
 						  " WHERE api_call_id IS NOT NULL AND NOT transcript_complete"
 						  " AND status NOT IN (" SQL_STATUS(CALL_QUEUED) ", " SQL_STATUS(CALL_DISPATCHING) ", " SQL_STATUS(CALL_ERROR) ", " SQL_STATUS(CALL_UNKNOWN) ")"
+						  " AND status <> " SQL_STATUS(CALL_RECONCILING)	/* the reconciler's */
 						  " ORDER BY id",
 						  1, argtypes);
 	if (SPI_execute_plan(load_plan, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -441,41 +440,47 @@ is_ended(const ApiCall *a)
 	return a->ended_at != NULL || api_status_is_final(a->status);
 }
 
-/*
- * note_status logs, once per worker, an API status agentphone does not
- * know.  It is stored as it is.
- */
-static void
-note_status(const char *status)
-{
-	static const char *const live[] = {CALL_IN_PROGRESS, CALL_ENDING, "ringing"};
-	ListCell   *lc;
-	MemoryContext old;
-
-	if (status == NULL || api_status_is_final(status))
-		return;
-	for (size_t i = 0; i < lengthof(live); i++)
-		if (strcmp(status, live[i]) == 0)
-			return;
-	foreach(lc, statuses_logged)
-		if (strcmp(lfirst(lc), status) == 0)
-		return;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	statuses_logged = lappend(statuses_logged, pstrdup(status));
-	MemoryContextSwitchTo(old);
-	ereport(LOG,
-			(errmsg("agentphone: the API reported call status \"%s\", which agentphone does not know", status),
-			 errdetail("It is stored as it is; the call is followed until it has an end time.")));
-}
-
 typedef struct CallUpdate
 {
 	int64		id;
 	ApiCall    *call;			/* what the API said, or NULL */
+	const char *status;			/* the state to store, or NULL: the API's, mapped */
 	const char *flag;			/* last_error to set, or NULL */
 	int			backoff_ms;		/* next individual lookup, or -1 */
 	bool		transcript_complete;	/* its transcript was just stored */
 } CallUpdate;
+
+/*
+ * The UPDATE of a looked-up call: $2 the state, $11 the API's status
+ * (since 1.9: the API_* pieces).  A call that is again the dispatcher's or
+ * the reconciler's (queued, dispatching, reconciling) is not touched.
+ */
+#define UPDATE_SQL(API_NEW, API_SET, API_OLD, API_CMP) \
+	"WITH new AS (SELECT coalesce($2, c.status) AS status," \
+	"   coalesce($3::timestamptz, c.ended_at) AS ended_at," \
+	"   coalesce($4, c.duration_seconds) AS duration_seconds," \
+	"   coalesce($5, c.recording_available) AS recording_available," \
+	"   coalesce($6, c.recording_url) AS recording_url," \
+	"   coalesce($7, c.last_transcript_snippet) AS snippet," \
+	"   coalesce($8, c.last_error) AS last_error," \
+	"   c.transcript_complete OR $10 AS transcript_complete," \
+	"   CASE WHEN NOT $10 THEN now() + $9 * interval '1 millisecond' END AS next_poll_at" \
+	API_NEW \
+	"   FROM agentphone.calls c WHERE c.id = $1)" \
+	" UPDATE agentphone.calls c SET status = new.status, ended_at = new.ended_at," \
+	" duration_seconds = new.duration_seconds," \
+	" recording_available = new.recording_available," \
+	" recording_url = new.recording_url, last_transcript_snippet = new.snippet," \
+	" last_error = new.last_error, next_poll_at = new.next_poll_at," \
+	" transcript_complete = new.transcript_complete, updated_at = now()" API_SET \
+	" FROM new WHERE c.id = $1" \
+	" AND c.status NOT IN (" SQL_STATUS(CALL_QUEUED) ", " SQL_STATUS(CALL_DISPATCHING) ", " SQL_STATUS(CALL_RECONCILING) ")" \
+	" AND (c.status, c.ended_at, c.duration_seconds," \
+	" c.recording_available, c.recording_url, c.last_transcript_snippet," \
+	" c.last_error, c.next_poll_at IS NULL, c.transcript_complete" API_OLD ")" \
+	" IS DISTINCT FROM (new.status, new.ended_at, new.duration_seconds," \
+	" new.recording_available, new.recording_url, new.snippet," \
+	" new.last_error, new.next_poll_at IS NULL, new.transcript_complete" API_CMP ")"
 
 /*
  * update_step stores a looked-up call (fields the API left out keep their
@@ -484,16 +489,20 @@ typedef struct CallUpdate
 static void
 update_step(void *arg)
 {
+	static SPIPlanPtr update_plans[2];	/* without, with api_status */
 	CallUpdate *u = (CallUpdate *) arg;
 	ApiCall    *a = u->call;
-	Oid			types[10] = {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID,
-	INT4OID, BOOLOID};
-	Datum		v[10];
-	char		n[10];
-	const char *texts[9] = {NULL, a->status, a->ended_at, NULL, NULL, a->recording_url,
-	a->snippet, u->flag, NULL};
+	bool		raw = agentphone_has_column("calls", "api_status");
+	const char *ours = u->status ? u->status : callstatus_from_api(a->status, a->ended_at != NULL);
+	Oid			types[11] = {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID,
+	INT4OID, BOOLOID, TEXTOID};
+	Datum		v[11];
+	char		n[11];
+	const char *texts[11] = {NULL, ours, a->ended_at, NULL, NULL, a->recording_url,
+	a->snippet, u->flag, NULL, NULL, a->status};
+	SPIPlanPtr	plan;
 
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < 11; i++)
 	{
 		n[i] = texts[i] ? ' ' : 'n';
 		v[i] = texts[i] ? CStringGetTextDatum(texts[i]) : (Datum) 0;
@@ -504,31 +513,13 @@ update_step(void *arg)
 	v[8] = Int32GetDatum(u->backoff_ms), n[8] = u->backoff_ms >= 0 ? ' ' : 'n';
 	v[9] = BoolGetDatum(u->transcript_complete), n[9] = ' ';
 
-	agentphone_saved_plan(&update_plan,
-						  "WITH new AS (SELECT coalesce($2, c.status) AS status,"
-						  "   coalesce($3::timestamptz, c.ended_at) AS ended_at,"
-						  "   coalesce($4, c.duration_seconds) AS duration_seconds,"
-						  "   coalesce($5, c.recording_available) AS recording_available,"
-						  "   coalesce($6, c.recording_url) AS recording_url,"
-						  "   coalesce($7, c.last_transcript_snippet) AS snippet,"
-						  "   coalesce($8, c.last_error) AS last_error,"
-						  "   c.transcript_complete OR $10 AS transcript_complete,"
-						  "   CASE WHEN NOT $10 THEN now() + $9 * interval '1 millisecond' END AS next_poll_at"
-						  "   FROM agentphone.calls c WHERE c.id = $1)"
-						  " UPDATE agentphone.calls c SET status = new.status, ended_at = new.ended_at,"
-						  " duration_seconds = new.duration_seconds,"
-						  " recording_available = new.recording_available,"
-						  " recording_url = new.recording_url, last_transcript_snippet = new.snippet,"
-						  " last_error = new.last_error, next_poll_at = new.next_poll_at,"
-						  " transcript_complete = new.transcript_complete, updated_at = now()"
-						  " FROM new WHERE c.id = $1 AND (c.status, c.ended_at, c.duration_seconds,"
-						  " c.recording_available, c.recording_url, c.last_transcript_snippet,"
-						  " c.last_error, c.next_poll_at IS NULL, c.transcript_complete)"
-						  " IS DISTINCT FROM (new.status, new.ended_at, new.duration_seconds,"
-						  " new.recording_available, new.recording_url, new.snippet,"
-						  " new.last_error, new.next_poll_at IS NULL, new.transcript_complete)",
-						  10, types);
-	if (SPI_execute_plan(update_plan, v, n, false, 0) != SPI_OK_UPDATE)
+	plan = agentphone_saved_plan(&update_plans[raw], raw ?
+								 UPDATE_SQL(", coalesce($11, c.api_status) AS api_status",
+											", api_status = new.api_status",
+											", c.api_status", ", new.api_status") :
+								 UPDATE_SQL("", "", "", ""),
+								 11, types);
+	if (SPI_execute_plan(plan, v, n, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update a polled call");
 }
 
@@ -557,7 +548,7 @@ transcript_step(void *arg)
 	Oid			types[4] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum		v[4] = {Int64GetDatum(w->id)};
 	ApiCall		unchanged = {.duration_seconds = -1,.recording_available = -1};
-	CallUpdate	u = {w->id, w->call ? w->call : &unchanged, NULL, -1, true};
+	CallUpdate	u = {w->id, w->call ? w->call : &unchanged, NULL, NULL, -1, true};
 
 	list_text_arrays(w->turns, turn_columns, lengthof(turn_columns), v + 1);
 
@@ -630,7 +621,7 @@ on_call(HttpRequest *req, ApiRequest *p)
 {
 	ApiCall		a;
 	const char *problem = answer_problem(req);
-	CallUpdate	u = {p->id, &a, NULL, -1, false};
+	CallUpdate	u = {p->id, &a, NULL, NULL, -1, false};
 
 	if (problem == NULL)
 		problem = api_decode_call(req->body, &a);
@@ -639,7 +630,7 @@ on_call(HttpRequest *req, ApiRequest *p)
 		/* the API does not know the call (any more): stop following it */
 		memset(&a, 0, sizeof(a));
 		a.duration_seconds = a.recording_available = -1;
-		a.status = CALL_UNKNOWN;
+		u.status = CALL_UNKNOWN;
 		u.flag = psprintf("the API no longer knows this call (%s); it is not followed any more", problem);
 		store(update_step, &u, p->id);
 		return;
@@ -651,7 +642,6 @@ on_call(HttpRequest *req, ApiRequest *p)
 		store(backoff_step, &b, p->id);
 		return;
 	}
-	note_status(a.status);
 	if (is_ended(&a))
 	{
 		if (queue_followup(REQ_GET_TRANSCRIPT, p->id, p->api_id, &a))
@@ -704,7 +694,7 @@ on_transcript(HttpRequest *req, ApiRequest *p)
 
 		if (p->ended)
 		{
-			CallUpdate	u = {p->id, p->ended, NULL, -1, false};
+			CallUpdate	u = {p->id, p->ended, NULL, NULL, -1, false};
 
 			store(update_step, &u, p->id);
 		}

@@ -60,7 +60,6 @@ static List *unsure = NIL;		/* ReconcilingCall, of the current cycle */
 Cycle		reconcile_cycle = CYCLE_INIT("agentphone reconcile");	/* wanted: false once none is left */
 
 static SPIPlanPtr load_plan = NULL;
-static SPIPlanPtr adopt_plan = NULL;
 static SPIPlanPtr resolve_plan = NULL;
 
 static void record_search(HttpRequest *req, RecordResult *result);
@@ -189,6 +188,14 @@ matches(const ReconcilingCall *u, const ApiCall *c)
 	return started >= u->claimed_at - START_SLACK_US;
 }
 
+/* The UPDATE of an adopted call, $6 the API's status (since 1.9: API_STATUS_SET). */
+#define ADOPT_SQL(API_STATUS_SET) \
+	"UPDATE agentphone.calls SET api_call_id = $2, status = $3," \
+	" from_number = $4, started_at = $5::timestamptz," \
+	" last_error = NULL, next_attempt_at = NULL, updated_at = now()" API_STATUS_SET \
+	" WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_RECONCILING) \
+	" AND NOT EXISTS (SELECT 1 FROM agentphone.calls o WHERE o.api_call_id = $2)"
+
 /*
  * adopt stores c as u's call unless another row holds it already; it
  * returns whether it did.
@@ -196,20 +203,21 @@ matches(const ReconcilingCall *u, const ApiCall *c)
 static bool
 adopt(const ReconcilingCall *u, const ApiCall *c)
 {
-	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		v[5] = {Int64GetDatum(u->id), CStringGetTextDatum(c->id),
-		CStringGetTextDatum(c->status ? c->status : CALL_IN_PROGRESS),
+	static SPIPlanPtr adopt_plans[2];	/* without, with api_status */
+	bool		raw = agentphone_has_column("calls", "api_status");
+	const char *ours = callstatus_from_api(c->status, c->ended_at != NULL);
+	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		v[6] = {Int64GetDatum(u->id), CStringGetTextDatum(c->id),
+		CStringGetTextDatum(ours ? ours : CALL_IN_PROGRESS),
 		c->from_number ? CStringGetTextDatum(c->from_number) : (Datum) 0,
-	CStringGetTextDatum(c->started_at)};
-	char		n[5] = {' ', ' ', ' ', c->from_number ? ' ' : 'n', ' '};
+		CStringGetTextDatum(c->started_at),
+	c->status ? CStringGetTextDatum(c->status) : (Datum) 0};
+	char		n[6] = {' ', ' ', ' ', c->from_number ? ' ' : 'n', ' ', c->status ? ' ' : 'n'};
+	SPIPlanPtr	adopt_plan;
 
-	agentphone_saved_plan(&adopt_plan,
-						  "UPDATE agentphone.calls SET api_call_id = $2, status = $3,"
-						  " from_number = $4, started_at = $5::timestamptz,"
-						  " last_error = NULL, next_attempt_at = NULL, updated_at = now()"
-						  " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_RECONCILING)
-						  " AND NOT EXISTS (SELECT 1 FROM agentphone.calls o WHERE o.api_call_id = $2)",
-						  5, types);
+	adopt_plan = agentphone_saved_plan(&adopt_plans[raw], raw ?
+									   ADOPT_SQL(", api_status = $6") : ADOPT_SQL(""),
+									   6, types);
 	if (SPI_execute_plan(adopt_plan, v, n, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not adopt a reconciled call");
 	return SPI_processed == 1;
@@ -217,7 +225,9 @@ adopt(const ReconcilingCall *u, const ApiCall *c)
 
 /*
  * resolve ends reconciliation without a match, as agentphone.on_unknown
- * says: "unknown", or queued again.
+ * says: "unknown", or queued again.  A call that has ended is never
+ * queued again, whatever its status says (its CHECK keeps it from being
+ * "reconciling" since 1.9; this is the same rule for an older schema).
  */
 static void
 resolve(const ReconcilingCall *u)
@@ -236,7 +246,8 @@ resolve(const ReconcilingCall *u)
 						  "UPDATE agentphone.calls SET status = $2, last_error = $3,"
 						  " next_attempt_at = CASE WHEN $2 = " SQL_STATUS(CALL_QUEUED) " THEN now() END,"
 						  " updated_at = now()"
-						  " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_RECONCILING),
+						  " WHERE id = $1 AND status IS NOT DISTINCT FROM " SQL_STATUS(CALL_RECONCILING)
+						  " AND ended_at IS NULL AND NOT transcript_complete",
 						  3, types);
 	if (SPI_execute_plan(resolve_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not resolve a reconciled call");

@@ -163,6 +163,20 @@ agentphone_has_relation(const char *relname)
 }
 
 /*
+ * agentphone_has_column says whether relname of schema agentphone has
+ * column (as agentphone_has_relation(), for a column a later script
+ * added).  It needs a transaction.
+ */
+bool
+agentphone_has_column(const char *relname, const char *column)
+{
+	Oid			nsp = get_namespace_oid("agentphone", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
+}
+
+/*
  * agentphone_roles_by_oid says whether the installed tables keep roles by
  * OID (created_by and added_by are regrole, since 1.7) rather than by
  * name, looked up once per transaction.  It needs a transaction.

@@ -317,6 +317,22 @@ class SimulatorTest(unittest.TestCase):
         status, data = jcall("POST", "/v1/calls/call_nope/end")
         self.assertEqual((status, data), (404, {"detail": "Call not found"}))
 
+    def test_live_status(self):
+        ctl("POST", "/script", {"scripts": [{"live_status": "queued", "turn_interval": 0.01,
+                                             "outcome": "reconciling"}]})
+        made = create()
+        self.assertEqual(made["status"], "queued")
+        _, data = jcall("GET", "/v1/calls/" + made["id"])
+        self.assertIn(data["status"], ("queued", "reconciling"))
+        done = wait_end(made["id"])
+        self.assertEqual(done["status"], "reconciling")
+        self.assertEqual(len(done["transcripts"]), 2)
+        ctl("POST", "/script", {"scripts": [{"live_status": "ringing", "hold": True}]})
+        cid = create()["id"]
+        status, data = jcall("POST", "/v1/calls/%s/end" % cid)
+        self.assertEqual((status, data["status"]), (200, "ending"))
+        self.assertEqual(wait_end(cid)["status"], "completed")
+
     def test_control_finish(self):
         ctl("POST", "/script", {"scripts": [{"hold": True, "turns": []}]})
         cid = create()["id"]
@@ -727,7 +743,8 @@ class SimulatorTest(unittest.TestCase):
             status, _ = jcall("POST", "/_sim/config", bad, auth=False)
             self.assertEqual(status, 400, bad)
         for bad in ([{"turns": [{"role": "bot", "content": "x"}]}], [{"outcome": ""}],
-                    [{"turn_interval": -1}], [{"duration_seconds": 1.5}], [{"x": 1}], [3]):
+                    [{"turn_interval": -1}], [{"duration_seconds": 1.5}], [{"x": 1}], [3],
+                    [{"live_status": ""}], [{"live_status": "ending"}]):
             status, _ = jcall("POST", "/_sim/script", {"scripts": bad}, auth=False)
             self.assertEqual(status, 400, bad)
         self.assertEqual(jcall("POST", "/_sim/config", b"[1]", auth=False)[0], 400)

@@ -7,7 +7,8 @@
  * One binary, several targets; the target is the name the binary is run
  * under (run.sh makes one link per target) or $FUZZ_TARGET:
  *
- *	 api_call		api_decode_call(body)
+ *	 api_call		api_decode_call(body), then callstatus_from_api() of its
+ *					status (src/callstatus.c)
  *	 api_list		api_decode_list(body)
  *	 api_transcript	api_decode_transcript(body), every shape
  *	 api_error		api_error_text(status, body), every error shape
@@ -35,6 +36,7 @@
 #include <stdlib.h>
 
 #include "api.h"
+#include "calls.h"
 #include "fuzz.h"
 
 /* The limits api.c documents (and defines privately). */
@@ -230,6 +232,26 @@ check_call(const ApiCall *c)
 	check_turns(c->turns);
 }
 
+/*
+ * check_state: the state a placed call gets for the API's word is one of
+ * the placed states, never one of agentphone's own before the API took
+ * the call (queued, dispatching, reconciling...), whatever the word.
+ */
+static void
+check_state(const ApiCall *c)
+{
+	static const char *const placed[] = {CALL_IN_PROGRESS, CALL_ENDING, CALL_COMPLETED,
+	CALL_FAILED, CALL_BUSY, CALL_NO_ANSWER};
+	const char *ours = callstatus_from_api(c->status, c->ended_at != NULL);
+	bool		found = false;
+
+	FUZZ_EXPECT((ours == NULL) == (c->status == NULL), "callstatus_from_api(%s) returned %s",
+				c->status ? c->status : "NULL", ours ? ours : "NULL");
+	for (size_t i = 0; ours != NULL && i < lengthof(placed); i++)
+		found |= strcmp(ours, placed[i]) == 0;
+	FUZZ_EXPECT(ours == NULL || found, "API status %s became %s", c->status, ours);
+}
+
 static void
 fuzz_call_decoder(const char *body)
 {
@@ -242,6 +264,8 @@ fuzz_call_decoder(const char *body)
 				"api_decode_call returned %s with id %s",
 				problem ? problem : "success", call.id ? call.id : "NULL");
 	check_call(&call);
+	if (problem == NULL)
+		check_state(&call);
 }
 
 static void

@@ -279,9 +279,11 @@ def create_call(req):
             return error_locked(sim, 400, "Phone number %s is not assigned to this agent"
                                 % number_id, "PHONE_NUMBER_NOT_ASSIGNED")
         number = numbers[number_id]
+        script = sim.next_script_locked()
         call = sim.new_call_locked(
             body["agentId"], "outbound", number_id, number, number, body["toNumber"],
-            sim.next_script_locked(), body.get("disableRecording") or False)
+            script, body.get("disableRecording") or False,
+            status=script.get("live_status", "in-progress"))
         req.entry["call_id"] = call["id"]
         answer = sim.create_view_locked(call)
     sim.start_script(call)
@@ -321,7 +323,7 @@ def end_call(req):
     sim = req.sim
     with sim.lock:
         call = path_call_locked(req)
-        if call["status"] != "in-progress":
+        if not sim.is_live_locked(call):
             return error_locked(sim, 409, "Call is not in progress", "CALL_NOT_IN_PROGRESS")
         call["status"] = "ending"
         sim.cond.notify_all()

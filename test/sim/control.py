@@ -38,6 +38,9 @@ def normalize_script(script, base):
         elif key == "hold":
             if not isinstance(value, bool):
                 raise ControlError("script hold must be a boolean")
+        elif key == "live_status":
+            if not isinstance(value, str) or not value or value == "ending":
+                raise ControlError('script live_status must be a non-empty string other than "ending"')
         else:
             raise ControlError("unknown script key %r" % key)
         out[key] = value

@@ -28,6 +28,9 @@ DEFAULT_SCRIPT = {
     "turn_interval": 0.2,
     "duration_seconds": None,
     "hold": False,
+    # the status the API shows while the call is live (the reference's is
+    # in-progress; a test may make it another word, known or not)
+    "live_status": "in-progress",
 }
 
 
@@ -172,6 +175,10 @@ class SimState:
         """is_current_locked: the call was not forgotten by a reset since."""
         return self.calls.get(call["id"]) is call
 
+    def is_live_locked(self, call):
+        """is_live_locked: the call has neither ended nor been asked to end."""
+        return call["endedAt"] is None and call["status"] != "ending"
+
     def add_turn_locked(self, call, role, content):
         call["turns"].append({"role": role, "content": content, "createdAt": iso(time.time())})
         self.cond.notify_all()
@@ -199,7 +206,7 @@ class SimState:
         for turn in script.get("turns", []):
             time.sleep(interval)
             with self.lock:
-                if not self.is_current_locked(call) or call["status"] != "in-progress":
+                if not self.is_current_locked(call) or not self.is_live_locked(call):
                     return
                 self.add_turn_locked(call, turn["role"], turn["content"])
         if script.get("hold"):
@@ -207,7 +214,7 @@ class SimState:
         if not script.get("turns"):
             time.sleep(interval)
         with self.lock:
-            if self.is_current_locked(call) and call["status"] == "in-progress":
+            if self.is_current_locked(call) and self.is_live_locked(call):
                 self.end_call_locked(call, script.get("outcome", "completed"))
 
     def schedule_completion(self, call, delay=0.2):
