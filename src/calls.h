@@ -33,7 +33,7 @@
 /* A status as an SQL literal: SQL_STATUS(CALL_QUEUED) is 'queued'. */
 #define SQL_STATUS(s)		"'" s "'"
 
-/* How many calls wait to be placed (through calls_status_idx). */
+/* How many calls wait to be placed (through calls_due_idx). */
 #define SQL_QUEUE_DEPTH \
 	"SELECT count(*) FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED)
 

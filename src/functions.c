@@ -473,6 +473,8 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 	nulls[NUM_CALL_ARGS + 2] = ' ';
 	if (held)
 		waiting = agentphone_window_wait_text(due);
+	else if (shared_database_unserved(MyDatabaseId))
+		waiting = shared_unserved_text();
 	values[NUM_CALL_ARGS + 3] = waiting ? CStringGetTextDatum(waiting) : (Datum) 0;
 	nulls[NUM_CALL_ARGS + 3] = waiting ? ' ' : 'n';
 

@@ -18,6 +18,17 @@
  * RESCAN_MS is the safety net for what no hook saw (an extension created
  * while the library was not loaded).
  *
+ * Slots are shared fairly when databases wait for one.  A database that
+ * asked for a worker (CREATE EXTENSION, or a call queued there, committed)
+ * and got no slot waits, and takes the next slot freed before any other.
+ * For it the launcher stops one worker whose slot is used unfairly: first
+ * that of a database with nothing to do but calls copied from another
+ * (held, home.c), else the newest database of an owner whose databases
+ * hold at least two slots more than the waiting one's owner's.  So a role
+ * with CREATEDB cannot take every slot with copies of its database, and a
+ * new tenant's database is served.  The stopped database waits in turn;
+ * its calls in flight are reconciled when it is served again.
+ *
  * A worker that stops without saying why (an error, a crash, a refused
  * connection) is started again after a backoff that doubles up to
  * MAX_BACKOFF_MS, in its database only.  When every slot is taken
@@ -71,6 +82,7 @@
 typedef struct ServableDb
 {
 	Oid			oid;
+	Oid			owner;			/* datdba */
 	char		name[NAMEDATALEN];
 } ServableDb;
 
@@ -78,6 +90,9 @@ static BackgroundWorkerHandle **handles = NULL;	/* per slot */
 static bool *retiring = NULL;	/* per slot: free it when its worker exits */
 static List *without_extension = NIL;	/* database OIDs, as of their probe;
 										 * in TopMemoryContext */
+static List *waiting = NIL;		/* database OIDs that asked for a worker and
+								 * have no slot, first asked first; in
+								 * TopMemoryContext */
 static bool slots_exhausted_said = false;
 static bool slot_freed = false;	/* since the last turn of the loop */
 static bool bgworkers_exhausted_said = false;
@@ -123,6 +138,7 @@ servable_databases(MemoryContext cxt)
 		old = MemoryContextSwitchTo(cxt);
 		s = palloc(sizeof(ServableDb));
 		s->oid = d->oid;
+		s->owner = d->datdba;
 		strlcpy(s->name, NameStr(d->datname), NAMEDATALEN);
 		result = lappend(result, s);
 		MemoryContextSwitchTo(old);
@@ -187,10 +203,154 @@ note_unserved(int n, const char *example)
 }
 
 /*
+ * note_waiting adds the databases of requested (asked for a worker, no
+ * slot) to the waiting list, and drops from it those no longer servable.
+ */
+static void
+note_waiting(List *requested, List *dbs)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	List	   *still = NIL;
+	ListCell   *lc;
+
+	waiting = list_concat_unique_oid(waiting, requested);
+	foreach(lc, waiting)
+		if (find_servable(dbs, lfirst_oid(lc)) != NULL)
+			still = lappend_oid(still, lfirst_oid(lc));
+	list_free(waiting);
+	waiting = still;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * claim_slots gives a slot to each database of dbs that has none, of the
+ * waiting ones (waiting_ones) or of the others; it counts those left
+ * without one in *unserved (one of their names in *example).
+ */
+static void
+claim_slots(List *dbs, bool waiting_ones, int *unserved, const char **example)
+{
+	ListCell   *lc;
+
+	foreach(lc, dbs)
+	{
+		ServableDb *s = lfirst(lc);
+
+		if (list_member_oid(waiting, s->oid) != waiting_ones ||
+			list_member_oid(without_extension, s->oid))
+			continue;
+		if (shared_claim_slot(s->oid, s->name) >= 0)
+			waiting = list_delete_oid(waiting, s->oid);
+		else
+		{
+			(*unserved)++;
+			*example = s->name;
+		}
+	}
+}
+
+/*
+ * slots_of_owner counts the slots (not being freed) whose database belongs
+ * to owner; *newest is set to the one of the highest database OID.
+ */
+static int
+slots_of_owner(List *dbs, Oid owner, int *newest)
+{
+	int			n = 0;
+	Oid			newest_db = InvalidOid;
+
+	for (int i = 0; i < shared_slot_count(); i++)
+	{
+		WorkerHealth h;
+		ServableDb *s;
+
+		if (retiring[i] || !shared_slot_health(i, &h) ||
+			(s = find_servable(dbs, h.dboid)) == NULL || s->owner != owner)
+			continue;
+		n++;
+		if (h.dboid > newest_db)
+			newest_db = h.dboid, *newest = i;
+	}
+	return n;
+}
+
+/*
+ * unfair_slot returns a slot that database w, which waits, may take, or
+ * -1: first one whose database has nothing to do but held copies
+ * (home.c), then the newest of an owner whose databases hold at least two
+ * slots more than w's owner's (so no owner's databases keep every slot);
+ * *why says which.
+ */
+static int
+unfair_slot(List *dbs, const ServableDb *w, char **why)
+{
+	int			most = 0;
+	int			victim = -1;
+	int			ignored;
+
+	for (int i = 0; i < shared_slot_count(); i++)
+	{
+		WorkerHealth h;
+		ServableDb *s;
+		int			newest = -1;
+		int			n;
+
+		if (retiring[i] || !shared_slot_health(i, &h))
+			continue;
+		if (h.held_only && h.worker_pid != 0)
+		{
+			*why = pstrdup("its calls are all held copies of another database's (agentphone_adopt_calls() there asks for a worker again)");
+			return i;
+		}
+		if ((s = find_servable(dbs, h.dboid)) == NULL)
+			continue;
+		n = slots_of_owner(dbs, s->owner, &newest);
+		if (n > most)
+			most = n, victim = newest;
+	}
+	if (victim < 0 || most <= slots_of_owner(dbs, w->owner, &ignored) + 1)
+		return -1;
+	*why = psprintf("the databases of its owner hold %d of the %d slots of agentphone.max_databases",
+					most, shared_slot_count());
+	return victim;
+}
+
+/*
+ * make_room frees, for the first database that waits, a slot used
+ * unfairly (unfair_slot), unless one is being freed already: its worker
+ * stops, and the slot goes to the waiting database once it has.
+ */
+static void
+make_room(List *dbs)
+{
+	ServableDb *w;
+	WorkerHealth h;
+	char	   *why = NULL;
+	int			victim;
+
+	for (int i = 0; i < shared_slot_count(); i++)
+		if (retiring[i])
+			return;
+	if (waiting == NIL || (w = find_servable(dbs, linitial_oid(waiting))) == NULL ||
+		(victim = unfair_slot(dbs, w, &why)) < 0 || !shared_slot_health(victim, &h))
+		return;
+	ereport(LOG,
+			(errmsg("agentphone: the worker of database \"%s\" stops to give its slot to database \"%s\", which waits",
+					h.dbname, w->name),
+			 errdetail("Database \"%s\" gives its slot up because %s.", h.dbname, why)));
+	if (handles[victim] != NULL)
+		stop_worker(victim);
+	else
+		free_slot(victim);
+}
+
+/*
  * rescan matches the slots to pg_database: slots of databases no longer
  * served are emptied, renamed ones follow their new name, and every
  * servable database not known to lack the extension (or asked for, in
- * requested) gets a slot.
+ * requested) gets a slot, those that asked for a worker first.  When a
+ * database that asked waits, a slot used unfairly is freed for it
+ * (make_room).
  */
 static void
 rescan(List *requested, bool forget_absent, MemoryContext cxt)
@@ -207,6 +367,7 @@ rescan(List *requested, bool forget_absent, MemoryContext cxt)
 	}
 	foreach(lc, requested)
 		without_extension = list_delete_oid(without_extension, lfirst_oid(lc));
+	note_waiting(requested, dbs);
 
 	for (int i = 0; i < shared_slot_count(); i++)
 	{
@@ -226,18 +387,9 @@ rescan(List *requested, bool forget_absent, MemoryContext cxt)
 		else if (strcmp(s->name, h.dbname) != 0)
 			shared_slot_rename(i, s->name);
 	}
-	foreach(lc, dbs)
-	{
-		ServableDb *s = lfirst(lc);
-
-		if (list_member_oid(without_extension, s->oid))
-			continue;
-		if (shared_claim_slot(s->oid, s->name) < 0)
-		{
-			unserved++;
-			example = s->name;
-		}
-	}
+	claim_slots(dbs, true, &unserved, &example);
+	claim_slots(dbs, false, &unserved, &example);
+	make_room(dbs);
 	note_unserved(unserved, example);
 	list_free_deep(dbs);
 }
@@ -320,6 +472,7 @@ worker_stopped(int slot, TimestampTz now)
 				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 				without_extension = lappend_oid(without_extension, h.dboid);
+				waiting = list_delete_oid(waiting, h.dboid);
 				MemoryContextSwitchTo(old);
 			}
 			free_slot(slot);

@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -264,8 +265,7 @@ agentphone_wake_at_commit(void)
 	register_xact_callback();
 	if (!wake_at_commit && shared_database_unserved(MyDatabaseId))
 		ereport(WARNING,
-				(errmsg("no agentphone worker serves this database: all %d slots of agentphone.max_databases serve other databases",
-						agentphone_shared->nslots),
+				(errmsg("%s", shared_unserved_text()),
 				 errdetail("The call is queued, and stays queued until a slot is free."),
 				 errhint("Raise agentphone.max_databases (and max_worker_processes) and restart the server.")));
 	wake_at_commit = true;
@@ -359,6 +359,17 @@ shared_database_health(Oid db, WorkerHealth *health)
  * shared_database_unserved tells whether database db has no slot while
  * every slot serves another database.
  */
+/*
+ * shared_unserved_text says what shared_database_unserved() means, for a
+ * message or a call's last_error.
+ */
+char *
+shared_unserved_text(void)
+{
+	return psprintf("no agentphone worker serves this database: all %d slots of agentphone.max_databases serve other databases",
+					shared_slot_count());
+}
+
 bool
 shared_database_unserved(Oid db)
 {
@@ -471,9 +482,61 @@ copy_message(char *buf, size_t size, const char *message)
 }
 
 /*
+ * number_end returns where the phone number at p ends, or NULL if none
+ * starts there: a + and 7 or more digits (with the spaces, dashes, dots
+ * and parentheses that write them), or 10 or more digits in a row.
+ */
+static const char *
+number_end(const char *p)
+{
+	const char *q = p + (*p == '+');
+	const char *last = NULL;
+	int			digits = 0;
+
+	if (*p == '+')
+	{
+		for (; *q && strchr("0123456789 -.()", *q); q++)
+			if (isdigit((unsigned char) *q))
+				digits++, last = q;
+		return digits >= 7 ? last + 1 : NULL;
+	}
+	for (; isdigit((unsigned char) *q); q++)
+		digits++;
+	return digits >= 10 ? q : NULL;
+}
+
+/*
+ * mask_numbers replaces every phone number in buf (number_end) with
+ * "<number>", for the text that pg_monitor reads: an API error may quote
+ * the callee's.
+ */
+static void
+mask_numbers(char *buf, size_t size)
+{
+	StringInfoData out;
+	const char *p = buf;
+
+	initStringInfo(&out);
+	while (*p)
+	{
+		const char *end = (p == buf || !isdigit((unsigned char) p[-1])) ? number_end(p) : NULL;
+
+		if (end != NULL)
+		{
+			appendStringInfoString(&out, "<number>");
+			p = end;
+		}
+		else
+			appendStringInfoChar(&out, *p++);
+	}
+	copy_message(buf, size, out.data);
+	pfree(out.data);
+}
+
+/*
  * agentphone_note_error remembers the worker's last failure, as superusers
- * may read it (message) and as others may (for_callers, NULL: the same),
- * both redacted of every key.
+ * may read it (message) and as others may (for_callers, NULL: the same,
+ * without phone numbers), both redacted of every key.
  */
 void
 agentphone_note_error(const char *message, const char *for_callers)
@@ -486,6 +549,7 @@ agentphone_note_error(const char *message, const char *for_callers)
 		return;
 	copy_message(buf, sizeof(buf), agentphone_redact_keys(message));
 	copy_message(pub, sizeof(pub), agentphone_redact_keys(for_callers ? for_callers : message));
+	mask_numbers(pub, sizeof(pub));
 	SpinLockAcquire(&agentphone_shared->mutex);
 	memcpy(SLOT(my_slot)->h.last_error, buf, sizeof(buf));
 	memcpy(SLOT(my_slot)->h.last_error_public, pub, sizeof(pub));
@@ -526,13 +590,15 @@ agentphone_note_loop(int in_flight)
 
 /*
  * agentphone_note_queue_depth records how many calls the worker's database
- * has queued.
+ * has queued, and whether they are all held copies with nothing else to
+ * do (the launcher gives such a database's slot to one that waits).
  */
 void
-agentphone_note_queue_depth(int64 depth)
+agentphone_note_queue_depth(int64 depth, bool held_only)
 {
 	SpinLockAcquire(&agentphone_shared->mutex);
 	SLOT(my_slot)->h.queue_depth = depth;
+	SLOT(my_slot)->h.held_only = held_only;
 	SpinLockRelease(&agentphone_shared->mutex);
 }
 

@@ -56,6 +56,8 @@ typedef struct WorkerHealth
 	TimestampTz last_loop;		/* when its loop last ran */
 	int			in_flight;		/* requests in flight then */
 	int64		queue_depth;	/* queued calls at its last sweep, -1: unknown */
+	bool		held_only;		/* then: every call it has to do is a held
+								 * copy (home.c), so it needs no slot */
 	uint64		counters[NUM_COUNTERS];
 	char		last_error[256];	/* the last failure, "" if none */
 	char		last_error_public[256]; /* the same without what only
@@ -92,6 +94,7 @@ extern bool shared_database_health(Oid db, WorkerHealth *health);
 extern bool shared_slot_health(int slot, WorkerHealth *health);
 extern bool shared_launcher_health(LauncherHealth *health);
 extern bool shared_database_unserved(Oid db);
+extern char *shared_unserved_text(void);
 
 /* The worker of one database */
 extern bool shared_attach_slot(int slot, Oid *db, char *dbname);
@@ -101,7 +104,7 @@ extern void agentphone_count(AgentphoneCounter c, int n);
 extern void agentphone_note_error(const char *message, const char *for_callers);
 extern void agentphone_note_error_over(void);
 extern void agentphone_note_loop(int in_flight);
-extern void agentphone_note_queue_depth(int64 depth);
+extern void agentphone_note_queue_depth(int64 depth, bool held_only);
 extern AgentphoneDbState shared_my_db_state(TimestampTz *since);
 
 /* dbguard.c, for the database a command names */

@@ -74,8 +74,7 @@ unserved_reason(void)
 	if (RecoveryInProgress())
 		return "this server is a standby: no worker runs here; calls are queued and placed on the primary";
 	if (shared_database_unserved(MyDatabaseId))
-		return psprintf("no worker serves this database: all %d slots of agentphone.max_databases serve other databases; raise it and restart the server",
-						shared_slot_count());
+		return psprintf("%s; raise it and restart the server", shared_unserved_text());
 	return "no worker serves this database yet: the launcher starts one when CREATE EXTENSION agentphone or a queued call commits";
 }
 

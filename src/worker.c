@@ -270,25 +270,50 @@ forget_revoked_grants(void)
 }
 
 /*
+ * The queue's depth, and whether every queued call is a held copy, queued
+ * in another database (home.c, since 1.8: HELD_ONLY), with nothing else to
+ * do.  The queue is read once, through calls_due_idx, and the rest through
+ * the partial indexes of the unsettled and followed calls: its cost is
+ * that of the live work, not of the history.
+ */
+#define QUEUE_SQL(HELD_ONLY) \
+	"SELECT count(*), " HELD_ONLY " FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED)
+#define HELD_ONLY_SQL \
+	"count(*) > 0" \
+	" AND count(*) FILTER (WHERE home IS NULL OR home = (SELECT agentphone.home())) = 0" \
+	" AND NOT EXISTS (SELECT FROM agentphone.calls" \
+	"   WHERE status IN (" SQL_STATUS(CALL_DISPATCHING) ", " SQL_STATUS(CALL_RECONCILING) "))" \
+	" AND NOT EXISTS (SELECT FROM agentphone.calls" \
+	"   WHERE api_call_id IS NOT NULL AND NOT transcript_complete" \
+	"   AND status NOT IN (" SQL_STATUS(CALL_QUEUED) ", " SQL_STATUS(CALL_DISPATCHING) ", " \
+	SQL_STATUS(CALL_ERROR) ", " SQL_STATUS(CALL_UNKNOWN) "))"
+
+/*
  * note_queue_depth publishes how many calls are queued, for
- * agentphone_workers(), at most once per sweep interval (through
- * calls_status_idx: its cost is that of the queue, not of the history).
+ * agentphone_workers(), and whether they are all held copies with nothing
+ * else to do (the launcher then gives the slot to a database that waits),
+ * at most once per sweep interval.
  */
 static void
 note_queue_depth(void)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];	/* without, with calls.home */
 	static TimestampTz next_at = 0;
 	TimestampTz now = GetCurrentTimestamp();
+	bool		homes = agentphone_has_column("calls", "home");
+	SPIPlanPtr	plan;
+	HeapTuple	row;
 	bool		isnull;
 
 	if (now < next_at)
 		return;
-	agentphone_saved_plan(&plan, SQL_QUEUE_DEPTH, 0, NULL);
+	plan = agentphone_saved_plan(&plans[homes], homes ? QUEUE_SQL(HELD_ONLY_SQL) : QUEUE_SQL("false"),
+								 0, NULL);
 	if (SPI_execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the queued calls");
-	agentphone_note_queue_depth(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-															SPI_tuptable->tupdesc, 1, &isnull)));
+	row = SPI_tuptable->vals[0];
+	agentphone_note_queue_depth(DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)),
+								DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)));
 	next_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
 }
 

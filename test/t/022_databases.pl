@@ -221,6 +221,9 @@ ok(wait_until(sub { @{ posts_in_range(9100, 1) } == 1 }, 10), 'the served databa
 sleep 2;
 is(sql("SELECT count(*) FROM agentphone.calls WHERE status = 'queued'", db => 'd3'), '2',
 	'the extra database\'s calls stay queued');
+is(sql("SELECT string_agg(DISTINCT last_error, ' | ') FROM agentphone.calls", db => 'd3'),
+	'no agentphone worker serves this database: all 2 slots of agentphone.max_databases serve other databases',
+	'each saying why in its last_error');
 my @said = (slurp_file($node->logfile) =~ /LOG:  agentphone: 1 database\(s\) not served: all 2 slots of agentphone.max_databases are taken/g);
 is(scalar(@said), 1, 'the launcher says it once in the log');
 like(slurp_file($node->logfile), qr/HINT:  Raise agentphone.max_databases \(and max_worker_processes with it, one worker per database\) and restart the server/,

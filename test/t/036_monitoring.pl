@@ -33,4 +33,16 @@ like(sql('SELECT running FROM agentphone_worker_status()', as => 'exporter'), qr
 like(sql_error('SELECT * FROM agentphone.stats', as => 'app'), qr/permission denied for view stats/,
 	'a caller may not read the stats');
 is(sql('SELECT count(*) FROM agentphone.stats'), 1, 'one row');
+
+# an API error that quotes the callee's number: the worker's last error
+# keeps it for superusers, and pg_monitor reads it without
+sim('POST', '/_sim/faults', { faults => [ { method => 'POST', path => '/v1/calls', kind => 'body', status => 400,
+	body => { detail => 'Cannot call +1 415 555 8304 (or 14155558304) before 2026-12-08' } } ] });
+my $refused = sql("SELECT agentphone_call('agt_1', '+14155558304')", as => 'app');
+ok(wait_until(sub { sql("SELECT status FROM agentphone.calls WHERE id = $refused") eq 'error' }, 20), 'the API refused a call');
+like(sql('SELECT last_error FROM agentphone_worker_status()'), qr/Cannot call \+1 415 555 8304 \(or 14155558304\)/,
+	'a superuser reads the API\'s message whole');
+is(sql('SELECT last_error FROM agentphone.stats', as => 'exporter'),
+	"call $refused: AgentPhone API answered HTTP 400: Cannot call <number> (or <number>) before 2026-12-08",
+	'pg_monitor reads it without the numbers (a date is not one)');
 done_testing();
