@@ -74,9 +74,26 @@ ISOLATION_OPTS = --inputdir=test/isolation --use-existing
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
+# agentphone.so exports only what PostgreSQL looks up in it: the SQL
+# functions (PG_FUNCTION_INFO_V1) and their pg_finfo_ records, _PG_init,
+# Pg_magic_func and the background workers' entry points.  Every other
+# symbol is local: PostgreSQL loads modules with RTLD_GLOBAL, so an
+# exported helper could bind to another library's symbol of the same name.
+# The linker's version script is made from the sources
+# (test/t/039_exports.pl lists the library's dynamic symbols).
+EXPORTS = agentphone.exports
+SHLIB_LINK += -Wl,--version-script=$(EXPORTS)
+EXTRA_CLEAN = $(EXPORTS)
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(EXPORTS): $(wildcard src/*.c)
+	{ echo '{ global: _PG_init; Pg_magic_func; agentphone_launcher_main; agentphone_worker_main;'; \
+	  sed -n 's/^PG_FUNCTION_INFO_V1(\([a-z_0-9]*\));$$/\1; pg_finfo_\1;/p' $^; \
+	  echo 'local: *; };'; } > $@
+$(shlib): $(EXPORTS)
 
 # (after PGXS, which sets these) pg_regress and the specs use database
 # postgres, the worker's (--use-existing: it is not created); prove finds
