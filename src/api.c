@@ -375,9 +375,9 @@ parse_object(const char *body, const char **problem)
 }
 
 /*
- * api_status_is_final says whether status is one that only an ended call
- * has (the one list of them: poll.c follows calls until then, and
- * agentphone_wait() waits for them).
+ * api_status_is_final says whether status, a word of the API, is one that
+ * only an ended call has (poll.c fetches the transcript then; calls.h has
+ * agentphone's own states and their phases).
  */
 bool
 api_status_is_final(const char *status)

@@ -37,6 +37,19 @@
 #define SQL_QUEUE_DEPTH \
 	"SELECT count(*) FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED)
 
+/* Where a state stands in the call's life. */
+typedef enum CallPhase
+{
+	PHASE_UNPLACED,				/* queued, dispatching, reconciling: the
+								 * worker's, not yet known to be placed */
+	PHASE_LIVE,					/* in-progress, ending */
+	PHASE_ENDED,				/* completed, failed, busy, no-answer */
+	PHASE_OVER,					/* canceled, blocked, error, unknown: over,
+								 * without an end from the API */
+	PHASE_NONE					/* not a state */
+} CallPhase;
+
+extern CallPhase callstatus_phase(const char *status);
 extern const char *callstatus_from_api(const char *api_status, bool ended);
 
 #endif							/* AGENTPHONE_CALLS_H */

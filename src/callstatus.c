@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * callstatus.c
- *		Which of agentphone's states a call gets for the status the API
+ *		The states of a call (calls.h names them): where each stands in the
+ *		call's life, and which one a call gets for the status the API
  *		reports.
  *
  * agentphone.calls.status drives the state machine: the claim takes
@@ -49,24 +50,42 @@ static const StatusMap known[] = {
 	{"no-answer", CALL_NO_ANSWER},
 };
 
-/* agentphone's own words, which mean something else in calls.status */
-static const char *const own[] = {
-	CALL_QUEUED, CALL_DISPATCHING, CALL_RECONCILING, CALL_CANCELED,
-	CALL_BLOCKED, CALL_ERROR, CALL_UNKNOWN,
+/* Every state, and its phase (the same words as calls_status_check). */
+static const struct
+{
+	const char *state;
+	CallPhase	phase;
+}			states[] = {
+	{CALL_QUEUED, PHASE_UNPLACED},
+	{CALL_DISPATCHING, PHASE_UNPLACED},
+	{CALL_RECONCILING, PHASE_UNPLACED},
+	{CALL_IN_PROGRESS, PHASE_LIVE},
+	{CALL_ENDING, PHASE_LIVE},
+	{CALL_COMPLETED, PHASE_ENDED},
+	{CALL_FAILED, PHASE_ENDED},
+	{CALL_BUSY, PHASE_ENDED},
+	{CALL_NO_ANSWER, PHASE_ENDED},
+	{CALL_CANCELED, PHASE_OVER},
+	{CALL_BLOCKED, PHASE_OVER},
+	{CALL_ERROR, PHASE_OVER},
+	{CALL_UNKNOWN, PHASE_OVER},
 };
+
+/*
+ * callstatus_phase returns where state stands in the call's life.
+ */
+CallPhase
+callstatus_phase(const char *state)
+{
+	for (size_t i = 0; state != NULL && i < lengthof(states); i++)
+		if (strcmp(state, states[i].state) == 0)
+			return states[i].phase;
+	return PHASE_NONE;
+}
 
 /* the unmapped words logged so far (no palloc: they outlive any context) */
 static char reported[MAX_WORDS_REPORTED][MAX_WORD + 1];
 static int	n_reported = 0;
-
-static bool
-in_list(const char *word, const char *const *words, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(word, words[i]) == 0)
-			return true;
-	return false;
-}
 
 /*
  * report_unmapped logs, once per worker for each word, an API status that
@@ -84,7 +103,7 @@ report_unmapped(const char *api_status, const char *ours)
 	ereport(WARNING,
 			(errmsg("agentphone: the API reported call status \"%s\", which %s; stored as \"%s\"",
 					api_status,
-					in_list(api_status, own, lengthof(own)) ?
+					callstatus_phase(api_status) != PHASE_NONE ?
 					"is one of agentphone's own states" : "agentphone does not know",
 					ours),
 			 errdetail("A call with a status agentphone does not know is \"%s\" while the API gives it no end time, and \"%s\" once it does; the API's word is kept in agentphone.calls.api_status.",

@@ -34,7 +34,6 @@
 
 #include "access.h"
 #include "agents.h"
-#include "api.h"
 #include "calls.h"
 #include "donotcall.h"
 #include "functions.h"
@@ -824,23 +823,19 @@ wait_until_arg(const char *until)
 /*
  * wait_over says whether call w is where agentphone_wait() was asked to
  * wait for.  A call has ended as the worker sees it (poll.c): it has an
- * end time or a status only ended calls have; one never placed is over
- * and will have no transcript.
+ * end time or a state of the ended or over phase (calls.h); one never
+ * placed will have no transcript.
  */
 static bool
 wait_over(const WaitedCall *w, WaitUntil until)
 {
-	static const char *const before_placed[] = {CALL_QUEUED, CALL_DISPATCHING, CALL_RECONCILING};
-	static const char *const never_placed[] = {CALL_BLOCKED, CALL_ERROR, CALL_UNKNOWN};
-	bool		is_ended = w->has_end || api_status_is_final(w->status);
+	CallPhase	phase = callstatus_phase(w->status);
+	bool		is_ended = w->has_end || phase == PHASE_ENDED || phase == PHASE_OVER;
 
-	for (size_t i = 0; i < lengthof(before_placed); i++)
-		if (strcmp(w->status, before_placed[i]) == 0)
-			return false;
+	if (phase == PHASE_UNPLACED)
+		return false;
 	if (until == UNTIL_PLACED)
 		return true;
-	for (size_t i = 0; i < lengthof(never_placed) && !is_ended; i++)
-		is_ended = strcmp(w->status, never_placed[i]) == 0;
 	if (until == UNTIL_ENDED)
 		return is_ended;
 	return w->transcript_complete || (is_ended && !w->placed);	/* none to come */

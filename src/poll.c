@@ -162,7 +162,7 @@ poll_load(void)
 		c->status = SPI_getvalue(row, desc, 3);
 		c->snippet = SPI_getvalue(row, desc, 4);
 		c->ended = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull)) ||
-			api_status_is_final(c->status);
+			callstatus_phase(c->status) == PHASE_ENDED;
 		c->due = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
 		c->overdue = DatumGetBool(SPI_getbinval(row, desc, 7, &isnull)) && !isnull;
 		live = lappend(live, c);

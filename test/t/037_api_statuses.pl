@@ -116,6 +116,14 @@ my ($section) = $readme =~ /\n## Statuses\n(.*?)\n## /s;
 my @documented = sort map { /^\| (.*?) \|/ ? ($1 =~ /`([^`]+)`/g) : () } grep { !/^\|(---|.*Status \| Meaning)/ }
   split /\n/, $section;
 is("@documented", "@states", "README's Statuses table documents exactly the constraint's states");
+my $calls_h = slurp_file('src/calls.h');
+my @named = sort($calls_h =~ /^#define CALL_\w+\s+"([^"]+)"/mg);
+is("@named", "@states", 'src/calls.h names exactly the same states');
+my $callstatus = slurp_file('src/callstatus.c');
+my ($table) = $callstatus =~ /states\[\] = \{(.*?)\n\};/s;
+my @phased = sort($table =~ /\{CALL_(\w+), PHASE_/g);
+my @macros = sort($calls_h =~ /^#define CALL_(\w+)\s+"/mg);
+is("@phased", "@macros", 'and src/callstatus.c gives each of them a phase');
 my $in = join(', ', map { "'$_'" } @states);
 is(sql("SELECT count(*) FROM agentphone.calls WHERE status NOT IN ($in)")
 	  . ' ' . sql("SELECT count(*) FROM agentphone.call_events WHERE to_status NOT IN ($in)"),
