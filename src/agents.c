@@ -30,14 +30,15 @@
 #include "http.h"
 #include "request.h"
 #include "secret.h"
+#include "task.h"
 #include "validate.h"
 #include "xact.h"
 
 /* Agents or numbers named in an error, at most. */
 #define NAMED_IN_ERROR 10
 
-Cycle		agents_cycle = CYCLE_INIT("agentphone agents");	/* its memory: the pages
-																 * fetched so far */
+static Cycle agents_cycle = CYCLE_INIT("agentphone agents");	/* its memory: the pages
+																	 * fetched so far */
 
 static List *fetched = NIL;		/* ApiAgent, of the fetch in progress */
 static bool fetch_complete = false; /* every page is in: store them */
@@ -274,6 +275,7 @@ agents_check(const char *agent_id, const char *number_id)
 /* ----- the worker's refresh ----- */
 
 static void on_page(HttpRequest *req);
+static void agents_reset(void);
 
 /* A page of List Agents is kept in memory until the last one is in. */
 static const RequestHandler page_handler = {on_page, NULL};
@@ -295,7 +297,7 @@ start_page(Oid extension_oid, int offset)
 /*
  * agents_start starts a refresh: the first page.
  */
-void
+static void
 agents_start(Oid extension_oid)
 {
 	agents_reset();
@@ -352,7 +354,7 @@ on_page(HttpRequest *req)
 /*
  * agents_pending_write says whether a fetched list waits to be stored.
  */
-bool
+static bool
 agents_pending_write(void)
 {
 	return fetch_complete;
@@ -372,7 +374,7 @@ store_step(void *arg)
  * agents_record stores a complete fetched list in the current (record)
  * transaction, in a subtransaction of its own.
  */
-void
+static void
 agents_record(void)
 {
 	char	   *failure;
@@ -393,10 +395,38 @@ agents_record(void)
  * say), and makes the next one due at once; the answers still in flight
  * for it are discarded by the worker.
  */
-void
+static void
 agents_reset(void)
 {
 	cycle_forget(&agents_cycle);
 	fetched = NIL;
 	fetch_complete = false;
 }
+
+/*
+ * agents_load says whether the installed schema keeps the agents (since
+ * 1.3).  Runs inside a transaction.
+ */
+static bool
+agents_load(void)
+{
+	return agentphone_has_relation("agent_sync");
+}
+
+static int
+agents_interval_ms(void)
+{
+	return agentphone_agent_refresh_interval_ms;
+}
+
+/* Refreshing the account's agents, as a task of the worker (task.h). */
+const WorkerTask agentphone_agents_task = {
+	.activity = "agentphone: looking at the agents' tables",
+	.cycle = &agents_cycle,
+	.interval_ms = agents_interval_ms,
+	.load = agents_load,
+	.start = agents_start,
+	.pending = agents_pending_write,
+	.record = agents_record,
+	.reset = agents_reset,
+};

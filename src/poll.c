@@ -51,6 +51,7 @@
 #include "poll.h"
 #include "request.h"
 #include "secret.h"
+#include "task.h"
 #include "xact.h"
 
 #define MAX_API_PAGE_LIMITS 100		/* 10,000 live calls per cycle */
@@ -79,7 +80,7 @@ static List *live = NIL;		/* LiveCall */
 static List *listed = NIL;		/* char *: API ids listed in progress */
 static List *snippets = NIL;	/* SnippetUpdate */
 static List *followups = NIL;	/* ApiRequest, to start when slots free */
-Cycle		poll_cycle = CYCLE_INIT("agentphone poll cycle");	/* wanted: false once none is live */
+static Cycle poll_cycle = CYCLE_INIT("agentphone poll cycle");	/* wanted: false once none is live */
 static Oid	cycle_extension = InvalidOid;
 
 static SPIPlanPtr load_plan = NULL;
@@ -102,7 +103,7 @@ poll_note_placed(void)
  * created again.  Answers still in flight for it are discarded by the
  * worker, since they belong to another incarnation of the extension.
  */
-void
+static void
 poll_reset(void)
 {
 	ListCell   *lc;
@@ -117,7 +118,7 @@ poll_reset(void)
  * poll_postpone puts the next cycle off by one poll interval (after a
  * cycle could not even start).
  */
-void
+static void
 poll_postpone(void)
 {
 	cycle_postpone(&poll_cycle, agentphone_poll_interval_ms);
@@ -126,7 +127,7 @@ poll_postpone(void)
 /*
  * poll_load reads the calls to follow.  Runs inside a transaction.
  */
-void
+static bool
 poll_load(void)
 {
 	Oid			argtypes[1] = {INT4OID};
@@ -168,6 +169,7 @@ poll_load(void)
 		live = lappend(live, c);
 	}
 	MemoryContextSwitchTo(old);
+	return true;				/* poll_start() ends a cycle with none */
 }
 
 /*
@@ -293,7 +295,7 @@ end_cycle_if_done(void)
  * call still missing one.  No live call: polling stops until a call is
  * placed.  Runs outside any transaction.
  */
-void
+static void
 poll_start(Oid extension_oid)
 {
 	ListCell   *lc;
@@ -741,7 +743,7 @@ snippet_step(void *arg)
  * poll_record_snippets stores the snippets that changed.  Runs inside the
  * worker's record transaction.
  */
-void
+static void
 poll_record_snippets(void)
 {
 	ListCell   *lc;
@@ -758,7 +760,7 @@ poll_record_snippets(void)
 /*
  * poll_pending_writes says whether poll_record_snippets has work.
  */
-bool
+static bool
 poll_pending_writes(void)
 {
 	return snippets != NIL;
@@ -768,9 +770,28 @@ poll_pending_writes(void)
  * poll_after_record starts the requests the recorded answers called for,
  * and ends the cycle when nothing is left.  Runs outside any transaction.
  */
-void
+static void
 poll_after_record(void)
 {
 	start_followups();
 	end_cycle_if_done();
 }
+
+static int
+poll_interval_ms(void)
+{
+	return agentphone_poll_interval_ms;
+}
+
+/* Following the live calls, as a task of the worker (task.h). */
+const WorkerTask agentphone_poll_task = {
+	.activity = "agentphone: reading live calls",
+	.cycle = &poll_cycle,
+	.interval_ms = poll_interval_ms,
+	.load = poll_load,
+	.start = poll_start,
+	.pending = poll_pending_writes,
+	.record = poll_record_snippets,
+	.after_record = poll_after_record,
+	.reset = poll_reset,
+};

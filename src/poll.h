@@ -9,17 +9,8 @@
 #ifndef AGENTPHONE_POLL_H
 #define AGENTPHONE_POLL_H
 
-struct Cycle;
-
-extern struct Cycle poll_cycle;
-
 extern void poll_note_placed(void);
-extern void poll_reset(void);
-extern void poll_postpone(void);
-extern void poll_load(void);
-extern void poll_start(Oid extension_oid);
-extern void poll_record_snippets(void);
-extern bool poll_pending_writes(void);
-extern void poll_after_record(void);
+
+/* the rest is the worker's task agentphone_poll_task (task.h) */
 
 #endif							/* AGENTPHONE_POLL_H */

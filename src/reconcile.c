@@ -39,6 +39,7 @@
 #include "request.h"
 #include "secret.h"
 #include "shared.h"
+#include "task.h"
 #include "xact.h"
 
 /* How far before the claim a matching call may have started (clock skew). */
@@ -57,7 +58,7 @@ typedef struct ReconcilingCall
 } ReconcilingCall;
 
 static List *unsure = NIL;		/* ReconcilingCall, of the current cycle */
-Cycle		reconcile_cycle = CYCLE_INIT("agentphone reconcile");	/* wanted: false once none is left */
+static Cycle reconcile_cycle = CYCLE_INIT("agentphone reconcile");	/* wanted: false once none is left */
 
 static SPIPlanPtr load_plan = NULL;
 static SPIPlanPtr resolve_plan = NULL;
@@ -80,7 +81,7 @@ reconcile_note(void)
  * reconcile_reset forgets the current cycle (the extension was dropped or
  * created again; answers in flight for it are discarded by the worker).
  */
-void
+static void
 reconcile_reset(void)
 {
 	cycle_forget(&reconcile_cycle);
@@ -88,11 +89,21 @@ reconcile_reset(void)
 }
 
 /*
+ * reconcile_interval_ms is how often a cycle runs while calls wait to be
+ * reconciled.
+ */
+static int
+reconcile_interval_ms(void)
+{
+	return Min(agentphone_poll_interval_ms, agentphone_reconcile_delay_ms);
+}
+
+/*
  * reconcile_load reads the calls whose reconcile_delay has passed; it
  * sets the next cycle for the earliest one still waiting.  Runs inside a
  * transaction.
  */
-void
+static bool
 reconcile_load(void)
 {
 	Oid			types[1] = {INT4OID};
@@ -100,8 +111,7 @@ reconcile_load(void)
 	MemoryContext old;
 
 	/* set first, so that a failing transaction cannot loop */
-	cycle_postpone(&reconcile_cycle, Min(agentphone_poll_interval_ms,
-										 agentphone_reconcile_delay_ms));
+	cycle_postpone(&reconcile_cycle, reconcile_interval_ms());
 	cycle_fresh_memory(&reconcile_cycle);
 	unsure = NIL;
 	agentphone_saved_plan(&load_plan,
@@ -137,13 +147,14 @@ reconcile_load(void)
 	}
 	MemoryContextSwitchTo(old);
 	reconcile_cycle.wanted = (SPI_processed > 0);
+	return true;
 }
 
 /*
  * reconcile_start sends one search per loaded call.  Runs outside any
  * transaction.
  */
-void
+static void
 reconcile_start(Oid extension_oid)
 {
 	ListCell   *lc;
@@ -328,3 +339,13 @@ record_search(HttpRequest *req, RecordResult *result)
 				 errdetail("%s", failure)));
 	result->requeued |= a.requeued;
 }
+
+/* Reconciling the calls of unknown outcome, as a task of the worker (task.h). */
+const WorkerTask agentphone_reconcile_task = {
+	.activity = "agentphone: reading calls to reconcile",
+	.cycle = &reconcile_cycle,
+	.interval_ms = reconcile_interval_ms,
+	.load = reconcile_load,
+	.start = reconcile_start,
+	.reset = reconcile_reset,
+};

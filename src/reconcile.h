@@ -9,13 +9,8 @@
 #ifndef AGENTPHONE_RECONCILE_H
 #define AGENTPHONE_RECONCILE_H
 
-struct Cycle;
-
-extern struct Cycle reconcile_cycle;
-
 extern void reconcile_note(void);
-extern void reconcile_reset(void);
-extern void reconcile_load(void);
-extern void reconcile_start(Oid extension_oid);
+
+/* the rest is the worker's task agentphone_reconcile_task (task.h) */
 
 #endif							/* AGENTPHONE_RECONCILE_H */

@@ -13,6 +13,8 @@
  *	   round (agentphone.sweep_interval); an idle worker runs no other query
  *	   but the refresh of the account's agents (agents.c);
  *	 - sends them (dispatch.c) after the claim has committed;
+ *	 - starts each periodic task whose cycle is due (task.h: following the
+ *	   live calls, reconciling, refreshing the agents), naming none;
  *	 - hands each finished request to the handler its owner record names
  *	   (request.h): pages in memory, answers in a new short transaction;
  *	 - sleeps on its latch and curl's sockets (http.c).
@@ -45,7 +47,6 @@
 
 #include "access.h"
 #include "tables.h"
-#include "agents.h"
 #include "calls.h"
 #include "cycle.h"
 #include "dbguard.h"
@@ -53,12 +54,11 @@
 #include "guc.h"
 #include "http.h"
 #include "outage.h"
-#include "poll.h"
-#include "reconcile.h"
 #include "request.h"
 #include "secret.h"
 #include "session.h"
 #include "shared.h"
+#include "task.h"
 #include "worker.h"
 #include "xact.h"
 
@@ -74,8 +74,13 @@ static bool extension_checked = false;	/* checked at least once */
 
 /* The extension exists in the worker's database, as of the last check. */
 #define extension_ready() OidIsValid(extension_oid)
+
+/* The worker's periodic tasks (task.h), each in its own file. */
+static const WorkerTask *const tasks[] = {
+	&agentphone_poll_task, &agentphone_reconcile_task, &agentphone_agents_task,
+};
 static bool orphans_recovered = false;
-static bool schema_1_3 = false; /* the tables are 1.3's: agents, window holds */
+static bool schema_1_3 = false; /* the tables are 1.3's: window holds */
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
 static bool api_unusable = false;	/* the URL or key allows no request (warned) */
@@ -134,9 +139,8 @@ check_extension_at_start(bool starting)
 	if (oid != extension_oid)
 	{
 		/* a cycle of a dropped extension would never end */
-		poll_reset();
-		reconcile_reset();
-		agents_reset();
+		for (size_t i = 0; i < lengthof(tasks); i++)
+			tasks[i]->reset();
 	}
 	extension_oid = oid;
 	extension_checked = true;
@@ -375,66 +379,71 @@ record_step(void *arg)
 	check_extension();
 	record_answers((RecordArgs *) arg);
 	if (extension_ready())
-	{
-		poll_record_snippets();
-		agents_record();
-	}
+		for (size_t i = 0; i < lengthof(tasks); i++)
+			if (tasks[i]->record != NULL)
+				tasks[i]->record();
 }
 
+typedef struct LoadArgs
+{
+	const WorkerTask *task;
+	bool		go;				/* it has work to start */
+} LoadArgs;
+
 /*
- * poll_load_step is the body of the transaction that starts a poll cycle.
+ * load_step is the body of the transaction that starts a task's cycle.
  */
 static void
-poll_load_step(void *arg)
+load_step(void *arg)
 {
-	(void) arg;
+	LoadArgs   *a = (LoadArgs *) arg;
+
 	check_extension();
-	if (extension_ready())
-		poll_load();
+	a->go = extension_ready() && a->task->load();
 }
 
 /*
- * reconcile_load_step is the body of the transaction that starts a
- * reconcile cycle.
+ * start_task starts a cycle of task t: it reads the work in a short
+ * transaction and sends the requests outside it.  A transaction that
+ * fails, or no work, puts the next cycle off by one interval (a cycle
+ * failing at once must not become a busy loop).
  */
 static void
-reconcile_load_step(void *arg)
+start_task(const WorkerTask *t)
 {
-	(void) arg;
-	check_extension();
-	if (extension_ready())
-		reconcile_load();
-}
+	LoadArgs	a = {t, false};
 
-/*
- * start_reconcile_cycle asks the API about calls of unknown outcome.
- */
-static void
-start_reconcile_cycle(void)
-{
-	if (!run_in_transaction("agentphone: reading calls to reconcile", reconcile_load_step, NULL))
+	if (!run_in_transaction(t->activity, load_step, &a) || !a.go)
 	{
-		/* a transaction failing at once must not become a busy loop */
-		cycle_postpone(&reconcile_cycle, ERROR_PAUSE_MS);
+		cycle_postpone(t->cycle, t->interval_ms());
 		return;
 	}
 	if (extension_ready())
-		reconcile_start(extension_oid);
+		t->start(extension_oid);
 }
 
 /*
- * start_poll_cycle reads the live calls and starts following them.
+ * start_due_tasks starts every task whose cycle is due, once the
+ * extension exists and while the API may be used.
  */
 static void
-start_poll_cycle(void)
+start_due_tasks(TimestampTz now)
 {
-	if (!run_in_transaction("agentphone: reading live calls", poll_load_step, NULL))
-	{
-		poll_postpone();
-		return;
-	}
-	if (extension_ready())
-		poll_start(extension_oid);
+	for (size_t i = 0; i < lengthof(tasks); i++)
+		if (extension_ready() && !api_unusable && cycle_due(tasks[i]->cycle, now))
+			start_task(tasks[i]);
+}
+
+/*
+ * tasks_pending says whether a task has writes for the record transaction.
+ */
+static bool
+tasks_pending(void)
+{
+	for (size_t i = 0; i < lengthof(tasks); i++)
+		if (tasks[i]->pending != NULL && tasks[i]->pending())
+			return true;
+	return false;
 }
 
 /*
@@ -678,7 +687,7 @@ record_finished(TimestampTz now)
 			request_finish(req);
 		}
 	}
-	if (a.done != NIL || poll_pending_writes() || agents_pending_write())
+	if (a.done != NIL || tasks_pending())
 	{
 		if (!run_in_transaction("agentphone: recording API answers", record_step, &a))
 		{
@@ -692,7 +701,9 @@ record_finished(TimestampTz now)
 	}
 	foreach(lc, a.done)
 		request_finish(lfirst(lc));
-	poll_after_record();
+	for (size_t i = 0; i < lengthof(tasks); i++)
+		if (tasks[i]->after_record != NULL)
+			tasks[i]->after_record();
 	if (a.result.soonest_retry_ms >= 0)
 		claim_due_at(now, a.result.soonest_retry_ms);
 	if ((more_due && a.done != NIL) || a.result.requeued)
@@ -701,30 +712,22 @@ record_finished(TimestampTz now)
 
 /*
  * next_wait_ms is how long the loop may sleep: until the next claim, or
- * the next poll, reconcile or agents cycle (which run only once the
- * extension exists, and while the API may be used: an overdue cycle that
- * cannot start must not wake the loop at once, again and again).
+ * the next cycle of a task (which runs only once the extension exists,
+ * and while the API may be used: an overdue cycle that cannot start must
+ * not wake the loop at once, again and again).
  */
 static long
 next_wait_ms(TimestampTz now)
 {
 	long		wait = TimestampDifferenceMilliseconds(now, next_claim_at);
-	long		poll = -1;
-	long		reconcile = -1;
-	long		agents = -1;
 
-	if (extension_ready() && !api_unusable)
+	for (size_t i = 0; i < lengthof(tasks) && extension_ready() && !api_unusable; i++)
 	{
-		poll = cycle_wait_ms(&poll_cycle, now);
-		reconcile = cycle_wait_ms(&reconcile_cycle, now);
-		agents = cycle_wait_ms(&agents_cycle, now);
+		long		task_wait = cycle_wait_ms(tasks[i]->cycle, now);
+
+		if (task_wait >= 0 && task_wait < wait)
+			wait = task_wait;
 	}
-	if (poll >= 0 && poll < wait)
-		wait = poll;
-	if (reconcile >= 0 && reconcile < wait)
-		wait = reconcile;
-	if (agents >= 0 && agents < wait)
-		wait = agents;
 	return Max(wait, 0);
 }
 
@@ -790,19 +793,14 @@ agentphone_worker_main(Datum main_arg)
 			next_trim_at = 0;	/* agentphone.event_retention may have changed */
 			note_window_rules();
 			agentphone_forget_key_refusal();
-			cycle_interval_reloaded(&poll_cycle, agentphone_poll_interval_ms);
-			cycle_interval_reloaded(&agents_cycle, agentphone_agent_refresh_interval_ms);
+			for (size_t i = 0; i < lengthof(tasks); i++)
+				cycle_interval_reloaded(tasks[i]->cycle, tasks[i]->interval_ms());
 		}
 
 		now = GetCurrentTimestamp();
 		if (woken || now >= next_claim_at)
 			claim_and_send(now);
-		if (extension_ready() && !api_unusable && cycle_due(&poll_cycle, now))
-			start_poll_cycle();
-		if (extension_ready() && !api_unusable && cycle_due(&reconcile_cycle, now))
-			start_reconcile_cycle();
-		if (extension_ready() && schema_1_3 && !api_unusable && cycle_due(&agents_cycle, now))
-			agents_start(extension_oid);
+		start_due_tasks(now);
 		record_finished(GetCurrentTimestamp());
 
 		report_idle();
