@@ -159,28 +159,54 @@ agentphone_require_api_call(const char *api_id)
 }
 
 /* The functions granted to agentphone_admin only; the others are callers'. */
+/* (test/t/020_first_hour.pl compares it with the GRANTs) */
 static const char *const admin_functions[] = {
-	"agentphone_allow_calls", "agentphone_list_calls",
+	"agentphone_adopt_calls", "agentphone_allow_calls",
+	"agentphone_cancel_copied_calls", "agentphone_list_calls",
 	"agentphone_list_calls_for_number", "agentphone_refresh_agents",
 	"agentphone_worker_status"
 };
 
 /*
- * granting_role names the group role whose grant lifts a "permission
- * denied" error of the given message, or returns NULL when it is not about
- * agentphone.
+ * denied_object returns the name in edata's "permission denied for <kind>
+ * %s" error when it is name_prefix followed by identifier characters (the
+ * whole name), else NULL.  It compares the untranslated message format and
+ * the message as formatted in the server's language, so it holds under
+ * any lc_messages.
+ */
+static char *
+denied_object(const ErrorData *edata, const char *format, const char *name_prefix)
+{
+	const char *start;
+	size_t		len;
+	char	   *name;
+
+	if (edata->message_id == NULL || strcmp(edata->message_id, format) != 0 ||
+		(start = strstr(edata->message, name_prefix)) == NULL)
+		return NULL;
+	len = strspn(start, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	name = pnstrdup(start, len);
+	if (strcmp(edata->message, psprintf(_(format), name)) != 0)
+		return NULL;
+	return name;
+}
+
+/*
+ * granting_role names the group role whose grant lifts edata's "permission
+ * denied" error, or returns NULL when it is not about agentphone.
  */
 static const char *
-granting_role(const char *message)
+granting_role(const ErrorData *edata)
 {
-	static const char function_prefix[] = "permission denied for function agentphone_";
+	char	   *function;
+	char	   *schema = denied_object(edata, "permission denied for schema %s", "agentphone");
 
-	if (strcmp(message, "permission denied for schema agentphone") == 0)
+	if (schema != NULL && strcmp(schema, "agentphone") == 0)
 		return "agentphone_caller";
-	if (strncmp(message, function_prefix, sizeof(function_prefix) - 1) != 0)
+	if ((function = denied_object(edata, "permission denied for function %s", "agentphone_")) == NULL)
 		return NULL;
 	for (size_t i = 0; i < lengthof(admin_functions); i++)
-		if (strcmp(message + strlen("permission denied for function "), admin_functions[i]) == 0)
+		if (strcmp(function, admin_functions[i]) == 0)
 			return "agentphone_admin";
 	return "agentphone_caller";
 }
@@ -198,7 +224,7 @@ agentphone_privilege_hint(ErrorData *edata)
 	if (edata->elevel < ERROR || edata->sqlerrcode != ERRCODE_INSUFFICIENT_PRIVILEGE ||
 		edata->hint != NULL || edata->message == NULL)
 		return;
-	if ((role = granting_role(edata->message)) == NULL)
+	if ((role = granting_role(edata)) == NULL)
 		return;
 	edata->hint = psprintf("Ask an administrator to GRANT %s TO your role, connected to this database (README \"Privileges\").%s",
 						   role, strcmp(role, "agentphone_admin") == 0 ?

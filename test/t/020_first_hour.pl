@@ -205,6 +205,15 @@ like(sql_error('SELECT count(*) FROM agentphone.calls', as => 'newcomer'),
 like(sql_error('SELECT * FROM agentphone_worker_status()', as => 'app'),
 	qr/ERROR:  permission denied for function agentphone_worker_status\nHINT:  Ask an administrator to GRANT agentphone_admin TO your role, connected to this database \(README "Privileges"\)\. It is for administrators/,
 	'an admin-only function names agentphone_admin');
+# the hint's list of admin-only functions is the GRANTs', read from the
+# catalog: granted to agentphone_admin and not to agentphone_caller
+my ($listed) = slurp_file('src/access.c') =~ /admin_functions\[\] = \{(.*?)\};/s;
+my $granted = sql(q{SELECT string_agg(DISTINCT p.proname, ' ' ORDER BY p.proname) FROM pg_proc p
+	JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'agentphone'
+	WHERE has_function_privilege('agentphone_admin', p.oid, 'EXECUTE')
+	  AND NOT has_function_privilege('agentphone_caller', p.oid, 'EXECUTE')});
+is(join(' ', sort($listed =~ /"(\w+)"/g)), $granted, 'the hint knows every function granted to agentphone_admin alone');
 like(sql_error("SELECT agentphone_call('agt_1', '911')", as => 'app'),
 	qr/DETAIL:  It is a short service or emergency number, which agentphone never dials\.\nHINT:  A short number cannot be queued: for an emergency, use a phone/,
 	'911: the hint does not ask for E.164 form');
