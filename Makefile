@@ -23,6 +23,7 @@ OBJS = \
 	src/http.o \
 	src/numbers.o \
 	src/outage.o \
+	src/pacing.o \
 	src/phone.o \
 	src/poll.o \
 	src/quota.o \

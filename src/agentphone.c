@@ -32,6 +32,7 @@
 #include "grants.h"
 #include "guc.h"
 #include "launcher.h"
+#include "pacing.h"
 #include "secret.h"
 #include "shared.h"
 
@@ -65,6 +66,7 @@ _PG_init(void)
 		return;
 
 	shared_install();
+	pacing_install();
 	agentphone_install_dbguard();
 	agentphone_install_grants();
 	agentphone_register_launcher();

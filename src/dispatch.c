@@ -62,6 +62,7 @@
 #include "guc.h"
 #include "http.h"
 #include "outage.h"
+#include "pacing.h"
 #include "poll.h"
 #include "reconcile.h"
 #include "request.h"
@@ -120,7 +121,7 @@ dispatch_reserve(const char *key, int want, TimestampTz now, TimestampTz *free_a
 		return 0;
 	reserved_key_hash = agentphone_key_hash(key);
 	reserved_at = now;
-	return shared_pacing_reserve(reserved_key_hash, want,
+	return pacing_reserve(reserved_key_hash, want,
 								 agentphone_max_calls_per_minute, now, free_at);
 }
 
@@ -130,7 +131,7 @@ dispatch_reserve(const char *key, int want, TimestampTz now, TimestampTz *free_a
 void
 dispatch_unreserve(int n)
 {
-	shared_pacing_return(reserved_key_hash, n, reserved_at);
+	pacing_return(reserved_key_hash, n, reserved_at);
 }
 
 /*

@@ -17,10 +17,7 @@
  * commit asks the launcher for one instead, through a short ring of
  * requests beside the launcher's latch.
  *
- * Pacing: databases that send with one API key share one
- * max_calls_per_minute window, kept here by the key's hash in
- * per-second buckets; a worker reserves its sends before it claims calls
- * and gives back what it did not claim.
+ * The per-key pacing windows are another object, in pacing.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,8 +39,6 @@
 
 /* Requests for a worker that fit before the launcher rescans everything. */
 #define REQUEST_RING 32
-/* A send counts against its key's budget for this many whole seconds. */
-#define PACING_SECONDS 61
 
 typedef struct DatabaseSlot
 {
@@ -57,24 +52,14 @@ typedef struct WorkerRequest
 	bool		reset_backoff;	/* CREATE EXTENSION: start at once */
 } WorkerRequest;
 
-typedef struct PacingWindow
-{
-	uint64		key_hash;		/* 0: unused */
-	int64		second[PACING_SECONDS]; /* the second each bucket counts */
-	int32		sent[PACING_SECONDS];
-} PacingWindow;
-
 typedef struct AgentphoneShared
 {
-	slock_t		mutex;			/* everything but the pacing windows */
+	slock_t		mutex;			/* everything */
 	Latch	   *launcher_latch;
 	LauncherHealth launcher;
 	bool		rescan;			/* the launcher must look at every database */
 	int			nrequests;
 	WorkerRequest requests[REQUEST_RING];
-	LWLock	   *pacing_lock;	/* the pacing windows */
-	int			npacing;
-	PacingWindow *pacing;
 	int			nslots;
 	DatabaseSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } AgentphoneShared;
@@ -100,12 +85,6 @@ shared_size(void)
 							 mul_size(agentphone_max_databases, sizeof(DatabaseSlot))));
 }
 
-static int
-pacing_count(void)
-{
-	return 2 * agentphone_max_databases + 1;
-}
-
 /*
  * agentphone_shmem_request asks the postmaster for our structs.
  */
@@ -116,9 +95,7 @@ agentphone_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(add_size(shared_size(),
-									mul_size(pacing_count(), sizeof(PacingWindow))));
-	RequestNamedLWLockTranche("agentphone", 1);
+	RequestAddinShmemSpace(shared_size());
 }
 
 /*
@@ -139,15 +116,7 @@ agentphone_shmem_startup(void)
 		memset(agentphone_shared, 0, shared_size());
 		SpinLockInit(&agentphone_shared->mutex);
 		agentphone_shared->nslots = agentphone_max_databases;
-		agentphone_shared->npacing = pacing_count();
-		agentphone_shared->pacing_lock = &(GetNamedLWLockTranche("agentphone"))->lock;
 	}
-	agentphone_shared->pacing =
-		ShmemInitStruct("agentphone pacing",
-						mul_size(agentphone_shared->npacing, sizeof(PacingWindow)), &found);
-	if (!found)
-		memset(agentphone_shared->pacing, 0,
-			   agentphone_shared->npacing * sizeof(PacingWindow));
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -821,107 +790,4 @@ shared_note_unserved(int n)
 	SpinLockAcquire(&agentphone_shared->mutex);
 	agentphone_shared->launcher.unserved = n;
 	SpinLockRelease(&agentphone_shared->mutex);
-}
-
-/* ---- pacing ---- */
-
-/*
- * window_of returns key_hash's window, taking an idle one for it; NULL
- * when every window is busy with other keys.  Caller holds pacing_lock.
- */
-static PacingWindow *
-window_of(uint64 key_hash, int64 now_s)
-{
-	PacingWindow *idle = NULL;
-
-	for (int i = 0; i < agentphone_shared->npacing; i++)
-	{
-		PacingWindow *w = &agentphone_shared->pacing[i];
-		bool		busy = false;
-
-		if (w->key_hash == key_hash)
-			return w;
-		for (int b = 0; b < PACING_SECONDS && !busy; b++)
-			busy = w->sent[b] > 0 && now_s - w->second[b] < PACING_SECONDS;
-		if (!busy && idle == NULL)
-			idle = w;
-	}
-	if (idle)
-	{
-		memset(idle, 0, sizeof(*idle));
-		idle->key_hash = key_hash;
-	}
-	return idle;
-}
-
-/*
- * shared_pacing_reserve reserves up to want sends now for the key of
- * key_hash, so that no more than limit are made with it in any 60
- * seconds by all the databases that use it, and returns how many it
- * reserved.  When none, *free_at is when one may be.
- */
-int
-shared_pacing_reserve(uint64 key_hash, int want, int limit,
-					  TimestampTz now, TimestampTz *free_at)
-{
-	int64		now_s = now / USECS_PER_SEC;
-	int			bucket = (int) (now_s % PACING_SECONDS);
-	int			used = 0;
-	int64		oldest = now_s;
-	int			granted;
-	PacingWindow *w;
-
-	LWLockAcquire(agentphone_shared->pacing_lock, LW_EXCLUSIVE);
-	w = window_of(key_hash, now_s);
-	if (w == NULL)
-	{
-		LWLockRelease(agentphone_shared->pacing_lock);
-		*free_at = TimestampTzPlusMilliseconds(now, 1000);
-		return 0;
-	}
-	if (w->second[bucket] != now_s)
-	{
-		w->second[bucket] = now_s;
-		w->sent[bucket] = 0;
-	}
-	for (int b = 0; b < PACING_SECONDS; b++)
-		if (w->sent[b] > 0 && now_s - w->second[b] < PACING_SECONDS)
-		{
-			used += w->sent[b];
-			oldest = Min(oldest, w->second[b]);
-		}
-	granted = Max(0, Min(want, limit - used));
-	w->sent[bucket] += granted;
-	LWLockRelease(agentphone_shared->pacing_lock);
-	/*
-	 * Look again within a second at most: what another database holds
-	 * now may be a reservation its claim gives back at once.
-	 */
-	if (granted == 0)
-		*free_at = Min((oldest + PACING_SECONDS) * USECS_PER_SEC,
-					   TimestampTzPlusMilliseconds(now, 1000));
-	return granted;
-}
-
-/*
- * shared_pacing_return gives back n sends reserved at reserved_at and not
- * made.
- */
-void
-shared_pacing_return(uint64 key_hash, int n, TimestampTz reserved_at)
-{
-	int64		s = reserved_at / USECS_PER_SEC;
-	int			bucket = (int) (s % PACING_SECONDS);
-
-	if (n <= 0)
-		return;
-	LWLockAcquire(agentphone_shared->pacing_lock, LW_EXCLUSIVE);
-	for (int i = 0; i < agentphone_shared->npacing; i++)
-	{
-		PacingWindow *w = &agentphone_shared->pacing[i];
-
-		if (w->key_hash == key_hash && w->second[bucket] == s)
-			w->sent[bucket] = Max(0, w->sent[bucket] - n);
-	}
-	LWLockRelease(agentphone_shared->pacing_lock);
 }

@@ -4,8 +4,8 @@
  *		What backends, the launcher and the workers share (shared.c): one
  *		slot per served database (its worker's latch, pid, health and
  *		counters, what is becoming of the database, the launcher's view of
- *		it), the launcher's latch, and the per-key pacing windows.  The
- *		structs themselves are private to shared.c.
+ *		it) and the launcher's latch.  The structs themselves are private
+ *		to shared.c (the per-key pacing windows: pacing.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -121,10 +121,5 @@ extern void shared_slot_backoff(int slot, TimestampTz retry_at);
 extern void shared_slot_rename(int slot, const char *dbname);
 extern void shared_free_slot(int slot);
 extern void shared_note_unserved(int n);
-
-/* Pacing shared by the databases that use one key */
-extern int	shared_pacing_reserve(uint64 key_hash, int want, int limit,
-								  TimestampTz now, TimestampTz *free_at);
-extern void shared_pacing_return(uint64 key_hash, int n, TimestampTz reserved_at);
 
 #endif							/* AGENTPHONE_SHARED_H */
