@@ -12,8 +12,10 @@ OBJS = \
 	src/channel.o \
 	src/cycle.o \
 	src/dbguard.o \
+	src/dialrules.o \
 	src/dispatch.o \
 	src/donotcall.o \
+	src/enqueue.o \
 	src/events.o \
 	src/functions.o \
 	src/grants.o \

@@ -34,7 +34,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "functions.h"
+#include "enqueue.h"
 #include "grants.h"
 
 PG_FUNCTION_INFO_V1(agentphone_dial_trigger);
