@@ -10,6 +10,8 @@ OBJS = \
 	src/api.o \
 	src/callstatus.o \
 	src/channel.o \
+	src/client.o \
+	src/control.o \
 	src/cycle.o \
 	src/dbguard.o \
 	src/dialrules.o \
@@ -37,6 +39,7 @@ OBJS = \
 	src/tables.o \
 	src/shared.o \
 	src/status.o \
+	src/stream.o \
 	src/trigger.o \
 	src/validate.o \
 	src/window.o \

@@ -10,40 +10,20 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "access/xlog.h"
-#include "catalog/pg_extension.h"
-#include "catalog/pg_type.h"
-#include "commands/dbcommands.h"
-#include "commands/trigger.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
-#include "fmgr.h"
-#include "funcapi.h"
-#include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/lock.h"
-#include "storage/proc.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/snapmgr.h"
 
 #include "access.h"
-#include "agents.h"
 #include "calls.h"
-#include "donotcall.h"
 #include "dialrules.h"
 #include "enqueue.h"
 #include "grants.h"
-#include "guc.h"
 #include "numbers.h"
-#include "quota.h"
 #include "shared.h"
 #include "validate.h"
 #include "window.h"
 #include "xact.h"
-
 
 PG_FUNCTION_INFO_V1(agentphone_wake_worker);
 PG_FUNCTION_INFO_V1(agentphone_cancel);
