@@ -24,6 +24,7 @@ OBJS = \
 	src/launcher.o \
 	src/guc.o \
 	src/home.o \
+	src/housekeeping.o \
 	src/http.o \
 	src/numbers.o \
 	src/outage.o \

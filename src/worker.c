@@ -29,13 +29,9 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_extension.h"
-#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
-#include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -43,28 +39,23 @@
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 
-#include "access.h"
-#include "tables.h"
-#include "calls.h"
-#include "cycle.h"
 #include "dbguard.h"
 #include "dispatch.h"
 #include "guc.h"
+#include "housekeeping.h"
 #include "http.h"
 #include "outage.h"
 #include "request.h"
 #include "secret.h"
 #include "session.h"
 #include "shared.h"
+#include "tables.h"
 #include "task.h"
 #include "worker.h"
 #include "xact.h"
 
-
 /* Events deleted per transaction by the retention trim. */
-#define TRIM_BATCH 1000
 /* Pause after a failed transaction, so an error cannot become a busy loop. */
 #define ERROR_PAUSE_MS 1000
 
@@ -84,7 +75,6 @@ static bool schema_1_3 = false; /* the tables are 1.3's: window holds */
 static TimestampTz next_claim_at = 0;	/* claim no later than this */
 static bool more_due = false;	/* the last claim may have left due calls */
 static bool api_unusable = false;	/* the URL or key allows no request (warned) */
-static TimestampTz next_trim_at = 0;	/* reset when settings are reloaded */
 static char *window_rules = NULL;	/* the calling window's settings, as of
 									 * the last release */
 static bool window_release_due = false;	/* they changed since */
@@ -191,137 +181,6 @@ leave_if_no_extension(void)
 }
 
 /*
- * trim_events deletes events older than agentphone.event_retention, a
- * small batch at a time, the oldest first, found and deleted through
- * their indexes (= ANY of an array, not a join a planner might hash over
- * the whole table); while there is nothing left to trim, it looks
- * again after a minute (or after the retention, if shorter).
- */
-static void
-trim_events(void)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT4OID};
-	Datum		v[1] = {Int32GetDatum(agentphone_event_retention_s)};
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (agentphone_event_retention_s == 0 || now < next_trim_at)
-		return;
-	agentphone_saved_plan(&plan,
-						  "DELETE FROM agentphone.call_events WHERE id = ANY (ARRAY("
-						  " SELECT id FROM agentphone.call_events"
-						  " WHERE at < now() - $1 * interval '1 second' ORDER BY at LIMIT "
-						  CppAsString2(TRIM_BATCH) "))",
-						  1, types);
-	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not trim agentphone.call_events");
-	next_trim_at = (SPI_processed == TRIM_BATCH) ? now :
-		TimestampTzPlusMilliseconds(now, Min(60 * 1000, (int64) agentphone_event_retention_s * 1000));
-}
-
-/*
- * trim_number_locks deletes, once a minute, a batch of the rows of
- * agentphone.number_locks made more than a day ago (the per-number limit
- * counts a day), skipping those a transaction holds.
- */
-static void
-trim_number_locks(void)
-{
-	static SPIPlanPtr plan = NULL;
-	static TimestampTz next_at = 0;
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (now < next_at || !agentphone_has_relation("number_locks"))
-		return;
-	agentphone_saved_plan(&plan,
-						  "DELETE FROM agentphone.number_locks WHERE number = ANY (ARRAY("
-						  " SELECT number FROM agentphone.number_locks"
-						  " WHERE created_at < now() - interval '1 day' ORDER BY created_at LIMIT "
-						  CppAsString2(TRIM_BATCH) " FOR UPDATE SKIP LOCKED))",
-						  0, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not trim agentphone.number_locks");
-	next_at = (SPI_processed == TRIM_BATCH) ? now : TimestampTzPlusMilliseconds(now, 60 * 1000);
-}
-
-/*
- * forget_revoked_grants deletes, once a minute, the grants recorded in
- * agentphone.grants for roles that no longer exist (DROP ROLE run in
- * another database), so that no later role given the same OID inherits
- * them, and for roles no longer members of the group (a superuser's
- * REVOKE, in any database, takes it away everywhere), so that a grant
- * made later in another database does not bring them back.
- */
-static void
-forget_revoked_grants(void)
-{
-	static SPIPlanPtr plan = NULL;
-	static TimestampTz next_at = 0;
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (now < next_at || !agentphone_has_relation("grants"))
-		return;
-	agentphone_saved_plan(&plan,
-						  "DELETE FROM agentphone.grants g WHERE CASE"
-						  " WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_authid a"
-						  "  WHERE a.oid OPERATOR(pg_catalog.=) g.role::pg_catalog.oid) THEN true"
-						  " ELSE NOT pg_catalog.pg_has_role(g.role::pg_catalog.oid,"
-						  "  CASE WHEN g.admin THEN 'agentphone_admin' ELSE 'agentphone_caller' END, 'MEMBER') END",
-						  0, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not forget the revoked grants");
-	next_at = TimestampTzPlusMilliseconds(now, 60 * 1000);
-}
-
-/*
- * The queue's depth, and whether every queued call is a held copy, queued
- * in another database (home.c, since 1.8: HELD_ONLY), with nothing else to
- * do.  The queue is read once, through calls_due_idx, and the rest through
- * the partial indexes of the unsettled and followed calls: its cost is
- * that of the live work, not of the history.
- */
-#define QUEUE_SQL(HELD_ONLY) \
-	"SELECT count(*), " HELD_ONLY " FROM agentphone.calls WHERE status = " SQL_STATUS(CALL_QUEUED)
-#define HELD_ONLY_SQL \
-	"count(*) > 0" \
-	" AND count(*) FILTER (WHERE home IS NULL OR home = (SELECT agentphone.home())) = 0" \
-	" AND NOT EXISTS (SELECT FROM agentphone.calls" \
-	"   WHERE status IN (" SQL_STATUS(CALL_DISPATCHING) ", " SQL_STATUS(CALL_RECONCILING) "))" \
-	" AND NOT EXISTS (SELECT FROM agentphone.calls" \
-	"   WHERE api_call_id IS NOT NULL AND NOT transcript_complete" \
-	"   AND status NOT IN (" SQL_STATUS(CALL_QUEUED) ", " SQL_STATUS(CALL_DISPATCHING) ", " \
-	SQL_STATUS(CALL_ERROR) ", " SQL_STATUS(CALL_UNKNOWN) "))"
-
-/*
- * note_queue_depth publishes how many calls are queued, for
- * agentphone_workers(), and whether they are all held copies with nothing
- * else to do (the launcher then gives the slot to a database that waits),
- * at most once per sweep interval.
- */
-static void
-note_queue_depth(void)
-{
-	static SPIPlanPtr plans[2];	/* without, with calls.home */
-	static TimestampTz next_at = 0;
-	TimestampTz now = GetCurrentTimestamp();
-	bool		homes = agentphone_has_column("calls", "home");
-	SPIPlanPtr	plan;
-	HeapTuple	row;
-	bool		isnull;
-
-	if (now < next_at)
-		return;
-	plan = agentphone_saved_plan(&plans[homes], homes ? QUEUE_SQL(HELD_ONLY_SQL) : QUEUE_SQL("false"),
-								 0, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not count the queued calls");
-	row = SPI_tuptable->vals[0];
-	agentphone_note_queue_depth(DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)),
-								DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)));
-	next_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
-}
-
-/*
  * claim_step is the claim transaction's body.
  */
 static void
@@ -335,10 +194,7 @@ claim_step(void *arg)
 	if (window_release_due && schema_1_3)
 		dispatch_release_window_holds();
 	a->claimed = dispatch_claim(a->max, a->cxt, &a->next_due_ms);
-	trim_events();
-	trim_number_locks();
-	forget_revoked_grants();
-	note_queue_depth();
+	housekeeping_run();
 }
 
 /*
@@ -790,7 +646,7 @@ agentphone_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			next_trim_at = 0;	/* agentphone.event_retention may have changed */
+			housekeeping_settings_reloaded();
 			note_window_rules();
 			agentphone_forget_key_refusal();
 			for (size_t i = 0; i < lengthof(tasks); i++)
