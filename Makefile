@@ -43,6 +43,7 @@ OBJS = \
 	src/stream.o \
 	src/trigger.o \
 	src/validate.o \
+	src/wake.o \
 	src/window.o \
 	src/worker.o \
 	src/xact.o

@@ -9,12 +9,10 @@
  * so one database can never take another's: the launcher (launcher.c)
  * claims a slot for each database it starts a worker in and frees it when
  * the database turns out not to have the extension, or is dropped.  A
- * worker is woken through the latch it publishes in its slot.  A backend
- * that queues calls asks to wake its database's worker; the wake happens
- * in a transaction callback at COMMIT (never at ROLLBACK), once per
- * transaction however many calls it queued.  When its database has no
- * worker yet (CREATE EXTENSION just committed, or the worker stopped), the
- * commit asks the launcher for one instead, through a short ring of
+ * worker is woken through the latch it publishes in its slot (at the
+ * COMMIT of a transaction that queued calls: wake.c).  When its database
+ * has no worker yet (CREATE EXTENSION just committed, or the worker
+ * stopped), the launcher is asked for one instead, through a short ring of
  * requests beside the launcher's latch.
  *
  * The per-key pacing windows are another object, in pacing.c.
@@ -23,7 +21,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -31,7 +28,6 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
-#include "nodes/pg_list.h"
 
 #include "guc.h"
 #include "secret.h"
@@ -71,10 +67,6 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
-
-/* Set when this transaction queued a call; consumed at COMMIT/ABORT. */
-static bool wake_at_commit = false;
-static bool worker_wanted_at_commit = false;
 
 #define SLOT(i) (&agentphone_shared->slots[(i)])
 
@@ -134,10 +126,11 @@ slot_of(Oid db)
 }
 
 /*
- * request_worker asks the launcher for a worker in database db.
+ * shared_request_worker asks the launcher for a worker in database db
+ * (reset_backoff: CREATE EXTENSION, start it at once).
  */
-static void
-request_worker(Oid db, bool reset_backoff)
+void
+shared_request_worker(Oid db, bool reset_backoff)
 {
 	Latch	   *latch;
 
@@ -158,11 +151,11 @@ request_worker(Oid db, bool reset_backoff)
 }
 
 /*
- * wake_database_worker sets the latch of database db's worker; when it has
+ * shared_wake_worker sets the latch of database db's worker; when it has
  * none, it asks the launcher for one.
  */
-static void
-wake_database_worker(Oid db)
+void
+shared_wake_worker(Oid db)
 {
 	Latch	   *latch = NULL;
 	int			i;
@@ -175,90 +168,7 @@ wake_database_worker(Oid db)
 	if (latch)
 		SetLatch(latch);
 	else
-		request_worker(db, false);
-}
-
-/*
- * agentphone_xact_callback wakes the worker when a transaction that queued
- * calls commits, and asks for one when CREATE EXTENSION commits.  An abort
- * or PREPARE TRANSACTION forgets the request; a prepared transaction's
- * calls are found by the worker's periodic sweep.
- */
-static void
-agentphone_xact_callback(XactEvent event, void *arg)
-{
-	(void) arg;
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			if (worker_wanted_at_commit && agentphone_shared)
-				request_worker(MyDatabaseId, true);
-			else if (wake_at_commit && agentphone_shared)
-				wake_database_worker(MyDatabaseId);
-			wake_at_commit = worker_wanted_at_commit = false;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			wake_at_commit = worker_wanted_at_commit = false;
-			break;
-		default:
-			break;
-	}
-}
-
-static void
-register_xact_callback(void)
-{
-	static bool callback_registered = false;
-
-	if (!callback_registered)
-	{
-		RegisterXactCallback(agentphone_xact_callback, NULL);
-		callback_registered = true;
-	}
-}
-
-/*
- * agentphone_wake_at_commit arranges for the database's worker to be woken
- * when the current transaction commits.  It warns, once per transaction,
- * when every slot serves another database, and once per session when no
- * worker can ever be woken because the library was not preloaded.
- */
-void
-agentphone_wake_at_commit(void)
-{
-	static bool warned = false;
-
-	register_xact_callback();
-	if (!wake_at_commit && shared_database_unserved(MyDatabaseId))
-		ereport(WARNING,
-				(errmsg("%s", shared_unserved_text()),
-				 errdetail("The call is queued, and stays queued until a slot is free."),
-				 errhint("Raise agentphone.max_databases (and max_worker_processes) and restart the server.")));
-	wake_at_commit = true;
-
-	if (agentphone_shared == NULL && !warned)
-	{
-		ereport(WARNING,
-				(errmsg("agentphone is not loaded through shared_preload_libraries"),
-				 errdetail("The call is queued, but no background worker is running to place it."),
-				 errhint("Add agentphone to shared_preload_libraries and restart the server.")));
-		warned = true;
-	}
-}
-
-/*
- * agentphone_request_worker_at_commit asks the launcher, when the current
- * transaction commits, to start a worker in this database at once (CREATE
- * EXTENSION agentphone ran in it).
- */
-void
-agentphone_request_worker_at_commit(void)
-{
-	register_xact_callback();
-	worker_wanted_at_commit = true;
+		shared_request_worker(db, false);
 }
 
 /*

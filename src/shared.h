@@ -86,8 +86,10 @@ typedef struct LauncherHealth
 extern void shared_install(void);
 extern bool shared_available(void);
 extern int	shared_slot_count(void);
+extern void shared_request_worker(Oid db, bool reset_backoff);
+extern void shared_wake_worker(Oid db);
 
-/* Backends */
+/* Backends (the commit-time wake: wake.c) */
 extern void agentphone_wake_at_commit(void);
 extern void agentphone_request_worker_at_commit(void);
 extern bool shared_database_health(Oid db, WorkerHealth *health);
