@@ -28,6 +28,7 @@ OBJS = \
 	src/http.o \
 	src/numbers.o \
 	src/outage.o \
+	src/outcome.o \
 	src/pacing.o \
 	src/phone.o \
 	src/poll.o \
