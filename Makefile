@@ -9,6 +9,7 @@ OBJS = \
 	src/agentphone.o \
 	src/api.o \
 	src/callstatus.o \
+	src/callstore.o \
 	src/channel.o \
 	src/client.o \
 	src/control.o \
