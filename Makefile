@@ -37,6 +37,7 @@ OBJS = \
 	src/read.o \
 	src/reconcile.o \
 	src/request.o \
+	src/schema.o \
 	src/secret.o \
 	src/session.o \
 	src/tables.o \

@@ -29,6 +29,7 @@
 #include "guc.h"
 #include "http.h"
 #include "request.h"
+#include "schema.h"
 #include "secret.h"
 #include "task.h"
 #include "validate.h"
@@ -410,7 +411,7 @@ agents_reset(void)
 static bool
 agents_load(void)
 {
-	return agentphone_has_relation("agent_sync");
+	return agentphone_schema_has(SCHEMA_1_3);
 }
 
 static int

@@ -19,6 +19,7 @@
 #include "calls.h"
 #include "callstore.h"
 #include "guc.h"
+#include "schema.h"
 #include "xact.h"
 
 static SPIPlanPtr snippet_plan = NULL;
@@ -67,7 +68,7 @@ callstore_update(void *arg)
 	static SPIPlanPtr update_plans[2];	/* without, with api_status */
 	CallUpdate *u = (CallUpdate *) arg;
 	ApiCall    *a = u->call;
-	bool		raw = agentphone_has_column("calls", "api_status");
+	bool		raw = agentphone_schema_has(SCHEMA_1_9);
 	const char *ours = u->status ? u->status : callstatus_from_api(a->status, a->ended_at != NULL);
 	Oid			types[11] = {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID,
 	INT4OID, BOOLOID, TEXTOID};

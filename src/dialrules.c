@@ -27,6 +27,7 @@
 #include "donotcall.h"
 #include "guc.h"
 #include "quota.h"
+#include "schema.h"
 #include "window.h"
 #include "xact.h"
 
@@ -113,7 +114,7 @@ lock_number(const char *number)
 	LOCKTAG		all;
 	LOCKTAG		one;
 
-	if (agentphone_has_relation("number_locks"))
+	if (agentphone_schema_has(SCHEMA_1_7))
 	{
 		lock_number_in_table(number);
 		return;
@@ -178,7 +179,7 @@ check_role_quota(const char *number, Oid roleid, const char *role, int quota,
 {
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr plan_by_name = NULL;	/* created_by before 1.7 */
-	bool		by_oid = agentphone_roles_by_oid();
+	bool		by_oid = agentphone_schema_has(SCHEMA_1_7);
 	Oid			types[2] = {by_oid ? OIDOID : NAMEOID, INT4OID};
 	Datum		v[2] = {by_oid ? ObjectIdGetDatum(roleid) : CStringGetDatum(role),
 	Int32GetDatum(seconds)};

@@ -42,6 +42,7 @@
 #include "poll.h"
 #include "reconcile.h"
 #include "request.h"
+#include "schema.h"
 #include "secret.h"
 #include "shared.h"
 #include "xact.h"
@@ -428,7 +429,7 @@ store_outcome(const Outcome *o)
 	if (o->kind == OUTCOME_PLACED)
 	{
 		static SPIPlanPtr placed_plans[2];	/* without, with api_status */
-		bool		raw = agentphone_has_column("calls", "api_status");
+		bool		raw = agentphone_schema_has(SCHEMA_1_9);
 		const char *ours = callstatus_from_api(o->call.status, o->call.ended_at != NULL);
 		Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 		Datum		v[6];

@@ -11,7 +11,7 @@
  * knows who called it: a SECURITY DEFINER function would see its owner.
  * The list is checked when a call is queued (functions.c) and again at
  * the claim (agentphone.do_not_call_refusal()).  Until ALTER EXTENSION
- * UPDATE reaches 1.7, added_by is a role's name (agentphone_roles_by_oid).
+ * UPDATE reaches 1.7, added_by is a role's name (schema.h: SCHEMA_1_7).
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +29,7 @@
 #include "donotcall.h"
 #include "grants.h"
 #include "numbers.h"
+#include "schema.h"
 #include "validate.h"
 #include "xact.h"
 
@@ -50,7 +51,7 @@ agentphone_do_not_call_problem(const char *number, Oid role)
 {
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr plan_by_name = NULL;	/* added_by before 1.7 */
-	bool		by_oid = agentphone_roles_by_oid();
+	bool		by_oid = agentphone_schema_has(SCHEMA_1_7);
 	char	   *name = by_oid ? NULL : GetUserNameFromId(role, true);
 	Oid			types[2] = {TEXTOID, by_oid ? OIDOID : NAMEOID};
 	Datum		v[2] = {CStringGetTextDatum(number),

@@ -27,6 +27,7 @@
 #include "grants.h"
 #include "guc.h"
 #include "numbers.h"
+#include "schema.h"
 #include "shared.h"
 #include "validate.h"
 #include "window.h"
@@ -119,25 +120,6 @@ enqueue_announce_hold(int64 id, const char *waiting)
 }
 
 /*
- * schema_is_1_3 says whether the installed tables are those of 1.3 or
- * later (agents, held_by_window), looked up once per transaction: the
- * library may be newer than the scripts ALTER EXTENSION last ran.
- */
-static bool
-schema_is_1_3(void)
-{
-	static LocalTransactionId looked_in = InvalidLocalTransactionId;
-	static bool is_1_3;
-
-	if (looked_in != MyProc->lxid)
-	{
-		is_1_3 = agentphone_has_relation("agent_sync");
-		looked_in = MyProc->lxid;
-	}
-	return is_1_3;
-}
-
-/*
  * agentphone_queue_call validates a call request (the arguments of
  * agentphone_call(), in their order) and queues it for the current user.
  * It returns the new row's id; the call is placed by the worker after
@@ -206,7 +188,7 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 	}
 	values[NUM_CALL_ARGS] = CStringGetDatum(role);
 	nulls[NUM_CALL_ARGS] = ' ';
-	if (agentphone_roles_by_oid())
+	if (agentphone_schema_has(SCHEMA_1_7))
 	{
 		argtypes[NUM_CALL_ARGS] = OIDOID;
 		values[NUM_CALL_ARGS] = ObjectIdGetDatum(roleid);
@@ -227,11 +209,11 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 
 	SPI_connect();
 	agentphone_become_owner(&caller);
-	if (schema_is_1_3())
+	if (agentphone_schema_has(SCHEMA_1_3))
 		agents_check(agent_id, text_arg(args, isnull, 3));
 	dialrules_check(to_number, roleid, role);
-	if (schema_is_1_3())
-		insert = agentphone_saved_plan(agentphone_roles_by_oid() ? &plan : &plan_by_name,
+	if (agentphone_schema_has(SCHEMA_1_3))
+		insert = agentphone_saved_plan(agentphone_schema_has(SCHEMA_1_7) ? &plan : &plan_by_name,
 					  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
 					  " from_number_id, initial_greeting, voice, system_prompt, options,"
 					  " timezone, not_before, created_by, next_attempt_at, held_by_window, last_error)"

@@ -19,6 +19,7 @@
 #include "calls.h"
 #include "guc.h"
 #include "housekeeping.h"
+#include "schema.h"
 #include "shared.h"
 #include "xact.h"
 
@@ -68,7 +69,7 @@ trim_number_locks(void)
 	static TimestampTz next_at = 0;
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (now < next_at || !agentphone_has_relation("number_locks"))
+	if (now < next_at || !agentphone_schema_has(SCHEMA_1_7))
 		return;
 	agentphone_saved_plan(&plan,
 						  "DELETE FROM agentphone.number_locks WHERE number = ANY (ARRAY("
@@ -96,7 +97,7 @@ forget_revoked_grants(void)
 	static TimestampTz next_at = 0;
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (now < next_at || !agentphone_has_relation("grants"))
+	if (now < next_at || !agentphone_schema_has(SCHEMA_1_8))
 		return;
 	agentphone_saved_plan(&plan,
 						  "DELETE FROM agentphone.grants g WHERE CASE"
@@ -141,7 +142,7 @@ note_queue_depth(void)
 	static SPIPlanPtr plans[2];	/* without, with calls.home */
 	static TimestampTz next_at = 0;
 	TimestampTz now = GetCurrentTimestamp();
-	bool		homes = agentphone_has_column("calls", "home");
+	bool		homes = agentphone_schema_has(SCHEMA_1_8);
 	SPIPlanPtr	plan;
 	HeapTuple	row;
 	bool		isnull;

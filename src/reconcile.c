@@ -37,6 +37,7 @@
 #include "poll.h"
 #include "reconcile.h"
 #include "request.h"
+#include "schema.h"
 #include "secret.h"
 #include "shared.h"
 #include "task.h"
@@ -215,7 +216,7 @@ static bool
 adopt(const ReconcilingCall *u, const ApiCall *c)
 {
 	static SPIPlanPtr adopt_plans[2];	/* without, with api_status */
-	bool		raw = agentphone_has_column("calls", "api_status");
+	bool		raw = agentphone_schema_has(SCHEMA_1_9);
 	const char *ours = callstatus_from_api(c->status, c->ended_at != NULL);
 	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		v[6] = {Int64GetDatum(u->id), CStringGetTextDatum(c->id),

@@ -47,6 +47,7 @@
 #include "http.h"
 #include "outage.h"
 #include "request.h"
+#include "schema.h"
 #include "secret.h"
 #include "session.h"
 #include "shared.h"
@@ -136,7 +137,7 @@ check_extension_at_start(bool starting)
 	extension_checked = true;
 	if (ready && !starting)
 		agentphone_require_safe_tables();
-	schema_1_3 = ready && agentphone_has_relation("agent_sync");
+	schema_1_3 = ready && agentphone_schema_has(SCHEMA_1_3);
 	if (ready && !orphans_recovered && agentphone_tables_are_safe())
 	{
 		dispatch_recover_orphans();

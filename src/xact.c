@@ -10,19 +10,9 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/proc.h"
-#include "tcop/tcopprot.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "shared.h"
@@ -146,57 +136,6 @@ SPIPlanPtr
 agentphone_saved_generic_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
 {
 	return saved_plan(plan, query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-}
-
-/*
- * agentphone_has_relation says whether schema agentphone has relname: a
- * library newer than the installed scripts (ALTER EXTENSION agentphone
- * UPDATE not yet run) keeps working with the older schema, without what
- * the newer objects bring.  It needs a transaction.
- */
-bool
-agentphone_has_relation(const char *relname)
-{
-	Oid			nsp = get_namespace_oid("agentphone", true);
-
-	return OidIsValid(nsp) && OidIsValid(get_relname_relid(relname, nsp));
-}
-
-/*
- * agentphone_has_column says whether relname of schema agentphone has
- * column (as agentphone_has_relation(), for a column a later script
- * added).  It needs a transaction.
- */
-bool
-agentphone_has_column(const char *relname, const char *column)
-{
-	Oid			nsp = get_namespace_oid("agentphone", true);
-	Oid			rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-
-	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
-}
-
-/*
- * agentphone_roles_by_oid says whether the installed tables keep roles by
- * OID (created_by and added_by are regrole, since 1.7) rather than by
- * name, looked up once per transaction.  It needs a transaction.
- */
-bool
-agentphone_roles_by_oid(void)
-{
-	static LocalTransactionId looked_in = InvalidLocalTransactionId;
-	static bool by_oid;
-
-	if (looked_in != MyProc->lxid)
-	{
-		Oid			nsp = get_namespace_oid("agentphone", true);
-		Oid			calls = OidIsValid(nsp) ? get_relname_relid("calls", nsp) : InvalidOid;
-		AttrNumber	att = OidIsValid(calls) ? get_attnum(calls, "created_by") : InvalidAttrNumber;
-
-		by_oid = att != InvalidAttrNumber && get_atttype(calls, att) == REGROLEOID;
-		looked_in = MyProc->lxid;
-	}
-	return by_oid;
 }
 
 /*

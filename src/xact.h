@@ -30,9 +30,6 @@ extern struct _SPI_plan *agentphone_saved_plan(struct _SPI_plan **plan,
 extern struct _SPI_plan *agentphone_saved_generic_plan(struct _SPI_plan **plan,
 													   const char *query, int nargs,
 													   Oid *argtypes);
-extern bool agentphone_has_relation(const char *relname);
-extern bool agentphone_has_column(const char *relname, const char *column);
-extern bool agentphone_roles_by_oid(void);
 extern Datum list_text_array(List *items, size_t offset);
 extern void list_text_arrays(List *items, const size_t *offsets, int n,
 							 Datum *values);
