@@ -56,6 +56,7 @@
 #include "dbguard.h"
 #include "guc.h"
 #include "shared.h"
+#include "utility.h"
 
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
@@ -291,12 +292,8 @@ run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 {
 	PG_TRY();
 	{
-		if (prev_process_utility)
-			prev_process_utility(pstmt, queryString, readOnlyTree, context,
-								 params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
+		agentphone_next_utility(prev_process_utility, pstmt, queryString, readOnlyTree,
+								context, params, queryEnv, dest, qc);
 	}
 	PG_CATCH();
 	{

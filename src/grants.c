@@ -56,6 +56,7 @@
 
 #include "access.h"
 #include "grants.h"
+#include "utility.h"
 
 PG_FUNCTION_INFO_V1(agentphone_granted_here);
 PG_FUNCTION_INFO_V1(agentphone_role_granted_here);
@@ -618,12 +619,8 @@ grants_process_utility(PlannedStmt *pstmt, const char *queryString,
 		!superuser() && !has_createrole_privilege(GetUserId()) &&
 		delegated_change(changes))
 		return;
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context,
-							 params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	agentphone_next_utility(prev_process_utility, pstmt, queryString, readOnlyTree,
+							context, params, queryEnv, dest, qc);
 	if (creating_extension || (changes == NIL && dropped == NIL) ||
 		!IsTransactionState() || !OidIsValid(relid = grants_table()))
 		return;
