@@ -28,8 +28,10 @@
 
 #include "calls.h"
 
-/* How many distinct unmapped words one worker reports, at most, and how
- * much of each it remembers (api.c keeps at most 128 bytes of a status). */
+/*
+ * How many distinct unmapped words one worker reports, at most, and how
+ * much of each it remembers (api.c keeps at most 128 bytes of a status).
+ */
 #define MAX_WORDS_REPORTED 64
 #define MAX_WORD 128
 
@@ -50,12 +52,14 @@ static const StatusMap known[] = {
 	{"no-answer", CALL_NO_ANSWER},
 };
 
-/* Every state, and its phase (the same words as calls_status_check). */
-static const struct
+typedef struct StatePhase
 {
 	const char *state;
 	CallPhase	phase;
-}			states[] = {
+} StatePhase;
+
+/* Every state, and its phase (the same words as calls_status_check). */
+static const StatePhase states[] = {
 	{CALL_QUEUED, PHASE_UNPLACED},
 	{CALL_DISPATCHING, PHASE_UNPLACED},
 	{CALL_RECONCILING, PHASE_UNPLACED},
