@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
+#include "callee.h"
 #include "calls.h"
 #include "dialrules.h"
 #include "donotcall.h"
@@ -206,8 +207,9 @@ check_role_quota(const char *number, Oid roleid, const char *role, int quota,
  * connection, as the tables' owner.
  */
 void
-dialrules_check(const char *number, Oid roleid, const char *role)
+dialrules_check(const Callee *callee, Oid roleid, const char *role)
 {
+	const char *number = callee->phone.e164;
 	static SPIPlanPtr number_plan = NULL;
 	Oid			types[1] = {TEXTOID};
 	Datum		v[1] = {CStringGetTextDatum(number)};
@@ -243,14 +245,15 @@ dialrules_check(const char *number, Oid roleid, const char *role)
  * set when the window puts the call off.
  */
 TimestampTz
-dialrules_first_due(const char *number, const char *tz, const TimestampTz *not_before, bool *held)
+dialrules_first_due(Callee *callee, const TimestampTz *not_before, bool *held)
 {
+	const char *number = callee->phone.e164;
 	TimestampTz at = GetCurrentTransactionStartTimestamp();
 	TimestampTz opens;
 
 	if (not_before != NULL && *not_before > at)
 		at = *not_before;
-	if (!agentphone_next_window(at, number, tz, &opens))
+	if (!agentphone_next_window(at, callee, &opens))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("agentphone will not call %s", number),

@@ -10,8 +10,10 @@
 
 #include "utils/timestamp.h"
 
-extern void dialrules_check(const char *number, Oid roleid, const char *role);
-extern TimestampTz dialrules_first_due(const char *number, const char *tz,
-									   const TimestampTz *not_before, bool *held);
+#include "callee.h"
+
+extern void dialrules_check(const Callee *callee, Oid roleid, const char *role);
+extern TimestampTz dialrules_first_due(Callee *callee, const TimestampTz *not_before,
+									   bool *held);
 
 #endif							/* AGENTPHONE_DIALRULES_H */

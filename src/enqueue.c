@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * enqueue.c
- *		Queueing a call: agentphone_call(), and agentphone_queue_call(),
+ *		Queueing a call: agentphone_call(), and enqueue_call(),
  *		which the dialing trigger (trigger.c) shares.
  *
  * agentphone_call() never touches the network: it validates its arguments,
@@ -22,11 +22,11 @@
 
 #include "access.h"
 #include "agents.h"
+#include "callee.h"
 #include "dialrules.h"
 #include "enqueue.h"
 #include "grants.h"
 #include "guc.h"
-#include "numbers.h"
 #include "schema.h"
 #include "shared.h"
 #include "validate.h"
@@ -35,15 +35,36 @@
 
 PG_FUNCTION_INFO_V1(agentphone_call);
 
-/*
- * text_arg returns argument n of a call request as a C string, or NULL
- * when it is NULL.
- */
-static char *
-text_arg(const Datum *args, const bool *isnull, int n)
+const Oid	enqueue_call_argtypes[NUM_CALL_ARGS] = {TEXTOID, TEXTOID, JSONBOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID};
+
+/* The parameters of the INSERT, in its order (see insert_call()). */
+typedef enum InsertParam
 {
-	return isnull[n] ? NULL : TextDatumGetCString(args[n]);
-}
+	P_AGENT_ID,
+	P_TO_NUMBER,
+	P_VARIABLES,
+	P_FROM_NUMBER_ID,
+	P_INITIAL_GREETING,
+	P_VOICE,
+	P_SYSTEM_PROMPT,
+	P_OPTIONS,
+	P_TIMEZONE,
+	P_NOT_BEFORE,
+	P_CREATED_BY,
+	P_NEXT_ATTEMPT_AT,
+	P_HELD_BY_WINDOW,
+	P_LAST_ERROR,
+	NUM_INSERT_PARAMS
+} InsertParam;
+
+/* One row to insert: the INSERT's parameters. */
+typedef struct InsertRow
+{
+	Oid			types[NUM_INSERT_PARAMS];
+	Datum		values[NUM_INSERT_PARAMS];
+	char		nulls[NUM_INSERT_PARAMS];
+} InsertRow;
 
 /*
  * enqueue_check_database refuses to queue calls in a database where no worker
@@ -120,39 +141,14 @@ enqueue_announce_hold(int64 id, const char *waiting)
 }
 
 /*
- * agentphone_queue_call validates a call request (the arguments of
- * agentphone_call(), in their order) and queues it for the current user.
- * It returns the new row's id; the call is placed by the worker after
- * COMMIT, not before not_before, and only while agentphone.call_window is
- * open in the callee's time zone.
+ * check_request validates a call request, in the order of agentphone_call()'s
+ * arguments, and classifies its callee; it raises the first error found.
+ * The variables are normalized and the session's sub-account added to the
+ * options in *req.
  */
-int64
-agentphone_queue_call(const Datum *args, const bool *isnull)
+static void
+check_request(CallRequest *req, Callee *callee)
 {
-	static SPIPlanPtr plan = NULL;
-	static SPIPlanPtr plan_by_name = NULL;	/* for tables of 1.3 to 1.6 */
-	static SPIPlanPtr plan_1_2 = NULL;	/* for a table not yet updated to 1.3 */
-	SPIPlanPtr	insert;
-	Oid			argtypes[NUM_CALL_ARGS + 4] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID, NAMEOID,
-	TIMESTAMPTZOID, BOOLOID, TEXTOID};
-	Datum		values[NUM_CALL_ARGS + 4];
-	char		nulls[NUM_CALL_ARGS + 4];
-	Oid			roleid = GetUserId();
-	char	   *role = GetUserNameFromId(roleid, false);
-	AgentphoneUser caller;
-	char	   *agent_id = text_arg(args, isnull, 0);
-	char	   *to_number = text_arg(args, isnull, 1);
-	char	   *tz = text_arg(args, isnull, 8);
-	Jsonb	   *variables = isnull[2] ? NULL : DatumGetJsonbP(args[2]);
-	Jsonb	   *options = isnull[7] ? NULL : DatumGetJsonbP(args[7]);
-	bool		null;
-	bool		held;
-	TimestampTz not_before = 0;
-	TimestampTz due;
-	char	   *waiting = NULL;
-	int64		id;
-
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
@@ -161,75 +157,138 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 				 errhint("Connect to the primary to run agentphone_call().")));
 	PreventCommandIfReadOnly("agentphone_call()");
 	enqueue_check_database();
-	agentphone_check_text("agent_id", agent_id, MAX_ID_LEN, true, false);
-	agentphone_check_e164("to_number", to_number);
-	to_number = agentphone_dialable_number(to_number);
-	variables = agentphone_normalize_variables(variables);
-	agentphone_check_text("from_number_id", text_arg(args, isnull, 3), MAX_ID_LEN, false, false);
-	agentphone_check_text("initial_greeting", text_arg(args, isnull, 4), MAX_GREETING_LEN, false, true);
-	agentphone_check_text("voice", text_arg(args, isnull, 5), MAX_ID_LEN, false, false);
-	agentphone_check_text("system_prompt", text_arg(args, isnull, 6), MAX_PROMPT_LEN, false, false);
-	agentphone_check_options(options);
-	agentphone_check_callee_zone(to_number, tz);
-	options = with_default_sub_account(options);
+	agentphone_check_text("agent_id", req->agent_id, MAX_ID_LEN, true, false);
+	agentphone_check_e164("to_number", req->to_number);
+	callee_classify(req->to_number, callee);
+	req->variables = agentphone_normalize_variables(req->variables);
+	agentphone_check_text("from_number_id", req->from_number_id, MAX_ID_LEN, false, false);
+	agentphone_check_text("initial_greeting", req->initial_greeting, MAX_GREETING_LEN, false, true);
+	agentphone_check_text("voice", req->voice, MAX_ID_LEN, false, false);
+	agentphone_check_text("system_prompt", req->system_prompt, MAX_PROMPT_LEN, false, false);
+	agentphone_check_options(req->options);
+	callee_set_timezone(callee, req->timezone);
+	req->options = with_default_sub_account(req->options);
+}
 
-	for (int i = 0; i < NUM_CALL_ARGS; i++)
-	{
-		nulls[i] = isnull[i] ? 'n' : ' ';
-		values[i] = isnull[i] ? (Datum) 0 : args[i];
-	}
-	values[1] = CStringGetTextDatum(to_number);
-	if (variables != NULL)
-		values[2] = JsonbPGetDatum(variables);
-	if (options != NULL)
-	{
-		values[7] = JsonbPGetDatum(options);
-		nulls[7] = ' ';
-	}
-	values[NUM_CALL_ARGS] = CStringGetDatum(role);
-	nulls[NUM_CALL_ARGS] = ' ';
+/*
+ * set_param sets parameter i of row, of type type, to value (NULL when
+ * isnull).
+ */
+static void
+set_param(InsertRow *row, InsertParam i, Oid type, Datum value, bool isnull)
+{
+	row->types[i] = type;
+	row->values[i] = isnull ? (Datum) 0 : value;
+	row->nulls[i] = isnull ? 'n' : ' ';
+}
+
+/*
+ * set_text sets text parameter i of row to s (NULL: SQL NULL).
+ */
+static void
+set_text(InsertRow *row, InsertParam i, const char *s)
+{
+	set_param(row, i, TEXTOID, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);
+}
+
+/*
+ * request_row fills *row with the columns of a call: the request's, the
+ * callee's number as dialed, who queued it (roleid, by name before 1.7)
+ * and when it is due.
+ */
+static void
+request_row(InsertRow *row, const CallRequest *req, const Callee *callee,
+			TimestampTz due, bool held, const char *waiting)
+{
+	Oid			roleid = GetUserId();
+
+	set_text(row, P_AGENT_ID, req->agent_id);
+	set_text(row, P_TO_NUMBER, callee->phone.e164);
+	set_param(row, P_VARIABLES, JSONBOID, JsonbPGetDatum(req->variables), req->variables == NULL);
+	set_text(row, P_FROM_NUMBER_ID, req->from_number_id);
+	set_text(row, P_INITIAL_GREETING, req->initial_greeting);
+	set_text(row, P_VOICE, req->voice);
+	set_text(row, P_SYSTEM_PROMPT, req->system_prompt);
+	set_param(row, P_OPTIONS, JSONBOID, JsonbPGetDatum(req->options), req->options == NULL);
+	set_text(row, P_TIMEZONE, req->timezone);
+	set_param(row, P_NOT_BEFORE, TIMESTAMPTZOID, TimestampTzGetDatum(req->not_before),
+			  !req->has_not_before);
 	if (agentphone_schema_has(SCHEMA_1_7))
-	{
-		argtypes[NUM_CALL_ARGS] = OIDOID;
-		values[NUM_CALL_ARGS] = ObjectIdGetDatum(roleid);
-	}
-	if (!isnull[9])
-		not_before = DatumGetTimestampTz(args[9]);
-	due = dialrules_first_due(to_number, tz, isnull[9] ? NULL : &not_before, &held);
-	values[NUM_CALL_ARGS + 1] = TimestampTzGetDatum(due);
-	nulls[NUM_CALL_ARGS + 1] = ' ';
-	values[NUM_CALL_ARGS + 2] = BoolGetDatum(held);
-	nulls[NUM_CALL_ARGS + 2] = ' ';
+		set_param(row, P_CREATED_BY, OIDOID, ObjectIdGetDatum(roleid), false);
+	else
+		set_param(row, P_CREATED_BY, NAMEOID,
+				  CStringGetDatum(GetUserNameFromId(roleid, false)), false);
+	set_param(row, P_NEXT_ATTEMPT_AT, TIMESTAMPTZOID, TimestampTzGetDatum(due), false);
+	set_param(row, P_HELD_BY_WINDOW, BOOLOID, BoolGetDatum(held), false);
+	set_text(row, P_LAST_ERROR, waiting);
+}
+
+/*
+ * insert_call inserts row into agentphone.calls and returns its id; it runs
+ * inside an SPI connection, as the tables' owner.  A table not yet updated
+ * to 1.3 has no held_by_window.
+ */
+static int64
+insert_call(InsertRow *row)
+{
+	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_by_name = NULL;	/* for tables of 1.3 to 1.6 */
+	static SPIPlanPtr plan_1_2 = NULL;	/* for a table not yet updated to 1.3 */
+	SPIPlanPtr	insert;
+	bool		null;
+
+	if (agentphone_schema_has(SCHEMA_1_3))
+		insert = agentphone_saved_plan(agentphone_schema_has(SCHEMA_1_7) ? &plan : &plan_by_name,
+									   "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
+									   " from_number_id, initial_greeting, voice, system_prompt, options,"
+									   " timezone, not_before, created_by, next_attempt_at, held_by_window, last_error)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+									   NUM_INSERT_PARAMS, row->types);
+	else
+		insert = agentphone_saved_plan(&plan_1_2,
+									   "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
+									   " from_number_id, initial_greeting, voice, system_prompt, options,"
+									   " timezone, not_before, created_by, next_attempt_at, last_error)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14) RETURNING id",
+									   NUM_INSERT_PARAMS, row->types);
+	if (SPI_execute_plan(insert, row->values, row->nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not queue the call");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &null));
+}
+
+/*
+ * enqueue_call validates a call request and queues it for the current
+ * user.  It returns the new row's id; the call is placed by the worker
+ * after COMMIT, not before not_before, and only while
+ * agentphone.call_window is open in the callee's time zone.
+ */
+int64
+enqueue_call(CallRequest *req)
+{
+	Oid			roleid = GetUserId();
+	AgentphoneUser caller;
+	Callee		callee;
+	InsertRow	row;
+	bool		held;
+	TimestampTz due;
+	char	   *waiting = NULL;
+	int64		id;
+
+	check_request(req, &callee);
+	due = dialrules_first_due(&callee, req->has_not_before ? &req->not_before : NULL, &held);
 	if (held)
 		waiting = agentphone_window_wait_text(due);
 	else if (shared_database_unserved(MyDatabaseId))
 		waiting = shared_unserved_text();
-	values[NUM_CALL_ARGS + 3] = waiting ? CStringGetTextDatum(waiting) : (Datum) 0;
-	nulls[NUM_CALL_ARGS + 3] = waiting ? ' ' : 'n';
+	request_row(&row, req, &callee, due, held, waiting);
 
 	SPI_connect();
 	agentphone_become_owner(&caller);
 	if (agentphone_schema_has(SCHEMA_1_3))
-		agents_check(agent_id, text_arg(args, isnull, 3));
-	dialrules_check(to_number, roleid, role);
-	if (agentphone_schema_has(SCHEMA_1_3))
-		insert = agentphone_saved_plan(agentphone_schema_has(SCHEMA_1_7) ? &plan : &plan_by_name,
-					  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
-					  " from_number_id, initial_greeting, voice, system_prompt, options,"
-					  " timezone, not_before, created_by, next_attempt_at, held_by_window, last_error)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-					  NUM_CALL_ARGS + 4, argtypes);
-	else
-		insert = agentphone_saved_plan(&plan_1_2,
-					  "INSERT INTO agentphone.calls (agent_id, to_number, variables,"
-					  " from_number_id, initial_greeting, voice, system_prompt, options,"
-					  " timezone, not_before, created_by, next_attempt_at, last_error)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14) RETURNING id",
-					  NUM_CALL_ARGS + 4, argtypes);
-	if (SPI_execute_plan(insert, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not queue the call");
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									 SPI_tuptable->tupdesc, 1, &null));
+		agents_check(req->agent_id, req->from_number_id);
+	dialrules_check(&callee, roleid, GetUserNameFromId(roleid, false));
+	id = insert_call(&row);
 	agentphone_restore_user(&caller);
 	SPI_finish();
 
@@ -240,21 +299,44 @@ agentphone_queue_call(const Datum *args, const bool *isnull)
 }
 
 /*
+ * text_arg returns argument n of agentphone_call() as a C string, or NULL.
+ */
+static char *
+text_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(n));
+}
+
+/*
+ * jsonb_arg returns argument n of agentphone_call() as a Jsonb, or NULL.
+ */
+static Jsonb *
+jsonb_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : PG_GETARG_JSONB_P(n);
+}
+
+/*
  * agentphone_call(agent_id, to_number, variables, ...) is SQL's face of
- * agentphone_queue_call().
+ * enqueue_call().
  */
 Datum
 agentphone_call(PG_FUNCTION_ARGS)
 {
-	Datum		args[NUM_CALL_ARGS];
-	bool		isnull[NUM_CALL_ARGS];
+	CallRequest req = {
+		.agent_id = text_arg(fcinfo, 0),
+		.to_number = text_arg(fcinfo, 1),
+		.variables = jsonb_arg(fcinfo, 2),
+		.from_number_id = text_arg(fcinfo, 3),
+		.initial_greeting = text_arg(fcinfo, 4),
+		.voice = text_arg(fcinfo, 5),
+		.system_prompt = text_arg(fcinfo, 6),
+		.options = jsonb_arg(fcinfo, 7),
+		.timezone = text_arg(fcinfo, 8),
+		.has_not_before = !PG_ARGISNULL(9),
+		.not_before = PG_ARGISNULL(9) ? 0 : PG_GETARG_TIMESTAMPTZ(9),
+	};
 
 	agentphone_require_grant(false);
-	for (int i = 0; i < NUM_CALL_ARGS; i++)
-	{
-		isnull[i] = PG_ARGISNULL(i);
-		args[i] = isnull[i] ? (Datum) 0 : PG_GETARG_DATUM(i);
-	}
-	PG_RETURN_INT64(agentphone_queue_call(args, isnull));
+	PG_RETURN_INT64(enqueue_call(&req));
 }
-

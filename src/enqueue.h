@@ -9,9 +9,33 @@
 #ifndef AGENTPHONE_ENQUEUE_H
 #define AGENTPHONE_ENQUEUE_H
 
-/* Arguments of agentphone_call(), which agentphone_queue_call() takes. */
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+/*
+ * A call to queue: the arguments of agentphone_call() by name (NULL for an
+ * argument not given), or what the dialing trigger read from its row.
+ */
+typedef struct CallRequest
+{
+	char	   *agent_id;
+	char	   *to_number;
+	Jsonb	   *variables;
+	char	   *from_number_id;
+	char	   *initial_greeting;
+	char	   *voice;
+	char	   *system_prompt;
+	Jsonb	   *options;
+	char	   *timezone;
+	bool		has_not_before;
+	TimestampTz not_before;
+} CallRequest;
+
+/* agentphone_call()'s arguments, in order: its signature, for lookups */
 #define NUM_CALL_ARGS 10
-extern int64 agentphone_queue_call(const Datum *args, const bool *isnull);
+extern const Oid enqueue_call_argtypes[NUM_CALL_ARGS];
+
+extern int64 enqueue_call(CallRequest *req);
 extern void enqueue_check_database(void);
 extern void enqueue_announce_hold(int64 id, const char *waiting);
 

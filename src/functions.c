@@ -15,11 +15,11 @@
 #include "utils/builtins.h"
 
 #include "access.h"
+#include "callee.h"
 #include "calls.h"
 #include "dialrules.h"
 #include "enqueue.h"
 #include "grants.h"
-#include "numbers.h"
 #include "shared.h"
 #include "validate.h"
 #include "window.h"
@@ -197,8 +197,8 @@ agentphone_retry(PG_FUNCTION_ARGS)
 	bool		isnull;
 	bool		held;
 	bool		was_unknown;
+	Callee		callee;
 	char	   *number;
-	char	   *tz;
 	TimestampTz not_before;
 	TimestampTz due;
 	char	   *waiting = NULL;
@@ -212,11 +212,12 @@ agentphone_retry(PG_FUNCTION_ARGS)
 	agentphone_become_owner(&caller);
 	row = retryable_call(id, &desc);
 	was_unknown = strcmp(SPI_getvalue(row, desc, 1), CALL_UNKNOWN) == 0;
-	number = agentphone_dialable_number(SPI_getvalue(row, desc, 2));
-	tz = SPI_getvalue(row, desc, 3);
+	callee_classify(SPI_getvalue(row, desc, 2), &callee);
+	callee_set_timezone(&callee, SPI_getvalue(row, desc, 3));
+	number = callee.phone.e164;
 	not_before = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
-	due = dialrules_first_due(number, tz, isnull ? NULL : &not_before, &held);
-	dialrules_check(number, roleid, role);
+	due = dialrules_first_due(&callee, isnull ? NULL : &not_before, &held);
+	dialrules_check(&callee, roleid, role);
 	if (held)
 		waiting = agentphone_window_wait_text(due);
 

@@ -27,11 +27,13 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 
+#include "callee.h"
 #include "grants.h"
 #include "guc.h"
 #include "numbers.h"
 #include "phone.h"
 #include "validate.h"
+#include "window.h"
 #include "xact.h"
 
 
@@ -100,7 +102,7 @@ destination_problem(const char *number, PhoneInfo *info, const char **hint)
 
 	info->e164[0] = '\0';		/* set once the number is classified */
 	*hint = "Check the number with agentphone_check_number(): agentphone dials only numbers libphonenumber knows as valid.";
-	if (strlen(number) - 1 < MIN_NUMBER_DIGITS)
+	if (agentphone_is_short_number(number))
 	{
 		*hint = "agentphone never dials short service or emergency numbers.";
 		return psprintf("%s is a short service or emergency number", number);
@@ -123,15 +125,15 @@ destination_problem(const char *number, PhoneInfo *info, const char **hint)
 }
 
 /*
- * agentphone_dialable_number returns number in libphonenumber's E.164
- * form, or raises 22023 saying why it may not be dialed.
+ * callee_classify fills *callee with number's classification (its E.164
+ * form is the number agentphone dials), or raises 22023 saying why the
+ * number may not be dialed.  Its zones are left for callee_set_timezone().
  */
-char *
-agentphone_dialable_number(const char *number)
+void
+callee_classify(const char *number, Callee *callee)
 {
-	PhoneInfo	info;
 	const char *hint;
-	char	   *problem = destination_problem(number, &info, &hint);
+	char	   *problem = destination_problem(number, &callee->phone, &hint);
 
 	if (problem != NULL)
 		ereport(ERROR,
@@ -139,7 +141,7 @@ agentphone_dialable_number(const char *number)
 				 errmsg("agentphone will not call %s", number),
 				 errdetail("%s.", problem),
 				 errhint("%s", hint)));
-	return pstrdup(info.e164);
+	callee->zones = NIL;
 }
 
 /*

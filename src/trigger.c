@@ -10,7 +10,7 @@
  * variables names a jsonb column holding an object, or lists columns
  * ('name,appointment_time') whose values become variables.  In a BEFORE
  * trigger, id_column receives the queued call's id.  The call is queued
- * by agentphone_queue_call(), exactly as agentphone_call() would queue it
+ * by enqueue_call(), exactly as agentphone_call() would queue it
  * for the role that fired the trigger, who needs EXECUTE on
  * agentphone_call() for that.
  *
@@ -235,8 +235,6 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *td)
 	TriggerCache *cache = fcinfo->flinfo->fn_extra;
 	Relation	rel = td->tg_relation;
 	MemoryContext old;
-	Oid			argtypes[NUM_CALL_ARGS] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID};
 	char	   *schema;
 
 	if (cache != NULL && cache->relid == RelationGetRelid(rel))
@@ -253,7 +251,7 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *td)
 					 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
 	cache->call_fn = LookupFuncName(list_make2(makeString(schema), makeString("agentphone_call")),
-									NUM_CALL_ARGS, argtypes, false);
+									NUM_CALL_ARGS, enqueue_call_argtypes, false);
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = cache;
 	return cache;
@@ -294,8 +292,9 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	TriggerCache *cache;
 	Jsonb	   *rec;
-	Datum		args[NUM_CALL_ARGS] = {0};
-	bool		isnull[NUM_CALL_ARGS];
+	CallRequest req = {0};
+	Datum		number;
+	bool		isnull;
 	int64		id;
 
 	agentphone_require_grant(false);
@@ -315,13 +314,11 @@ agentphone_dial_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);	/* an edit of another column calls nobody */
 	rec = row_as_jsonb(cache, tuple, desc);
 
-	memset(isnull, true, sizeof(isnull));
-	args[0] = CStringGetTextDatum(argv[0]);
-	isnull[0] = false;
-	args[1] = jsonb_field(rec, argv[1], true, &isnull[1]);
-	if ((args[2] = PointerGetDatum(variables_of(rec, vars_spec, cache->cols))) != (Datum) 0)
-		isnull[2] = false;
-	id = agentphone_queue_call(args, isnull);
+	req.agent_id = argv[0];
+	number = jsonb_field(rec, argv[1], true, &isnull);
+	req.to_number = isnull ? NULL : TextDatumGetCString(number);
+	req.variables = variables_of(rec, vars_spec, cache->cols);
+	id = enqueue_call(&req);
 
 	if (cache->id_attnum != 0)
 	{

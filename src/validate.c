@@ -57,6 +57,20 @@ agentphone_check_text(const char *argname, const char *value, int maxlen,
 }
 
 /*
+ * agentphone_is_short_number says whether number (digits after an optional
+ * "+") has fewer than MIN_NUMBER_DIGITS digits: a short service or
+ * emergency number, which agentphone never dials.
+ */
+bool
+agentphone_is_short_number(const char *number)
+{
+	const char *digits = number[0] == '+' ? number + 1 : number;
+	size_t		n = strlen(digits);
+
+	return n > 0 && n < MIN_NUMBER_DIGITS && strspn(digits, "0123456789") == n;
+}
+
+/*
  * e164_problem returns why number is not in E.164 form, or NULL when it is:
  * a "+", a digit 1-9, then 1 to 14 more digits.  *hint is set to the fix.
  */
@@ -67,8 +81,7 @@ e164_problem(const char *number, char *buf, size_t buflen, const char **hint)
 	int			ndigits;
 
 	*hint = E164_HINT;
-	if (number[0] != '+' && number[0] != '\0' && strlen(number) < MIN_NUMBER_DIGITS &&
-		strspn(number, "0123456789") == strlen(number))
+	if (number[0] != '+' && agentphone_is_short_number(number))
 	{
 		*hint = SHORT_NUMBER_HINT;
 		return "It is a short service or emergency number, which agentphone never dials.";

@@ -27,6 +27,7 @@
 
 extern void agentphone_check_text(const char *argname, const char *value,
 								  int maxlen, bool required, bool empty_ok);
+extern bool agentphone_is_short_number(const char *number);
 extern bool agentphone_number_is_e164(const char *number);
 extern void agentphone_check_e164(const char *argname, const char *number);
 extern Jsonb *agentphone_normalize_variables(Jsonb *variables);

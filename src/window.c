@@ -27,8 +27,8 @@
 #include "utils/datetime.h"
 #include "utils/memutils.h"
 
+#include "callee.h"
 #include "guc.h"
-#include "numbers.h"
 #include "phone.h"
 #include "window.h"
 
@@ -172,46 +172,47 @@ agentphone_region_zones(const char *region)
 }
 
 /*
- * callee_zones returns the zones in which the window must be open for a
- * call to number: tz alone when given, else every zone of the number's
- * country, else agentphone.default_timezone (UTC when set empty).
+ * callee_zones returns the zones in which the window must be open for
+ * callee, worked out at the first need: the zone the caller gave, else
+ * every zone of the number's country, else agentphone.default_timezone
+ * (UTC when set empty).
  */
 static List *
-callee_zones(const char *number, const char *tz)
+callee_zones(Callee *callee)
 {
-	PhoneInfo	info;
-	List	   *list = NIL;
-
-	if (tz != NULL)
-		return list_make1(pstrdup(tz));
-	if (phone_classify(number, &info) == PHONE_OK && info.region[0] != '\0')
-		list = region_zones(info.region);
-	if (list != NIL)
-		return list;
-	return list_make1(agentphone_default_timezone[0] ? agentphone_default_timezone : "UTC");
+	if (callee->zones != NIL)
+		return callee->zones;
+	if (callee->timezone != NULL)
+		callee->zones = list_make1(pstrdup(callee->timezone));
+	else if (callee->phone.region[0] != '\0')
+		callee->zones = region_zones(callee->phone.region);
+	if (callee->zones == NIL)
+		callee->zones = list_make1(agentphone_default_timezone[0] ? agentphone_default_timezone : "UTC");
+	return callee->zones;
 }
 
 /*
- * agentphone_check_callee_zone raises 22023 unless tz (when given) is a
- * time zone PostgreSQL knows and one of the zones of number's country.
+ * callee_set_timezone sets the time zone the caller gave for callee (NULL:
+ * none), and raises 22023 unless it is a zone PostgreSQL knows and one of
+ * the zones of the number's country (any, for a number of no country).
  */
 void
-agentphone_check_callee_zone(const char *number, const char *tz)
+callee_set_timezone(Callee *callee, const char *tz)
 {
-	PhoneInfo	info;
+	const char *region = callee->phone.region;
 	List	   *list;
 	ListCell   *lc;
-	pg_tz	   *given;
 
+	callee->timezone = tz;
+	callee->zones = NIL;
 	if (tz == NULL)
 		return;
-	if ((given = pg_tzset(tz)) == NULL)
+	if (pg_tzset(tz) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timezone \"%s\" is not recognized", tz),
 				 errhint("Use a name from pg_timezone_names, such as America/New_York.")));
-	if (phone_classify(number, &info) != PHONE_OK || info.region[0] == '\0' ||
-		(list = region_zones(info.region)) == NIL)
+	if (region[0] == '\0' || (list = region_zones(region)) == NIL)
 		return;
 	foreach(lc, list)
 		if (pg_strcasecmp(lfirst(lc), tz) == 0)
@@ -219,8 +220,8 @@ agentphone_check_callee_zone(const char *number, const char *tz)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("timezone \"%s\" is not a time zone of %s, the country of %s", tz,
-					info.region, number),
-			 errdetail("The time zones of %s are: %s.", info.region, join_zones(list)),
+					region, callee->phone.e164),
+			 errdetail("The time zones of %s are: %s.", region, join_zones(list)),
 			 errhint("Pass the callee's own time zone from that list, or none: the calling window then holds in all of them.")));
 }
 
@@ -303,8 +304,7 @@ opens_in_zone(TimestampTz t, pg_tz *zone)
  * them at once.
  */
 bool
-agentphone_next_window(TimestampTz at, const char *number, const char *tz,
-					   TimestampTz *opens)
+agentphone_next_window(TimestampTz at, Callee *callee, TimestampTz *opens)
 {
 	List	   *list;
 	TimestampTz t = at;
@@ -312,7 +312,7 @@ agentphone_next_window(TimestampTz at, const char *number, const char *tz,
 	*opens = at;
 	if (!agentphone_window_set())
 		return true;
-	list = callee_zones(number, tz);
+	list = callee_zones(callee);
 	for (int round = 0; round < WINDOW_MAX_ROUNDS; round++)
 	{
 		TimestampTz latest = t;
@@ -363,14 +363,15 @@ agentphone_window_wait_text(TimestampTz opens)
 Datum
 agentphone_window_opens(PG_FUNCTION_ARGS)
 {
+	Callee		callee = {0};
 	TimestampTz opens;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
-	if (!agentphone_next_window(PG_GETARG_TIMESTAMPTZ(0),
-								text_to_cstring(PG_GETARG_TEXT_PP(2)),
-								PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
-								&opens))
+	if (phone_classify(text_to_cstring(PG_GETARG_TEXT_PP(2)), &callee.phone) != PHONE_OK)
+		callee.phone.region[0] = '\0';
+	callee.timezone = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!agentphone_next_window(PG_GETARG_TIMESTAMPTZ(0), &callee, &opens))
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(opens);
 }

@@ -11,9 +11,12 @@
 
 #include "utils/timestamp.h"
 
-extern bool agentphone_next_window(TimestampTz at, const char *number,
-								   const char *tz, TimestampTz *opens);
+#include "callee.h"
+
+extern bool agentphone_next_window(TimestampTz at, Callee *callee,
+								   TimestampTz *opens);
 extern char *agentphone_window_wait_text(TimestampTz opens);
+extern Datum agentphone_region_zones(const char *region);
 
 
 #endif							/* AGENTPHONE_WINDOW_H */
