@@ -26,26 +26,7 @@ restart_with_settings <<CONF
 agentphone.enabled = off
 agentphone.max_calls_per_number_per_day = 0
 CONF
-scratch_sql <<'SQL'
-CREATE EXTENSION agentphone;
-CREATE TABLE calls_plain (id bigserial PRIMARY KEY, agent_id text, to_number text, variables jsonb,
-	created_at timestamptz DEFAULT now());
-SQL
-as_pg tee "$scratch/call.sql" >/dev/null <<'SQL'
-\set n random(2000000, 2099999)
-SELECT agentphone_call('agt_1', '+1212' || :n);
-SQL
-as_pg tee "$scratch/plain.sql" >/dev/null <<'SQL'
-\set n random(2000000, 2099999)
-INSERT INTO calls_plain (agent_id, to_number) VALUES ('agt_1', '+1212' || :n);
-SQL
-
-# latency FILE: pgbench's mean latency per transaction, in ms
-latency() {
-	(cd "$scratch" && as_pg pgbench -n -c 1 -T "$seconds" -f "$1" -h "$scratch" -p "$PGPORT" \
-		-U "${BENCH_ROLE:-postgres}" postgres) |
-		awk '/^latency average/ { print $4 }'
-}
+. test/bench/enqueue_setup.sh
 
 # round NAME: one line of figures
 round() {
