@@ -8,6 +8,8 @@ OBJS = \
 	src/agents.o \
 	src/agentphone.o \
 	src/api.o \
+	src/apidecode.o \
+	src/apisse.o \
 	src/callstatus.o \
 	src/callstore.o \
 	src/channel.o \
@@ -27,6 +29,7 @@ OBJS = \
 	src/home.o \
 	src/housekeeping.o \
 	src/http.o \
+	src/httpreq.o \
 	src/numbers.o \
 	src/outage.o \
 	src/outcome.o \

@@ -4,11 +4,16 @@
  *		Encoding requests for, and decoding answers from, the AgentPhone
  *		calls API (cJSON).  Knows nothing of tables or SPI.
  *
+ * api.c encodes the requests and describes unsuccessful answers,
+ * apidecode.c decodes the answers and apisse.c cuts the event stream into
+ * events.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AGENTPHONE_API_H
 #define AGENTPHONE_API_H
 
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
 /* One call to create, as stored in agentphone.calls (NULL = omit). */
@@ -26,6 +31,9 @@ typedef struct ApiCallRequest
 
 /* The most rows a page of any list endpoint holds (limit, default 20). */
 #define API_PAGE_LIMIT 100
+
+/* Longest error message, agent name or description we keep from the API. */
+#define API_MAX_MESSAGE 500
 
 /* One turn of a transcript. */
 typedef struct ApiTurn
@@ -71,16 +79,23 @@ typedef struct ApiAgentNumber
 	char	   *status;
 } ApiAgentNumber;
 
+/* api.c: requests and the text of errors */
 extern char *api_encode_create_call(const ApiCallRequest *req);
+extern char *api_error_text(long http_status, const char *body);
+extern bool api_id_is_safe(const char *id);
+extern void api_clean_utf8(StringInfo buf, const char *s, int room,
+						   bool controls);
+
+/* apidecode.c: answers */
 extern bool api_status_is_final(const char *status);
 extern const char *api_decode_call(const char *body, ApiCall *call);
 extern const char *api_decode_list(const char *body, List **calls, bool *has_more);
 extern const char *api_decode_transcript(const char *body, List **turns);
 extern const char *api_decode_agents(const char *body, List **agents, bool *has_more);
-extern char *api_error_text(long http_status, const char *body);
+extern ApiTurn *api_decode_turn(const char *data);
+
+/* apisse.c: the event stream */
 extern bool api_sse_next(const char *buf, size_t len, size_t *pos,
 						 char **event, char **data);
-extern ApiTurn *api_decode_turn(const char *data);
-extern bool api_id_is_safe(const char *id);
 
 #endif							/* AGENTPHONE_API_H */

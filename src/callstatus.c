@@ -30,7 +30,7 @@
 
 /*
  * How many distinct unmapped words one worker reports, at most, and how
- * much of each it remembers (api.c keeps at most 128 bytes of a status).
+ * much of each it remembers (apidecode.c keeps at most 128 bytes of a status).
  */
 #define MAX_WORDS_REPORTED 64
 #define MAX_WORD 128

@@ -5,6 +5,9 @@
  *		Knows nothing of tables, settings or the AgentPhone API's shapes:
  *		callers pass what a request needs in HttpOptions.
  *
+ * http.c runs the requests through one libcurl multi handle; httpreq.c
+ * sets up each request and reads what is left of it once it is done.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AGENTPHONE_HTTP_H
@@ -55,18 +58,26 @@ typedef struct HttpRequest
 	struct HttpRequest *next;
 } HttpRequest;
 
+/* http.c: the requests in flight */
 extern void http_init(void);
 extern HttpRequest *http_start(const char *url, const char *json,
 							   const HttpOptions *opt, void *owner);
 extern int	http_in_flight(void);
 extern bool http_wait(long timeout_ms);
 extern HttpRequest *http_next_done(void);
-extern void http_free(HttpRequest *req);
 extern void http_abort(HttpRequest *req);
 extern HttpRequest *http_take_done(HttpRequest *req);
-extern const char *http_failure_text(const HttpRequest *req);
 extern bool http_is_done(const HttpRequest *req);
 extern long http_status_so_far(HttpRequest *req);
+
+/* httpreq.c: one request */
+extern void http_free(HttpRequest *req);
+extern const char *http_failure_text(const HttpRequest *req);
 extern char *http_escape(const char *s);
+
+/* httpreq.c, for http.c */
+extern void http_prepare(HttpRequest *req, const char *url, const char *json,
+						 const HttpOptions *opt);
+extern void http_out_of_memory(const char *what) pg_attribute_noreturn();
 
 #endif							/* AGENTPHONE_HTTP_H */

@@ -16,7 +16,7 @@
  * used: a database without a file has none.
  *
  * The API URL must be https unless a superuser turned on
- * agentphone.allow_insecure_http (meant for a local simulator); http.c
+ * agentphone.allow_insecure_http (meant for a local simulator); httpreq.c
  * enforces the same rule on every request.
  *
  * Every message on its way to the log passes through agentphone_redact_log

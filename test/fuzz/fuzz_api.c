@@ -2,7 +2,8 @@
  *
  * fuzz_api.c
  *		libFuzzer targets for the decoders of AgentPhone API answers in
- *		src/api.c, which read bodies that come from the network.
+ *		src/api.c, src/apidecode.c and src/apisse.c, which read bodies that
+ *		come from the network.
  *
  * One binary, several targets; the target is the name the binary is run
  * under (run.sh makes one link per target) or $FUZZ_TARGET:
@@ -15,10 +16,10 @@
  *	 api_sse		api_sse_next over a stream that arrives in three parts,
  *					and api_decode_turn on the data of every event
  *
- * The input is the whole response body, handed over as http.c does: a
+ * The input is the whole response body, handed over as httpreq.c does: a
  * malloc'd copy with a NUL after it (so it may hold NUL bytes itself).
  * Besides memory errors, leaks and undefined behaviour, each target
- * checks what api.c promises of its results and what its callers rely on
+ * checks what the codec promises of its results and what its callers rely on
  * (see check_call and the targets): ids and statuses are short printable
  * ASCII; times are timestamps that PostgreSQL's timestamptz input accepts
  * (dispatch.c, poll.c, reconcile.c and read.c convert them without a
@@ -39,7 +40,7 @@
 #include "calls.h"
 #include "fuzz.h"
 
-/* The limits api.c documents (and defines privately). */
+/* The limits apidecode.c documents (and defines privately). */
 #define MAX_API_TOKEN 128
 #define MAX_API_URL 2048
 #define MAX_TURN_CONTENT 100000
@@ -98,7 +99,7 @@ check_token(const char *what, const char *s, size_t maxlen)
 
 /*
  * is_timestamp: "YYYY-MM-DDTHH:MM:SS", optional fraction, then nothing,
- * Z or +HH:MM/-HH:MM: the shape api.c documents for the times it keeps
+ * Z or +HH:MM/-HH:MM: the shape apidecode.c documents for the times it keeps
  * (the README: started_at is "kept only if it is an ISO-8601 timestamp").
  */
 static bool
@@ -166,7 +167,7 @@ timestamptz_refusal(const char *s)
 
 /*
  * check_time checks a decoded time: NULL, or a timestamp (at most maxlen
- * bytes) that PostgreSQL can store, as the callers of api.c assume.
+ * bytes) that PostgreSQL can store, as the callers of apidecode.c assume.
  */
 static void
 check_time(const char *what, const char *s, size_t maxlen)
@@ -199,7 +200,7 @@ check_turn(const ApiTurn *t)
 	for (p = t->content; *p == ' ' || *p == '\t' || *p == '\n'; p++);
 	FUZZ_EXPECT(*p != '\0', "a blank turn");
 	check_text("turn content", t->content, MAX_TURN_CONTENT);
-	/* api.c does not cap the length of a turn's time */
+	/* apidecode.c does not cap the length of a turn's time */
 	check_time("turn createdAt", t->created_at, SIZE_MAX);
 }
 
@@ -427,7 +428,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char	   *body;
 
 	fuzz_begin_input(&stack_base);
-	/* http.c's body: a malloc'd copy with a NUL after it */
+	/* httpreq.c's body: a malloc'd copy with a NUL after it */
 	body = malloc(size + 1);
 	memcpy(body, data, size);
 	body[size] = '\0';

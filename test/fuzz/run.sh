@@ -7,7 +7,8 @@
 #   FUZZ_TARGETS="api_sse e164" bash test/fuzz/run.sh 20   only these targets
 #
 # Targets (see fuzz_api.c, fuzz_validate.c and fuzz_phone.c):
-#   api_call api_list api_transcript api_error api_sse   decoders of src/api.c
+#   api_call api_list api_transcript api_error api_sse   decoders of src/api.c,
+#                                        apidecode.c and apisse.c
 #                                        (api_call: and src/callstatus.c)
 #   e164 variables options                               checks of src/validate.c
 #   phone                                  libphonenumber's verdicts, src/phone.cpp
@@ -16,7 +17,8 @@
 # runtime, libcjson-dev, postgresql-server-dev-15, bzip2, and for phone
 # libphonenumber-dev), then builds in a scratch directory under /tmp, never
 # in the source tree:
-#   - src/api.c, src/callstatus.c and src/validate.c, unchanged, with
+#   - src/api.c, src/apidecode.c, src/apisse.c, src/callstatus.c and
+#     src/validate.c, unchanged, with
 #     -fsanitize=fuzzer,address,undefined (UB aborts), with the harness and
 #     the backend stand-ins of stubs.c;
 #   - for phone, src/phone.cpp, unchanged, with clang++-14 and the same
@@ -161,8 +163,9 @@ build_phone() {
 		"$work/obj/fuzz_phone.o" "$work/obj/phone.o" -lphonenumber || return 1
 }
 
-# build_pg: compile src/api.c, src/validate.c, the stand-ins and their
-# harness and link bin/fuzz_api and, for validate targets, bin/fuzz_validate
+# build_pg: compile src/api*.c, src/callstatus.c, src/validate.c, the
+# stand-ins and their harness and link bin/fuzz_api and, for validate
+# targets, bin/fuzz_validate
 build_pg() {
 	local inc lib common ours pg log="$work/build.log" f o
 	inc=$("$PG_CONFIG" --includedir-server) || return 1
@@ -175,14 +178,15 @@ build_pg() {
 	# PostgreSQL's code: ASan only, and the semantics it is written for
 	pg="$common -w -fsanitize=address -fwrapv -fno-strict-aliasing -I$inc"
 
-	for f in "$src/api.c" "$src/callstatus.c" "$src/validate.c" "$here/stubs.c" "$here/stubs_validate.c" \
-		"$here/fuzz_api.c" "$here/fuzz_validate.c"; do
+	for f in "$src/api.c" "$src/apidecode.c" "$src/apisse.c" "$src/callstatus.c" "$src/validate.c" \
+		"$here/stubs.c" "$here/stubs_validate.c" "$here/fuzz_api.c" "$here/fuzz_validate.c"; do
 		o=$(basename "$f" .c)
 		cc_quiet "$log" $ours -c "$f" -o "$work/obj/$o.o" || return 1
 	done
 	cc_quiet "$log" $common -fsanitize=address -c "$here/unreached.c" -o "$work/obj/unreached.o" || return 1
 	cc_quiet "$log" -fsanitize=fuzzer,address,undefined -o "$work/bin/fuzz_api" \
-		"$work/obj/fuzz_api.o" "$work/obj/api.o" "$work/obj/callstatus.o" "$work/obj/stubs.o" \
+		"$work/obj/fuzz_api.o" "$work/obj/api.o" "$work/obj/apidecode.o" "$work/obj/apisse.o" \
+		"$work/obj/callstatus.o" "$work/obj/stubs.o" \
 		"$lib/libpgcommon.a" "$lib/libpgport.a" -lcjson -lm || return 1
 	if [ -n "$validate_targets" ]; then
 		for f in $pg_sources; do

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * stubs.c
- *		Stand-ins for the few PostgreSQL backend facilities that src/api.c,
+ *		Stand-ins for the few PostgreSQL backend facilities that src/api*.c,
  *		src/validate.c and the PostgreSQL sources linked into the fuzz
  *		binaries need when they run outside a server, plus the helpers of
  *		fuzz.h.  None of this is agentphone code: the files under test are
