@@ -67,12 +67,20 @@ PG_CPPFLAGS = -Isrc -isystem $(includedir_server) -isystem $(includedir_internal
 PG_CFLAGS = -Wall -Wextra -Werror
 PG_CXXFLAGS = -Wall -Wextra -Werror
 
-# The tests of "make installcheck": pg_regress, then the isolation specs,
-# then the TAP tests.  pg_regress and the specs run in database postgres of
-# a running server that preloads agentphone and points it at the simulator
-# (EXTRA_REGRESS_OPTS names the server: --host, --port), the specs with the
-# worker paused (agentphone.enabled = off: their sessions play the worker's
-# claim).  test/run.sh sets all this up and runs each part on its own.
+# The tests: pg_regress, then the isolation specs, then the TAP tests.
+# They provision what they need: "make installcheck" (agentphone installed)
+# runs test/installcheck.sh, which starts a simulator and a throwaway
+# cluster preloaded with agentphone, runs the three parts against them
+# (pg_regress and the specs in database postgres, the specs with the worker
+# paused: their sessions play the worker's claim; each TAP test starts its
+# own) and stops them.  "make check" needs nothing installed: it copies
+# PostgreSQL's files and installs this build into the copy, under a
+# temporary directory, and runs the same (test/check.sh).  Both work as
+# root (the servers then run as the postgres OS user) or as any user.
+# "make installcheck-server" is PGXS's own installcheck, against the server
+# EXTRA_REGRESS_OPTS (--host, --port) or PGHOST and PGPORT name; "make
+# installcheck" runs it when a port is named so (pg_buildext does).
+NO_INSTALLCHECK = 1
 #
 # pg_regress tests (sql/ + expected/)
 REGRESS = validation enqueue dialing trigger
@@ -101,6 +109,15 @@ EXTRA_CLEAN = $(EXPORTS)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
+ifeq ($(MAKECMDGOALS),check)
+# PGXS's "make check" says it is not supported: "make check" alone builds
+# (through PGXS, in a sub-make) and runs test/check.sh, reading no more of
+# this file.
+.PHONY: check
+check:
+	$(MAKE) PG_CONFIG=$(PG_CONFIG) all
+	PG_CONFIG=$(PG_CONFIG) bash test/check.sh
+else
 include $(PGXS)
 
 $(EXPORTS): $(wildcard src/*.c)
@@ -116,12 +133,32 @@ CONTRIB_TESTDB = postgres
 ISOLATION_TESTDB = postgres
 PROVE_FLAGS = -I test/t -v
 
+ifneq ($(filter --port=%,$(EXTRA_REGRESS_OPTS))$(PGPORT),)
+installcheck: installcheck-server
+else
+installcheck:
+	bash test/installcheck.sh
+endif
+
+# PGXS's recipe (the one NO_INSTALLCHECK leaves out), against the server
+# EXTRA_REGRESS_OPTS names
+.PHONY: installcheck-server
+installcheck-server: submake installcheck-refuses-real-api
+ifdef REGRESS
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+endif
+ifdef ISOLATION
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+endif
+ifdef TAP_TESTS
+	$(prove_installcheck)
+endif
+
 # pg_regress and the specs queue calls that the server's worker places:
 # they run only against a server whose agentphone.api_url is a simulator
 # on this machine (http://127.0.0.1, localhost or [::1]), never a real
 # API.  The server is the one pg_regress would use (EXTRA_REGRESS_OPTS,
 # PGHOST, PGPORT).
-installcheck: installcheck-refuses-real-api
 .PHONY: installcheck-refuses-real-api
 installcheck-refuses-real-api:
 ifneq ($(strip $(REGRESS)$(ISOLATION)),)
@@ -130,7 +167,7 @@ ifneq ($(strip $(REGRESS)$(ISOLATION)),)
 		{ echo "make installcheck: cannot ask the server for agentphone.api_url: $$url" >&2; exit 1; }; \
 	case "$$url" in \
 	http://127.0.0.1:*|http://127.0.0.1/*|http://localhost:*|http://localhost/*|http://\[::1\]:*) ;; \
-	*) echo "make installcheck: refused: the server's agentphone.api_url is \"$$url\", not a simulator on this machine; the tests queue calls that its worker would place. Run them with test/run.sh, which starts its own server and simulator." >&2; exit 1 ;; \
+	*) echo "make installcheck: refused: the server's agentphone.api_url is \"$$url\", not a simulator on this machine; the tests queue calls that its worker would place. Run \"make installcheck\" without naming a server: it starts its own server and simulator." >&2; exit 1 ;; \
 	esac
 endif
 
@@ -138,7 +175,7 @@ endif
 # everything under agentphone-<version>/.  In a git checkout it is the
 # committed tree (git archive: what is not committed is not released);
 # in an unpacked archive or an export, the tree without build products.
-# The version is META.json's, which test/meta_check.py keeps equal to the
+# The version is META.json's, which tools/meta_check.py keeps equal to the
 # control file's.
 DIST_VERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' META.json)
 DIST = $(EXTENSION)-$(DIST_VERSION)
@@ -154,3 +191,4 @@ dist:
 			-cf - . | tar -xf - -C "$$tmp/$(DIST)" && \
 		(cd "$$tmp" && python3 -m zipfile -c "$(CURDIR)/$(DIST).zip" $(DIST)) && rm -rf "$$tmp"; \
 	fi
+endif

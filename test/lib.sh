@@ -1,5 +1,5 @@
 # test/lib.sh: shell functions shared by test/run.sh (every test) and
-# test/demo.sh (the demo).  Sourced, not run.
+# tools/demo.sh (the demo).  Sourced, not run.
 #
 # They install what is missing on a Debian 12 machine, build and install
 # the extension, and run a throwaway cluster and the AgentPhone simulator
@@ -214,4 +214,17 @@ for t in threads: t.start()
 for t in threads: t.join()
 print("%.1f" % (n / (time.time() - t0)))
 PY
+}
+
+# finish_run: the end of a run that counted $passed and $failed: the
+# scratch directory ($scratch: logs, data) removed, or kept and named when
+# a test failed; prints "N passed, N failed" and fails when one did
+finish_run() {
+	if [ "$failed" = 0 ]; then
+		rm -rf "$scratch"
+	else
+		echo "logs kept in $scratch" >&2
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
 }

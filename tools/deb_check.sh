@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test/deb_check.sh: run by test/deb.sh inside the new root where the
+# tools/deb_check.sh: run by tools/deb.sh inside the new root where the
 # package is installed: a cluster preloading the packaged agentphone,
 # pointed at the simulator, places a call and follows it to "completed"
 # with its transcript.  One "ok - ..." or "not ok - ..." line per check.

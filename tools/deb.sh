@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# test/deb.sh: the Debian package, built and then installed where nothing
+# tools/deb.sh: the Debian package, built and then installed where nothing
 # was ever built from source.
 #
-#   bash test/deb.sh        (as root on Debian 12; run.sh runs it too)
+#   bash tools/deb.sh        (as root on Debian 12; run.sh runs it too)
 #
 # 1. Builds postgresql-15-agentphone_<version>_amd64.deb from a copy of the
 #    tree with dpkg-buildpackage -us -uc -b (debian/: pg_buildext, and the
@@ -17,7 +17,7 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/test/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "not ok - test/deb.sh needs root"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "not ok - tools/deb.sh needs root"; exit 1; }
 
 work=$(mktemp -d /var/tmp/agentphone-deb.XXXXXX)
 chmod 755 "$work"	# the build-time test cluster runs as another user
@@ -67,9 +67,10 @@ if [ -f /etc/apt/sources.list.d/debian.sources ]; then
 	cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/" && rm -f "$root/etc/apt/sources.list"
 fi
 # what the check inside needs: the package, the simulator, lib.sh
-mkdir -p "$root/root/check/test"
+mkdir -p "$root/root/check/test" "$root/root/check/tools"
 cp "$deb" "$root/root/check/"
-cp -a "$here/test/agentphone_sim.py" "$here/test/sim" "$here/test/lib.sh" "$here/test/deb_check.sh" "$root/root/check/test/"
+cp -a "$here/test/agentphone_sim.py" "$here/test/sim" "$here/test/lib.sh" "$root/root/check/test/"
+cp "$here/tools/deb_check.sh" "$root/root/check/tools/"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 in_root() {
@@ -80,4 +81,4 @@ check "apt installs the .deb on the new root, with what it depends on" \
 	in_root bash -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 /root/check/$(basename "$deb")" || exit 1
 check "no compiler and no agentphone source are there" \
 	in_root bash -c '! command -v gcc && ! command -v cc && [ ! -e /root/check/src ] && [ -f /usr/lib/postgresql/15/lib/agentphone.so ]'
-in_root bash /root/check/test/deb_check.sh
+in_root bash /root/check/tools/deb_check.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# test/demo.sh: the whole life of a call, offline, set up as a user would.
+# tools/demo.sh: the whole life of a call, offline, set up as a user would.
 #
-#   bash test/demo.sh
+#   bash tools/demo.sh
 #
 # Installs what is missing (as root on Debian 12), builds and installs the
 # extension, starts the AgentPhone simulator and a throwaway PostgreSQL

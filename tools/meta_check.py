@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""test/meta_check.py: META.json against the PGXN Meta Spec 1.0.0
+"""tools/meta_check.py: META.json against the PGXN Meta Spec 1.0.0
 (https://pgxn.org/meta/spec.txt) and against the tree it describes.
 
-    python3 test/meta_check.py [ROOT]
+    python3 tools/meta_check.py [ROOT]
 
 Prints one "ok - ..." or "not ok - ..." line per check and exits 1 when
 one failed.  Checked: the required keys and their types, a semantic

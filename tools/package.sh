@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# test/package.sh: the release as PGXN takes it.  META.json is checked
-# against the PGXN Meta Spec and the tree (test/meta_check.py); "make
+# tools/package.sh: the release as PGXN takes it.  META.json is checked
+# against the PGXN Meta Spec and the tree (tools/meta_check.py); "make
 # dist" makes agentphone-<version>.zip of the committed tree; the unpacked
 # archive builds and installs with PGXS (into a staging directory) every
 # file a server needs.  One "ok - ..." or "not ok - ..." line per check.
 #
-#   bash test/package.sh        (run.sh runs it; needs the build packages)
+#   bash tools/package.sh        (run.sh runs it; needs the build packages)
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/test/lib.sh"
@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 CHECK_OUT=$work/out
 
-python3 "$here/test/meta_check.py" "$here"
+python3 "$here/tools/meta_check.py" "$here"
 
 version=$(sed -n 's/^   "version": "\(.*\)",$/\1/p' "$here/META.json")
 zip="agentphone-$version.zip"
