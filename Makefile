@@ -5,8 +5,8 @@ EXTENSION = agentphone
 MODULE_big = agentphone
 OBJS = \
 	src/access.o \
-	src/agents.o \
 	src/agentphone.o \
+	src/agents.o \
 	src/api.o \
 	src/callstatus.o \
 	src/callstore.o \
@@ -21,12 +21,13 @@ OBJS = \
 	src/enqueue.o \
 	src/events.o \
 	src/functions.o \
+	src/granthook.o \
 	src/grants.o \
-	src/launcher.o \
 	src/guc.o \
 	src/home.o \
 	src/housekeeping.o \
 	src/http.o \
+	src/launcher.o \
 	src/numbers.o \
 	src/outage.o \
 	src/outcome.o \
@@ -40,10 +41,10 @@ OBJS = \
 	src/schema.o \
 	src/secret.o \
 	src/session.o \
-	src/tables.o \
 	src/shared.o \
 	src/status.o \
 	src/stream.o \
+	src/tables.o \
 	src/trigger.o \
 	src/validate.o \
 	src/wake.o \
