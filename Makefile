@@ -24,6 +24,7 @@ OBJS = \
 	src/granthook.o \
 	src/grants.o \
 	src/guc.o \
+	src/gucchecks.o \
 	src/home.o \
 	src/housekeeping.o \
 	src/http.o \
@@ -49,6 +50,7 @@ OBJS = \
 	src/validate.o \
 	src/wake.o \
 	src/window.o \
+	src/windowspec.o \
 	src/worker.o \
 	src/xact.o
 # A new install runs 1.0 and the upgrade scripts after it.
