@@ -43,6 +43,7 @@ OBJS = \
 	src/secret.o \
 	src/session.o \
 	src/shared.o \
+	src/slots.o \
 	src/status.o \
 	src/stream.o \
 	src/tables.o \
@@ -52,6 +53,7 @@ OBJS = \
 	src/window.o \
 	src/windowspec.o \
 	src/worker.o \
+	src/workerslot.o \
 	src/xact.o
 # A new install runs 1.0 and the upgrade scripts after it.
 DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql sql/agentphone--1.2--1.3.sql sql/agentphone--1.3--1.4.sql sql/agentphone--1.4--1.5.sql sql/agentphone--1.5--1.6.sql sql/agentphone--1.6--1.7.sql sql/agentphone--1.7--1.8.sql sql/agentphone--1.8--1.9.sql

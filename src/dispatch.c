@@ -36,6 +36,7 @@
 #include "calls.h"
 #include "dispatch.h"
 #include "guc.h"
+#include "health.h"
 #include "outage.h"
 #include "outcome.h"
 #include "pacing.h"
@@ -44,7 +45,7 @@
 #include "request.h"
 #include "schema.h"
 #include "secret.h"
-#include "shared.h"
+#include "workerslot.h"
 #include "xact.h"
 
 /* How soon to look again at due calls that another transaction locks. */
@@ -406,7 +407,7 @@ dispatch_send(List *claimed, Oid extension_oid, const char *key)
 		request_start(r, url, key, body);
 		pfree(body);
 	}
-	agentphone_count(COUNT_DISPATCHED, list_length(claimed));
+	workerslot_count(COUNT_DISPATCHED, list_length(claimed));
 	pfree(url);
 }
 
@@ -543,13 +544,13 @@ record_one(HttpRequest *req, bool *outage_over)
 	if (o.kind == OUTCOME_UNKNOWN)
 		reconcile_note();
 	if (o.kind == OUTCOME_RETRY || o.kind == OUTCOME_UNAVAILABLE)
-		agentphone_count(COUNT_RETRIED, 1);
+		workerslot_count(COUNT_RETRIED, 1);
 	if (o.kind == OUTCOME_KEY_REFUSED)
 		agentphone_note_key_refused(req->status, r->key_hash);
 	if (o.kind == OUTCOME_ERROR)
 	{
-		agentphone_count(COUNT_FAILED, 1);
-		agentphone_note_error(psprintf("call %lld: %s", (long long) r->id, o.message), NULL);
+		workerslot_count(COUNT_FAILED, 1);
+		workerslot_note_error(psprintf("call %lld: %s", (long long) r->id, o.message), NULL);
 	}
 	return (o.kind == OUTCOME_RETRY || o.kind == OUTCOME_UNAVAILABLE) ? o.delay_ms : -1;
 }

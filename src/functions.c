@@ -12,6 +12,7 @@
 
 #include "executor/spi.h"
 #include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 
 #include "access.h"

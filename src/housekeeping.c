@@ -20,7 +20,7 @@
 #include "guc.h"
 #include "housekeeping.h"
 #include "schema.h"
-#include "shared.h"
+#include "workerslot.h"
 #include "xact.h"
 
 /* Rows one trim deletes at most. */
@@ -154,7 +154,7 @@ note_queue_depth(void)
 	if (SPI_execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the queued calls");
 	row = SPI_tuptable->vals[0];
-	agentphone_note_queue_depth(DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)),
+	workerslot_note_queue_depth(DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)),
 								DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)));
 	next_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
 }

@@ -9,7 +9,7 @@
  * dials nothing; after promotion it starts and serves every database.  It
  * reads pg_database (a shared catalog) and gives each database that
  * accepts connections and is not a template a slot in shared memory
- * (shared.c) and a dynamic worker (worker.c).  A worker that finds no
+ * (slots.c) and a dynamic worker (worker.c).  A worker that finds no
  * extension in its database says so and exits; the launcher remembers the
  * database as without the extension and frees the slot.  It learns of a
  * new installation from the COMMIT of CREATE EXTENSION agentphone (the
@@ -66,8 +66,10 @@
 
 #include "backoff.h"
 #include "guc.h"
+#include "health.h"
 #include "launcher.h"
 #include "shared.h"
+#include "slots.h"
 
 /* How often every database is looked at again without being asked. */
 #define RESCAN_MS (5 * 60 * 1000)
@@ -178,7 +180,7 @@ stop_worker(int slot)
 static void
 free_slot(int slot)
 {
-	shared_free_slot(slot);
+	slots_free(slot);
 	slot_freed = true;
 }
 
@@ -188,7 +190,7 @@ free_slot(int slot)
 static void
 note_unserved(int n, const char *example)
 {
-	shared_note_unserved(n);
+	slots_note_unserved(n);
 	if (n == 0)
 		slots_exhausted_said = false;
 	else if (!slots_exhausted_said)
@@ -239,7 +241,7 @@ claim_slots(List *dbs, bool waiting_ones, int *unserved, const char **example)
 		if (list_member_oid(waiting, s->oid) != waiting_ones ||
 			list_member_oid(without_extension, s->oid))
 			continue;
-		if (shared_claim_slot(s->oid, s->name) >= 0)
+		if (slots_claim(s->oid, s->name) >= 0)
 			waiting = list_delete_oid(waiting, s->oid);
 		else
 		{
@@ -385,7 +387,7 @@ rescan(List *requested, bool forget_absent, MemoryContext cxt)
 				free_slot(i);
 		}
 		else if (strcmp(s->name, h.dbname) != 0)
-			shared_slot_rename(i, s->name);
+			slots_rename(i, s->name);
 	}
 	claim_slots(dbs, true, &unserved, &example);
 	claim_slots(dbs, false, &unserved, &example);
@@ -455,7 +457,7 @@ worker_stopped(int slot, TimestampTz now)
 
 	pfree(handles[slot]);
 	handles[slot] = NULL;
-	shared_slot_stopped(slot, &why, &failures);
+	slots_stopped(slot, &why, &failures);
 	(void) shared_slot_health(slot, &h);
 	if (retiring[slot])
 	{
@@ -488,7 +490,7 @@ worker_stopped(int slot, TimestampTz now)
 			ereport(LOG,
 					(errmsg("agentphone: the worker of database \"%s\" stopped unexpectedly (%d time(s) in a row); starting it again in %ld ms",
 							h.dbname, failures, backoff_ms(failures))));
-			shared_slot_backoff(slot, TimestampTzPlusMilliseconds(now, backoff_ms(failures)));
+			slots_backoff(slot, TimestampTzPlusMilliseconds(now, backoff_ms(failures)));
 			break;
 	}
 }
@@ -540,10 +542,10 @@ tend_slots(TimestampTz now, long *wait_ms)
 		}
 		if (!may_start(&h, now, wait_ms))
 			continue;
-		shared_slot_started(i, now);
+		slots_started(i, now);
 		if (!start_worker(i, h.dbname))
 		{
-			shared_slot_backoff(i, TimestampTzPlusMilliseconds(now, NO_BGWORKER_RETRY_MS));
+			slots_backoff(i, TimestampTzPlusMilliseconds(now, NO_BGWORKER_RETRY_MS));
 			*wait_ms = Min(*wait_ms, NO_BGWORKER_RETRY_MS);
 		}
 	}
@@ -569,7 +571,7 @@ agentphone_launcher_main(Datum main_arg)
 	handles = MemoryContextAllocZero(TopMemoryContext,
 									 shared_slot_count() * sizeof(BackgroundWorkerHandle *));
 	retiring = MemoryContextAllocZero(TopMemoryContext, shared_slot_count() * sizeof(bool));
-	shared_publish_launcher(MyLatch);
+	slots_publish_launcher(MyLatch);
 	if (agentphone_database_name[0] != '\0')
 		ereport(LOG,
 				(errmsg("agentphone launcher started: serving only database \"%s\" (agentphone.database_name, deprecated)",
@@ -599,7 +601,7 @@ agentphone_launcher_main(Datum main_arg)
 		}
 		now = GetCurrentTimestamp();
 		everything = now >= next_full_scan;
-		if (shared_take_requests(&requested) || requested != NIL ||
+		if (slots_take_requests(&requested) || requested != NIL ||
 			everything || retry_unserved)
 			rescan(requested, everything, loopcxt);
 		if (everything)

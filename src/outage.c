@@ -32,7 +32,7 @@
 #include "backoff.h"
 #include "guc.h"
 #include "outage.h"
-#include "shared.h"
+#include "workerslot.h"
 
 /* Longest wait between two probes. */
 #define MAX_PROBE_GAP_MS (60 * 1000)
@@ -75,7 +75,7 @@ outage_note_failure(const char *why, int retry_after_ms)
 		since = now;
 	if (++failures == OUTAGE_AFTER)
 	{
-		agentphone_note_error(psprintf("the AgentPhone API cannot take calls: %s", why), NULL);
+		workerslot_note_error(psprintf("the AgentPhone API cannot take calls: %s", why), NULL);
 		ereport(WARNING,
 				(errmsg("agentphone: the AgentPhone API cannot take calls: %s", why),
 				 errdetail("No call was placed by the failed request; due calls stay queued, their attempts not counted, and are placed once the API answers again (one request at a time is tried meanwhile, at most a minute apart)."),
@@ -101,7 +101,7 @@ outage_note_answer(void)
 	probing_since = 0;
 	if (!was_outage)
 		return false;
-	agentphone_note_error_over();
+	workerslot_note_error_over();
 	ereport(LOG,
 			(errmsg("agentphone: the AgentPhone API answers again, after %ld s; placing the calls that waited",
 					(long) ((GetCurrentTimestamp() - since) / USECS_PER_SEC))));

@@ -43,6 +43,7 @@
 #include "dbguard.h"
 #include "dispatch.h"
 #include "guc.h"
+#include "health.h"
 #include "housekeeping.h"
 #include "http.h"
 #include "outage.h"
@@ -50,10 +51,10 @@
 #include "schema.h"
 #include "secret.h"
 #include "session.h"
-#include "shared.h"
 #include "tables.h"
 #include "task.h"
 #include "worker.h"
+#include "workerslot.h"
 #include "xact.h"
 
 /* Events deleted per transaction by the retention trim. */
@@ -177,7 +178,7 @@ leave_if_no_extension(void)
 			(errmsg("agentphone: extension not installed in database \"%s\", its worker stops",
 					database_name),
 			 errdetail("CREATE EXTENSION agentphone starts one again.")));
-	shared_worker_exit(EXIT_NO_EXTENSION);
+	workerslot_exit(EXIT_NO_EXTENSION);
 	proc_exit(0);
 }
 
@@ -428,7 +429,7 @@ api_usable(void)
 	if (problem == NULL)
 	{
 		if (api_unusable)
-			agentphone_note_error_over();
+			workerslot_note_error_over();
 		api_unusable = false;
 		return true;
 	}
@@ -437,7 +438,7 @@ api_usable(void)
 				(errmsg("agentphone: queued calls are not placed: %s", problem),
 				 errhint("%s", hint)));
 	api_unusable = true;
-	agentphone_note_error(problem, for_callers);
+	workerslot_note_error(problem, for_callers);
 	note_calls_wait(psprintf("waiting: the worker cannot place calls: %s", for_callers));
 	return false;
 }
@@ -615,9 +616,9 @@ agentphone_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	if (!shared_attach_slot(DatumGetInt32(main_arg), &db, database_name))
+	if (!workerslot_attach(DatumGetInt32(main_arg), &db, database_name))
 		proc_exit(0);			/* the launcher freed the slot meanwhile */
-	agentphone_publish_worker(MyLatch);
+	workerslot_publish(MyLatch);
 	agentphone_leave_if_database_needed(database_name);
 	agentphone_note_server_settings();
 	BackgroundWorkerInitializeConnectionByOid(db, InvalidOid, 0);
@@ -661,7 +662,7 @@ agentphone_worker_main(Datum main_arg)
 		record_finished(GetCurrentTimestamp());
 
 		report_idle();
-		agentphone_note_loop(http_in_flight());
+		workerslot_note_loop(http_in_flight());
 		woken = http_wait(next_wait_ms(GetCurrentTimestamp()));
 	}
 }
