@@ -20,6 +20,7 @@ OBJS = \
 	src/donotcall.o \
 	src/enqueue.o \
 	src/events.o \
+	src/fairshare.o \
 	src/functions.o \
 	src/granthook.o \
 	src/grants.o \
@@ -47,6 +48,7 @@ OBJS = \
 	src/status.o \
 	src/stream.o \
 	src/tables.o \
+	src/tending.o \
 	src/trigger.o \
 	src/validate.o \
 	src/wake.o \
