@@ -8,6 +8,7 @@ OBJS = \
 	src/agentphone.o \
 	src/agents.o \
 	src/api.o \
+	src/callanswer.o \
 	src/callstatus.o \
 	src/callstore.o \
 	src/channel.o \

@@ -7,7 +7,7 @@
  * A request that failed before it was sent (DNS, a refused connection,
  * TLS, a proxy), or that the API answered 429, 502, 503 or 504, placed no
  * call: it says nothing about the call, only that the API cannot take one
- * now.  Such a failure is no attempt of the call's (dispatch.c requeues
+ * now.  Such a failure is no attempt of the call's (callanswer.c requeues
  * it, uncounted).  Three of them in a row, with no other answer in
  * between, put the worker into an outage (one 503 among good answers does
  * not):

@@ -40,6 +40,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 
+#include "callanswer.h"
 #include "dbguard.h"
 #include "dispatch.h"
 #include "guc.h"
@@ -141,7 +142,7 @@ check_extension_at_start(bool starting)
 	schema_1_3 = ready && agentphone_schema_has(SCHEMA_1_3);
 	if (ready && !orphans_recovered && agentphone_tables_are_safe())
 	{
-		dispatch_recover_orphans();
+		callanswer_recover_orphans();
 		orphans_recovered = true;
 	}
 }
@@ -369,7 +370,7 @@ reconcile_unrecorded_step(void *arg)
 {
 	(void) arg;
 	check_extension();
-	dispatch_reconcile_unrecorded(extension_oid);
+	callanswer_reconcile_unrecorded(extension_oid);
 }
 
 /*
@@ -379,12 +380,12 @@ reconcile_unrecorded_step(void *arg)
 static bool
 reconcile_unrecorded(void)
 {
-	if (!dispatch_has_unrecorded())
+	if (!callanswer_has_unrecorded())
 		return true;
 	if (!run_in_transaction("agentphone: reconciling calls whose answer was not recorded",
 							reconcile_unrecorded_step, NULL))
 		return false;
-	dispatch_forget_unrecorded();
+	callanswer_forget_unrecorded();
 	return true;
 }
 
@@ -554,7 +555,7 @@ record_finished(TimestampTz now)
 								   "agentphone: %d API answers could not be recorded",
 								   list_length(a.done), list_length(a.done)),
 					 errdetail("The calls they placed are reconciled with the API once the worker can write again; polled calls are looked at again.")));
-			dispatch_note_unrecorded(a.done, extension_oid);
+			callanswer_note_unrecorded(a.done, extension_oid);
 		}
 	}
 	foreach(lc, a.done)
