@@ -49,6 +49,7 @@ OBJS = \
 	src/status.o \
 	src/stream.o \
 	src/tables.o \
+	src/task.o \
 	src/tending.o \
 	src/trigger.o \
 	src/validate.o \
@@ -56,6 +57,9 @@ OBJS = \
 	src/window.o \
 	src/windowspec.o \
 	src/worker.o \
+	src/workerclaim.o \
+	src/workerdb.o \
+	src/workerrecord.o \
 	src/workerslot.o \
 	src/xact.o
 # A new install runs 1.0 and the upgrade scripts after it.
