@@ -5,11 +5,12 @@ EXTENSION = agentphone
 MODULE_big = agentphone
 OBJS = \
 	src/access.o \
-	src/agents.o \
 	src/agentphone.o \
+	src/agents.o \
 	src/api.o \
 	src/apidecode.o \
 	src/apisse.o \
+	src/callanswer.o \
 	src/callstatus.o \
 	src/callstore.o \
 	src/channel.o \
@@ -22,14 +23,17 @@ OBJS = \
 	src/donotcall.o \
 	src/enqueue.o \
 	src/events.o \
+	src/fairshare.o \
 	src/functions.o \
+	src/granthook.o \
 	src/grants.o \
-	src/launcher.o \
 	src/guc.o \
+	src/gucchecks.o \
 	src/home.o \
 	src/housekeeping.o \
 	src/http.o \
 	src/httpreq.o \
+	src/launcher.o \
 	src/numbers.o \
 	src/outage.o \
 	src/outcome.o \
@@ -43,15 +47,23 @@ OBJS = \
 	src/schema.o \
 	src/secret.o \
 	src/session.o \
-	src/tables.o \
 	src/shared.o \
+	src/slots.o \
 	src/status.o \
 	src/stream.o \
+	src/tables.o \
+	src/task.o \
+	src/tending.o \
 	src/trigger.o \
 	src/validate.o \
 	src/wake.o \
 	src/window.o \
+	src/windowspec.o \
 	src/worker.o \
+	src/workerclaim.o \
+	src/workerdb.o \
+	src/workerrecord.o \
+	src/workerslot.o \
 	src/xact.o
 # A new install runs 1.0 and the upgrade scripts after it.
 DATA = sql/agentphone--1.0.sql sql/agentphone--1.0--1.1.sql sql/agentphone--1.1--1.2.sql sql/agentphone--1.2--1.3.sql sql/agentphone--1.3--1.4.sql sql/agentphone--1.4--1.5.sql sql/agentphone--1.5--1.6.sql sql/agentphone--1.6--1.7.sql sql/agentphone--1.7--1.8.sql sql/agentphone--1.8--1.9.sql

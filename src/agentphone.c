@@ -12,24 +12,13 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "catalog/namespace.h"
-#include "executor/spi.h"
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "postmaster/bgworker.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
-#include "tcop/tcopprot.h"
 #include "utils/elog.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
 #include "access.h"
 #include "dbguard.h"
-#include "grants.h"
+#include "granthook.h"
 #include "guc.h"
 #include "launcher.h"
 #include "pacing.h"
@@ -68,6 +57,6 @@ _PG_init(void)
 	shared_install();
 	pacing_install();
 	agentphone_install_dbguard();
-	agentphone_install_grants();
+	granthook_install();
 	agentphone_register_launcher();
 }

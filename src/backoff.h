@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * backoff.h
- *		The doubling backoff shared by the retries of a call (dispatch.c)
- *		and the restarts of a failing worker (launcher.c).
+ *		The doubling backoff shared by the retries of a call (outcome.c)
+ *		and the restarts of a failing worker (tending.c).
  *
  *-------------------------------------------------------------------------
  */

@@ -54,9 +54,11 @@
 #include "utils/wait_event.h"
 
 #include "dbguard.h"
-#include "guc.h"
+#include "health.h"
 #include "shared.h"
+#include "slots.h"
 #include "utility.h"
+#include "workerslot.h"
 
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
@@ -298,7 +300,7 @@ run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	PG_CATCH();
 	{
 		if (OidIsValid(needed_db))
-			shared_set_db_state(needed_db, DB_PRESENT);
+			slots_set_db_state(needed_db, DB_PRESENT);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -340,7 +342,7 @@ agentphone_process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (!touches)
 		e.needed_db = InvalidOid;
 	if (OidIsValid(e.needed_db))
-		shared_set_db_state(e.needed_db, DB_GOING);
+		slots_set_db_state(e.needed_db, DB_GOING);
 	run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
 				dest, qc, e.needed_db);
 	if (!touches)
@@ -377,12 +379,12 @@ dbguard_xact_callback(XactEvent event, void *arg)
 		 * know to read pg_database, or it would start a worker in a
 		 * database renamed away from agentphone.database_name.
 		 */
-		shared_wake_launcher(at_commit.rescan);
+		slots_wake_launcher(at_commit.rescan);
 		if (OidIsValid(at_commit.needed_db))
-			shared_set_db_state(at_commit.needed_db, at_commit.after);
+			slots_set_db_state(at_commit.needed_db, at_commit.after);
 	}
 	else if (event == XACT_EVENT_ABORT && OidIsValid(at_commit.needed_db))
-		shared_set_db_state(at_commit.needed_db, DB_PRESENT);
+		slots_set_db_state(at_commit.needed_db, DB_PRESENT);
 	else if (event != XACT_EVENT_ABORT)
 		return;
 	at_commit_pending = false;
@@ -399,14 +401,14 @@ agentphone_leave_if_database_needed(const char *dbname)
 {
 	TimestampTz since;
 
-	if (shared_my_db_state(&since) != DB_GOING ||
+	if (workerslot_db_state(&since) != DB_GOING ||
 		TimestampDifferenceExceeds(since, GetCurrentTimestamp(), DB_GOING_STALE_MS))
 		return;
 	ereport(LOG,
 			(errmsg("agentphone worker is leaving database \"%s\" for a command that needs it to itself",
 					dbname),
 			 errdetail("Calls whose requests were in flight will be reconciled with the API if the database remains.")));
-	shared_worker_exit(EXIT_LEFT);
+	workerslot_exit(EXIT_LEFT);
 	proc_exit(0);
 }
 

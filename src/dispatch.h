@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * dispatch.h
- *		Claiming, sending and recording calls (dispatch.c).
+ *		Claiming and sending calls (dispatch.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,11 +25,6 @@ typedef struct ClaimedCall
 extern int	dispatch_reserve(const char *key, int want, TimestampTz now,
 							 TimestampTz *free_at);
 extern void dispatch_unreserve(int n);
-extern void dispatch_recover_orphans(void);
-extern void dispatch_note_unrecorded(List *done, Oid extension_oid);
-extern bool dispatch_has_unrecorded(void);
-extern void dispatch_reconcile_unrecorded(Oid extension_oid);
-extern void dispatch_forget_unrecorded(void);
 extern void dispatch_release_window_holds(void);
 extern void dispatch_note_waiting(const char *why);
 extern List *dispatch_claim(int max, MemoryContext cxt, long *next_due_ms);

@@ -12,6 +12,7 @@
 
 #include "executor/spi.h"
 #include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 
 #include "access.h"
@@ -173,6 +174,69 @@ retryable_call(int64 id, TupleDesc *desc)
 	return SPI_tuptable->vals[0];
 }
 
+/* What agentphone_retry() makes of the call it queues again. */
+typedef struct Retry
+{
+	bool		was_unknown;	/* it ended "unknown": it may have rung */
+	char	   *number;			/* its number, as dialed */
+	TimestampTz due;			/* when it is due again */
+	bool		held;			/* the calling window holds it until then */
+	char	   *waiting;		/* why it waits (its last_error), or NULL */
+} Retry;
+
+/*
+ * plan_retry locks call id and works out its retry for the role that acts
+ * (roleid, role): every dialing rule is checked again as for a new call,
+ * and the calling window applies.  Runs as the tables' owner, inside an
+ * SPI connection.
+ */
+static void
+plan_retry(int64 id, Oid roleid, const char *role, Retry *r)
+{
+	TupleDesc	desc;
+	HeapTuple	row = retryable_call(id, &desc);
+	bool		isnull;
+	Callee		callee;
+	TimestampTz not_before;
+
+	r->was_unknown = strcmp(SPI_getvalue(row, desc, 1), CALL_UNKNOWN) == 0;
+	callee_classify(SPI_getvalue(row, desc, 2), &callee);
+	callee_set_timezone(&callee, SPI_getvalue(row, desc, 3));
+	r->number = pstrdup(callee.phone.e164);
+	not_before = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
+	r->due = dialrules_first_due(&callee, isnull ? NULL : &not_before, &r->held);
+	dialrules_check(&callee, roleid, role);
+	r->waiting = r->held ? agentphone_window_wait_text(r->due) : NULL;
+}
+
+/*
+ * queue_again puts call id back in the queue as r says, retried by role.
+ * Runs as the tables' owner, inside an SPI connection.
+ */
+static void
+queue_again(int64 id, const Retry *r, const char *role)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[5] = {INT8OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(id);
+	values[1] = TimestampTzGetDatum(r->due);
+	values[2] = BoolGetDatum(r->held);
+	values[3] = r->waiting ? CStringGetTextDatum(r->waiting) : (Datum) 0;
+	nulls[3] = r->waiting ? ' ' : 'n';
+	values[4] = CStringGetTextDatum(role);
+	agentphone_saved_plan(&plan,
+				  "UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_QUEUED) ", next_attempt_at = $2,"
+				  " held_by_window = $3, last_error = coalesce($4, 'retried by ' || $5),"
+				  " updated_at = now()"
+				  " WHERE id = $1",
+				  5, argtypes);
+	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "could not queue call %lld again", (long long) id);
+}
+
 /*
  * agentphone_retry puts a call that ended in "error" or "unknown" back in
  * the queue, for the role that queued it (or an admin): every dialing
@@ -184,24 +248,11 @@ retryable_call(int64 id, TupleDesc *desc)
 Datum
 agentphone_retry(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
 	int64		id = PG_GETARG_INT64(0);
 	Oid			roleid = GetUserId();
 	char	   *role = GetUserNameFromId(roleid, false);
-	Oid			argtypes[5] = {INT8OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	AgentphoneUser caller;
-	TupleDesc	desc;
-	HeapTuple	row;
-	bool		isnull;
-	bool		held;
-	bool		was_unknown;
-	Callee		callee;
-	char	   *number;
-	TimestampTz not_before;
-	TimestampTz due;
-	char	   *waiting = NULL;
+	Retry		r;
 	MemoryContext callcxt = CurrentMemoryContext;
 
 	agentphone_require_grant(false);
@@ -210,45 +261,22 @@ agentphone_retry(PG_FUNCTION_ARGS)
 	SPI_connect();
 	call_must_exist(id);		/* as the caller: its own calls */
 	agentphone_become_owner(&caller);
-	row = retryable_call(id, &desc);
-	was_unknown = strcmp(SPI_getvalue(row, desc, 1), CALL_UNKNOWN) == 0;
-	callee_classify(SPI_getvalue(row, desc, 2), &callee);
-	callee_set_timezone(&callee, SPI_getvalue(row, desc, 3));
-	number = callee.phone.e164;
-	not_before = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
-	due = dialrules_first_due(&callee, isnull ? NULL : &not_before, &held);
-	dialrules_check(&callee, roleid, role);
-	if (held)
-		waiting = agentphone_window_wait_text(due);
-
-	values[0] = Int64GetDatum(id);
-	values[1] = TimestampTzGetDatum(due);
-	values[2] = BoolGetDatum(held);
-	values[3] = waiting ? CStringGetTextDatum(waiting) : (Datum) 0;
-	nulls[3] = waiting ? ' ' : 'n';
-	values[4] = CStringGetTextDatum(role);
-	agentphone_saved_plan(&plan,
-				  "UPDATE agentphone.calls SET status = " SQL_STATUS(CALL_QUEUED) ", next_attempt_at = $2,"
-				  " held_by_window = $3, last_error = coalesce($4, 'retried by ' || $5),"
-				  " updated_at = now()"
-				  " WHERE id = $1",
-				  5, argtypes);
-	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_UPDATE || SPI_processed != 1)
-		elog(ERROR, "could not queue call %lld again", (long long) id);
-	number = MemoryContextStrdup(callcxt, number);
-	if (waiting)
-		waiting = MemoryContextStrdup(callcxt, waiting);
+	plan_retry(id, roleid, role, &r);
+	queue_again(id, &r, role);
+	r.number = MemoryContextStrdup(callcxt, r.number);
+	if (r.waiting)
+		r.waiting = MemoryContextStrdup(callcxt, r.waiting);
 	agentphone_restore_user(&caller);
 	SPI_finish();
 
-	if (was_unknown)
+	if (r.was_unknown)
 		ereport(NOTICE,
-				(errmsg("call %lld may already have rung %s", (long long) id, number),
+				(errmsg("call %lld may already have rung %s", (long long) id, r.number),
 				 errdetail("Its first attempt's outcome is unknown: the API may have placed it.")));
-	if (held)
-		enqueue_announce_hold(id, waiting);
+	if (r.held)
+		enqueue_announce_hold(id, r.waiting);
 	agentphone_wake_at_commit();
-	PG_RETURN_TIMESTAMPTZ(due);
+	PG_RETURN_TIMESTAMPTZ(r.due);
 }
 
 /* What agentphone_wait() reads of a call. */

@@ -9,6 +9,10 @@
  * agentphone.c.  Everything the worker reads is reloadable with SIGHUP,
  * except the database it connects to.
  *
+ * Here are the settings' variables, their definitions, and what is derived
+ * from a value when it is set (the assign hooks); which values they accept
+ * is gucchecks.c's.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -19,10 +23,9 @@
 #include "utils/guc.h"
 
 #include "guc.h"
-#include "phone.h"
+#include "gucchecks.h"
 #include "quota.h"
-#include "validate.h"
-
+#include "windowspec.h"
 
 char	   *agentphone_api_url = NULL;
 char	   *agentphone_api_key = NULL;
@@ -69,31 +72,6 @@ static const struct config_enum_entry on_unknown_options[] = {
 };
 
 /*
- * check_api_url accepts only an absolute http(s) URL.  Plain http is meant
- * for the local simulator.
- */
-static bool
-check_api_url(char **newval, void **extra, GucSource source)
-{
-	const char *v = *newval;
-
-	(void) extra;
-	(void) source;
-
-	if (v == NULL || (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0))
-	{
-		GUC_check_errdetail("The API URL must start with https:// (or http:// for a local simulator).");
-		return false;
-	}
-	if (strpbrk(v, " \t\r\n?#") != NULL)
-	{
-		GUC_check_errdetail("The API URL must not contain spaces, a query or a fragment.");
-		return false;
-	}
-	return true;
-}
-
-/*
  * assign_api_key notes a key that would break the Authorization header.
  * It is not refused by a check hook: PostgreSQL's "invalid value for
  * parameter" message would repeat the key.  Such a key is never sent;
@@ -131,105 +109,6 @@ show_api_key_file(void)
 }
 
 /*
- * check_sub_account_id accepts "" (none) or a sub-account id.
- */
-static bool
-check_sub_account_id(char **newval, void **extra, GucSource source)
-{
-	(void) extra;
-	(void) source;
-	if (*newval == NULL || (*newval)[0] == '\0' || agentphone_sub_account_ok(*newval))
-		return true;
-	GUC_check_errdetail("A sub-account id is 1 to %d letters, digits, \"_\", \"-\", \".\" or \":\".", MAX_ID_LEN);
-	return false;
-}
-
-/*
- * check_prefixes accepts a comma-separated list of number prefixes, each
- * "+" and 1 to 15 digits.
- */
-static bool
-check_prefixes(char **newval, void **extra, GucSource source)
-{
-	char	   *copy = pstrdup(*newval ? *newval : "");
-	char	   *save = NULL;
-
-	(void) extra;
-	(void) source;
-	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
-	{
-		size_t		digits;
-
-		while (*item == ' ')
-			item++;
-		digits = strspn(item + 1, "0123456789");
-		if (item[0] != '+' || digits < 1 || digits > 15 ||
-			item[1 + digits + strspn(item + 1 + digits, " ")] != '\0')
-		{
-			GUC_check_errdetail("\"%s\" is not a number prefix such as +1 or +4420.", item);
-			return false;
-		}
-	}
-	return true;
-}
-
-/*
- * parse_time_of_day reads "HH:MM" or "HH:MM:SS" (24:00 allowed) at s into
- * seconds since midnight; returns the characters read, or 0.
- */
-static int
-parse_time_of_day(const char *s, int *seconds)
-{
-	int			h,
-				m,
-				sec = 0,
-				n = 0;
-
-	if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2)
-		return 0;
-	if (s[n] == ':')
-	{
-		int			n2 = 0;
-
-		if (sscanf(s + n, ":%2d%n", &sec, &n2) != 1)
-			return 0;
-		n += n2;
-	}
-	if (h < 0 || h > 24 || m < 0 || m > 59 || sec < 0 || sec > 59 ||
-		(h == 24 && (m != 0 || sec != 0)))
-		return 0;
-	*seconds = h * 3600 + m * 60 + sec;
-	return n;
-}
-
-/*
- * check_call_window accepts "" or "HH:MM[:SS]-HH:MM[:SS]", the first time
- * before the second.
- */
-static bool
-check_call_window(char **newval, void **extra, GucSource source)
-{
-	const char *s = *newval;
-	int			opens,
-				closes,
-				n1,
-				n2;
-
-	(void) extra;
-	(void) source;
-	if (s == NULL || s[0] == '\0')
-		return true;
-	n1 = parse_time_of_day(s, &opens);
-	n2 = (n1 > 0 && s[n1] == '-') ? parse_time_of_day(s + n1 + 1, &closes) : 0;
-	if (n2 == 0 || s[n1 + 1 + n2] != '\0' || opens >= closes)
-	{
-		GUC_check_errdetail("The window is two times of day, the first before the second, as in '08:00-21:00'.");
-		return false;
-	}
-	return true;
-}
-
-/*
  * assign_call_window keeps the window's bounds in seconds since midnight.
  */
 static void
@@ -239,8 +118,8 @@ assign_call_window(const char *newval, void *extra)
 
 	(void) extra;
 	agentphone_window_open_s = agentphone_window_close_s = 0;
-	if (newval != NULL && (n = parse_time_of_day(newval, &agentphone_window_open_s)) > 0)
-		(void) parse_time_of_day(newval + n + 1, &agentphone_window_close_s);
+	if (newval != NULL && (n = windowspec_time_of_day(newval, &agentphone_window_open_s)) > 0)
+		(void) windowspec_time_of_day(newval + n + 1, &agentphone_window_close_s);
 }
 
 /*
@@ -254,83 +133,8 @@ agentphone_window_set(void)
 }
 
 /*
- * keep_mask hands a check hook's parsed mask to its assign hook (GUC
- * extra, malloc'd); a negative mask is a value refused.
+ * assign_call_days keeps the days' mask, parsed by the check hook.
  */
-static bool
-keep_mask(int mask, void **extra)
-{
-	int		   *p;
-
-	if (mask < 0 || (p = malloc(sizeof(int))) == NULL)
-		return false;
-	*p = mask;
-	*extra = p;
-	return true;
-}
-
-static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-/*
- * day_number returns 0 (Sunday) to 6 for a three-letter day name, or -1.
- */
-static int
-day_number(const char *s, size_t len)
-{
-	for (int d = 0; d < 7; d++)
-		if (len == 3 && pg_strncasecmp(s, day_names[d], 3) == 0)
-			return d;
-	return -1;
-}
-
-/*
- * parse_call_days reads "" (every day) or a comma-separated list of days
- * and ranges ("Mon-Fri", "Mon-Fri,Sun"), into a mask of bit 0 = Sunday;
- * returns -1 if it is not one.
- */
-static int
-parse_call_days(const char *s)
-{
-	char	   *copy = pstrdup(s);
-	char	   *save = NULL;
-	int			mask = 0;
-
-	if (s[strspn(s, " ")] == '\0')
-		return 0x7f;
-	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
-	{
-		int			from,
-					to;
-		char	   *dash;
-
-		item += strspn(item, " ");
-		item[strcspn(item, " ")] = '\0';
-		dash = strchr(item, '-');
-		from = day_number(item, dash ? (size_t) (dash - item) : strlen(item));
-		to = dash ? day_number(dash + 1, strlen(dash + 1)) : from;
-		if (from < 0 || to < 0)
-			return -1;
-		for (int d = from;; d = (d + 1) % 7)
-		{
-			mask |= 1 << d;
-			if (d == to)
-				break;
-		}
-	}
-	return mask;
-}
-
-static bool
-check_call_days(char **newval, void **extra, GucSource source)
-{
-	int			mask = parse_call_days(*newval ? *newval : "");
-
-	(void) source;
-	if (mask < 0)
-		GUC_check_errdetail("The days are three-letter names or ranges, comma-separated, as in 'Mon-Fri' or 'Mon-Fri,Sat'.");
-	return keep_mask(mask, extra);
-}
-
 static void
 assign_call_days(const char *newval, void *extra)
 {
@@ -339,63 +143,14 @@ assign_call_days(const char *newval, void *extra)
 }
 
 /*
- * parse_number_types reads a comma-separated list of libphonenumber types
- * (phone.h's setting names) into a mask, or returns -1 naming the bad item.
+ * assign_number_types keeps the number types' mask, parsed by the check
+ * hook.
  */
-static int
-parse_number_types(const char *s)
-{
-	char	   *copy = pstrdup(s);
-	char	   *save = NULL;
-	int			mask = 0;
-
-	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
-	{
-		int			t;
-
-		item += strspn(item, " ");
-		item[strcspn(item, " ")] = '\0';
-		if (item[0] == '\0')
-			continue;
-		for (t = 0; t < NUM_PHONE_TYPES; t++)
-			if (pg_strcasecmp(item, phone_type_setting_name(t)) == 0)
-				break;
-		if (t == NUM_PHONE_TYPES)
-		{
-			GUC_check_errdetail("\"%s\" is not a number type; the types are fixed_line, mobile, fixed_line_or_mobile, toll_free, premium_rate, shared_cost, voip, personal_number, pager, uan, voicemail and unknown.", item);
-			return -1;
-		}
-		mask |= 1 << t;
-	}
-	return mask;
-}
-
-static bool
-check_number_types(char **newval, void **extra, GucSource source)
-{
-	(void) source;
-	return keep_mask(parse_number_types(*newval ? *newval : ""), extra);
-}
-
 static void
 assign_number_types(const char *newval, void *extra)
 {
 	(void) newval;
 	agentphone_allowed_type_mask = *(int *) extra;
-}
-
-/*
- * check_timezone_name accepts "" or a time zone PostgreSQL knows.
- */
-static bool
-check_timezone_name(char **newval, void **extra, GucSource source)
-{
-	(void) extra;
-	(void) source;
-	if (*newval == NULL || (*newval)[0] == '\0' || pg_tzset(*newval) != NULL)
-		return true;
-	GUC_check_errdetail("Time zone \"%s\" is not recognized.", *newval);
-	return false;
 }
 
 /*
@@ -413,12 +168,12 @@ static const struct
 	GucStringAssignHook assign;
 }			dialing_strings[] =
 {
-	{"agentphone.allowed_number_types", "The kinds of number that are dialed, as libphonenumber classifies them.", "A comma-separated list of fixed_line, mobile, fixed_line_or_mobile, toll_free, premium_rate, shared_cost, voip, personal_number, pager, uan, voicemail, unknown.", &agentphone_allowed_number_types, "fixed_line, mobile, fixed_line_or_mobile, toll_free, voip", check_number_types, assign_number_types},
-	{"agentphone.blocked_prefixes", "Number prefixes never dialed, besides the numbers agentphone.allowed_number_types leaves out.", "A comma-separated list such as '+1900,+4487'.", &agentphone_blocked_prefixes, "", check_prefixes, NULL},
-	{"agentphone.allowed_prefixes", "When set, only numbers with one of these prefixes are dialed.", "A comma-separated list such as '+1,+44'. Empty: every destination not blocked.", &agentphone_allowed_prefixes, "", check_prefixes, NULL},
-	{"agentphone.call_window", "Time of day when calls may be dialed, in the callee's time zone (empty: any time).", "As in '08:00-21:00'; a call due outside it waits, queued, until it opens.", &agentphone_call_window, "", check_call_window, assign_call_window},
-	{"agentphone.call_days", "Days of the week when calls may be dialed, in the callee's time zone (empty: every day).", "As in 'Mon-Fri' or 'Mon-Fri,Sat'.", &agentphone_call_days, "", check_call_days, assign_call_days},
-	{"agentphone.default_timezone", "The callee's time zone for a number of no country (+800, say) when agentphone_call() is given none.", NULL, &agentphone_default_timezone, "UTC", check_timezone_name, NULL},
+	{"agentphone.allowed_number_types", "The kinds of number that are dialed, as libphonenumber classifies them.", "A comma-separated list of fixed_line, mobile, fixed_line_or_mobile, toll_free, premium_rate, shared_cost, voip, personal_number, pager, uan, voicemail, unknown.", &agentphone_allowed_number_types, "fixed_line, mobile, fixed_line_or_mobile, toll_free, voip", gucchecks_number_types, assign_number_types},
+	{"agentphone.blocked_prefixes", "Number prefixes never dialed, besides the numbers agentphone.allowed_number_types leaves out.", "A comma-separated list such as '+1900,+4487'.", &agentphone_blocked_prefixes, "", gucchecks_prefixes, NULL},
+	{"agentphone.allowed_prefixes", "When set, only numbers with one of these prefixes are dialed.", "A comma-separated list such as '+1,+44'. Empty: every destination not blocked.", &agentphone_allowed_prefixes, "", gucchecks_prefixes, NULL},
+	{"agentphone.call_window", "Time of day when calls may be dialed, in the callee's time zone (empty: any time).", "As in '08:00-21:00'; a call due outside it waits, queued, until it opens.", &agentphone_call_window, "", gucchecks_call_window, assign_call_window},
+	{"agentphone.call_days", "Days of the week when calls may be dialed, in the callee's time zone (empty: every day).", "As in 'Mon-Fri' or 'Mon-Fri,Sat'.", &agentphone_call_days, "", gucchecks_call_days, assign_call_days},
+	{"agentphone.default_timezone", "The callee's time zone for a number of no country (+800, say) when agentphone_call() is given none.", NULL, &agentphone_default_timezone, "UTC", gucchecks_timezone_name, NULL},
 };
 
 /*
@@ -466,7 +221,7 @@ agentphone_define_settings(void)
 							   &agentphone_api_url,
 							   "https://api.agentphone.ai/v1",
 							   PGC_SUSET, GUC_SUPERUSER_ONLY,
-							   check_api_url, NULL, NULL);
+							   gucchecks_api_url, NULL, NULL);
 	DefineCustomStringVariable("agentphone.api_key",
 							   "AgentPhone API key (sent as a Bearer token).",
 							   "Visible to superusers only and never written to the log.",
@@ -531,7 +286,7 @@ agentphone_define_settings(void)
 							   &agentphone_sub_account_id,
 							   "",
 							   PGC_USERSET, 0,
-							   check_sub_account_id, NULL, NULL);
+							   gucchecks_sub_account_id, NULL, NULL);
 	DefineCustomIntVariable("agentphone.max_in_flight",
 							"Maximum number of API requests the worker has in flight at once.",
 							NULL,

@@ -20,7 +20,7 @@
 #include "guc.h"
 #include "housekeeping.h"
 #include "schema.h"
-#include "shared.h"
+#include "workerslot.h"
 #include "xact.h"
 
 /* Rows one trim deletes at most. */
@@ -58,6 +58,38 @@ trim_events(void)
 }
 
 /*
+ * A job that deletes once a minute, or again at once while it finds a
+ * backlog (a full batch): its DELETE, the release of the schema it needs,
+ * what it does (for an error), and when it runs next.
+ */
+typedef struct MinuteJob
+{
+	const char *query;
+	int			release;
+	const char *what;
+	bool		batched;		/* a full batch leaves a backlog */
+	SPIPlanPtr	plan;
+	TimestampTz next_at;
+} MinuteJob;
+
+/*
+ * run_minute_job runs job when it is due and the schema has its table.
+ */
+static void
+run_minute_job(MinuteJob *job)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now < job->next_at || !agentphone_schema_has(job->release))
+		return;
+	agentphone_saved_plan(&job->plan, job->query, 0, NULL);
+	if (SPI_execute_plan(job->plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not %s", job->what);
+	job->next_at = (job->batched && SPI_processed == TRIM_BATCH) ? now :
+		TimestampTzPlusMilliseconds(now, 60 * 1000);
+}
+
+/*
  * trim_number_locks deletes, once a minute, a batch of the rows of
  * agentphone.number_locks made more than a day ago (the per-number limit
  * counts a day), skipping those a transaction holds.
@@ -65,21 +97,15 @@ trim_events(void)
 static void
 trim_number_locks(void)
 {
-	static SPIPlanPtr plan = NULL;
-	static TimestampTz next_at = 0;
-	TimestampTz now = GetCurrentTimestamp();
+	static MinuteJob job = {
+		"DELETE FROM agentphone.number_locks WHERE number = ANY (ARRAY("
+		" SELECT number FROM agentphone.number_locks"
+		" WHERE created_at < now() - interval '1 day' ORDER BY created_at LIMIT "
+		CppAsString2(TRIM_BATCH) " FOR UPDATE SKIP LOCKED))",
+		SCHEMA_1_7, "trim agentphone.number_locks", true, NULL, 0
+	};
 
-	if (now < next_at || !agentphone_schema_has(SCHEMA_1_7))
-		return;
-	agentphone_saved_plan(&plan,
-						  "DELETE FROM agentphone.number_locks WHERE number = ANY (ARRAY("
-						  " SELECT number FROM agentphone.number_locks"
-						  " WHERE created_at < now() - interval '1 day' ORDER BY created_at LIMIT "
-						  CppAsString2(TRIM_BATCH) " FOR UPDATE SKIP LOCKED))",
-						  0, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not trim agentphone.number_locks");
-	next_at = (SPI_processed == TRIM_BATCH) ? now : TimestampTzPlusMilliseconds(now, 60 * 1000);
+	run_minute_job(&job);
 }
 
 /*
@@ -93,22 +119,16 @@ trim_number_locks(void)
 static void
 forget_revoked_grants(void)
 {
-	static SPIPlanPtr plan = NULL;
-	static TimestampTz next_at = 0;
-	TimestampTz now = GetCurrentTimestamp();
+	static MinuteJob job = {
+		"DELETE FROM agentphone.grants g WHERE CASE"
+		" WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_authid a"
+		"  WHERE a.oid OPERATOR(pg_catalog.=) g.role::pg_catalog.oid) THEN true"
+		" ELSE NOT pg_catalog.pg_has_role(g.role::pg_catalog.oid,"
+		"  CASE WHEN g.admin THEN 'agentphone_admin' ELSE 'agentphone_caller' END, 'MEMBER') END",
+		SCHEMA_1_8, "forget the revoked grants", false, NULL, 0
+	};
 
-	if (now < next_at || !agentphone_schema_has(SCHEMA_1_8))
-		return;
-	agentphone_saved_plan(&plan,
-						  "DELETE FROM agentphone.grants g WHERE CASE"
-						  " WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_authid a"
-						  "  WHERE a.oid OPERATOR(pg_catalog.=) g.role::pg_catalog.oid) THEN true"
-						  " ELSE NOT pg_catalog.pg_has_role(g.role::pg_catalog.oid,"
-						  "  CASE WHEN g.admin THEN 'agentphone_admin' ELSE 'agentphone_caller' END, 'MEMBER') END",
-						  0, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not forget the revoked grants");
-	next_at = TimestampTzPlusMilliseconds(now, 60 * 1000);
+	run_minute_job(&job);
 }
 
 /*
@@ -154,7 +174,7 @@ note_queue_depth(void)
 	if (SPI_execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the queued calls");
 	row = SPI_tuptable->vals[0];
-	agentphone_note_queue_depth(DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)),
+	workerslot_note_queue_depth(DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)),
 								DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)));
 	next_at = TimestampTzPlusMilliseconds(now, agentphone_sweep_interval_ms);
 }

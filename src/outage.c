@@ -7,7 +7,7 @@
  * A request that failed before it was sent (DNS, a refused connection,
  * TLS, a proxy), or that the API answered 429, 502, 503 or 504, placed no
  * call: it says nothing about the call, only that the API cannot take one
- * now.  Such a failure is no attempt of the call's (dispatch.c requeues
+ * now.  Such a failure is no attempt of the call's (callanswer.c requeues
  * it, uncounted).  Three of them in a row, with no other answer in
  * between, put the worker into an outage (one 503 among good answers does
  * not):
@@ -32,7 +32,7 @@
 #include "backoff.h"
 #include "guc.h"
 #include "outage.h"
-#include "shared.h"
+#include "workerslot.h"
 
 /* Longest wait between two probes. */
 #define MAX_PROBE_GAP_MS (60 * 1000)
@@ -75,7 +75,7 @@ outage_note_failure(const char *why, int retry_after_ms)
 		since = now;
 	if (++failures == OUTAGE_AFTER)
 	{
-		agentphone_note_error(psprintf("the AgentPhone API cannot take calls: %s", why), NULL);
+		workerslot_note_error(psprintf("the AgentPhone API cannot take calls: %s", why), NULL);
 		ereport(WARNING,
 				(errmsg("agentphone: the AgentPhone API cannot take calls: %s", why),
 				 errdetail("No call was placed by the failed request; due calls stay queued, their attempts not counted, and are placed once the API answers again (one request at a time is tried meanwhile, at most a minute apart)."),
@@ -101,7 +101,7 @@ outage_note_answer(void)
 	probing_since = 0;
 	if (!was_outage)
 		return false;
-	agentphone_note_error_over();
+	workerslot_note_error_over();
 	ereport(LOG,
 			(errmsg("agentphone: the AgentPhone API answers again, after %ld s; placing the calls that waited",
 					(long) ((GetCurrentTimestamp() - since) / USECS_PER_SEC))));

@@ -3,7 +3,7 @@
  * outcome.c
  *		What the answer to a call's POST means for the call: placed, retried,
  *		queued again without counting an attempt, an error, or unknown
- *		(then reconciled).  It decides; dispatch.c stores.
+ *		(then reconciled).  It decides; callanswer.c stores.
  *
  * How an answer is classified:
  *	 2xx with a call id				placed: its id, its state for the API's status

@@ -33,14 +33,15 @@
 #include "calls.h"
 #include "cycle.h"
 #include "guc.h"
+#include "health.h"
 #include "http.h"
 #include "poll.h"
 #include "reconcile.h"
 #include "request.h"
 #include "schema.h"
 #include "secret.h"
-#include "shared.h"
 #include "task.h"
+#include "workerslot.h"
 #include "xact.h"
 
 /* How far before the claim a matching call may have started (clock skew). */
@@ -333,7 +334,7 @@ record_search(HttpRequest *req, RecordResult *result)
 	}
 	failure = run_in_subtransaction(reconcile_step, &a);
 	if (failure == NULL)
-		agentphone_count(COUNT_RECONCILED, 1);
+		workerslot_count(COUNT_RECONCILED, 1);
 	else
 		ereport(WARNING,
 				(errmsg("agentphone: could not reconcile call %lld", (long long) p->id),

@@ -24,6 +24,7 @@
 #include "access.h"
 #include "calls.h"
 #include "grants.h"
+#include "health.h"
 #include "shared.h"
 
 PG_FUNCTION_INFO_V1(agentphone_worker_status);

@@ -12,12 +12,14 @@
  * goes in the worker's record transaction (pending(), record()), after
  * which after_record() may start more requests.  A load that fails waits
  * one interval, as does a task that had nothing to start.  A new task is a
- * new WorkerTask in its own file and one line in worker.c's list.
+ * new WorkerTask in its own file and one line in task.c's list.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef AGENTPHONE_TASK_H
 #define AGENTPHONE_TASK_H
+
+#include "utils/timestamp.h"
 
 #include "cycle.h"
 
@@ -40,5 +42,15 @@ typedef struct WorkerTask
 extern const WorkerTask agentphone_poll_task;
 extern const WorkerTask agentphone_reconcile_task;
 extern const WorkerTask agentphone_agents_task;
+
+/* The worker's list of them (task.c) */
+extern int	task_count(void);
+extern const WorkerTask *task_get(int i);
+extern void task_reset_all(void);
+extern void task_reload_intervals(void);
+extern bool task_any_pending(void);
+extern void task_record_all(void);
+extern void task_after_record_all(void);
+extern long task_wait_ms(TimestampTz now, long wait);
 
 #endif							/* AGENTPHONE_TASK_H */

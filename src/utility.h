@@ -2,7 +2,7 @@
  *
  * utility.h
  *		Passing a utility statement on down the chain of ProcessUtility
- *		hooks, for agentphone's two hooks (dbguard.c, grants.c).
+ *		hooks, for agentphone's two hooks (dbguard.c, granthook.c).
  *
  *-------------------------------------------------------------------------
  */

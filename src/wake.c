@@ -5,7 +5,7 @@
  *		commits (never at ROLLBACK), once per transaction however many
  *		calls it queued; asking the launcher for a worker when CREATE
  *		EXTENSION commits.  The latch and the launcher's ring are in
- *		shared memory (shared.c).
+ *		shared memory (slots.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 
 #include "shared.h"
+#include "slots.h"
 
 /* Set when this transaction queued a call; consumed at COMMIT/ABORT. */
 static bool wake_at_commit = false;
@@ -35,9 +36,9 @@ wake_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (worker_wanted_at_commit && shared_available())
-				shared_request_worker(MyDatabaseId, true);
+				slots_request_worker(MyDatabaseId, true);
 			else if (wake_at_commit && shared_available())
-				shared_wake_worker(MyDatabaseId);
+				slots_wake_worker(MyDatabaseId);
 			wake_at_commit = worker_wanted_at_commit = false;
 			break;
 		case XACT_EVENT_ABORT:

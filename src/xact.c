@@ -15,7 +15,7 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
-#include "shared.h"
+#include "workerslot.h"
 #include "xact.h"
 
 /*
@@ -49,7 +49,7 @@ run_in_transaction(const char *activity, TxnStep step, void *arg)
 		MemoryContextSwitchTo(cxt);
 		HOLD_INTERRUPTS();
 		edata = CopyErrorData();
-		agentphone_note_error(edata->message, NULL);
+		workerslot_note_error(edata->message, NULL);
 		EmitErrorReport();
 		AbortCurrentTransaction();
 		FlushErrorState();

@@ -22,7 +22,7 @@
  * checks what the codec promises of its results and what its callers rely on
  * (see check_call and the targets): ids and statuses are short printable
  * ASCII; times are timestamps that PostgreSQL's timestamptz input accepts
- * (dispatch.c, poll.c, reconcile.c and read.c convert them without a
+ * (callanswer.c, poll.c, reconcile.c and read.c convert them without a
  * safety net); turns are not blank; error texts are capped at about 500
  * bytes and free of control characters; text decoded from a valid UTF-8
  * body is valid UTF-8 (it is stored in text columns).  A broken promise
