@@ -279,7 +279,14 @@ static void on_page(HttpRequest *req);
 static void agents_reset(void);
 
 /* A page of List Agents is kept in memory until the last one is in. */
-static const RequestHandler page_handler = {on_page, NULL};
+static const RequestHandler page_handler = {on_page, NULL, NULL};
+
+/* A request for a page of List Agents. */
+typedef struct AgentsPage
+{
+	ApiRequest	hdr;
+	int			offset;			/* of the page's first agent */
+} AgentsPage;
 
 /*
  * start_page starts the GET of the page at offset.
@@ -287,11 +294,12 @@ static const RequestHandler page_handler = {on_page, NULL};
 static void
 start_page(Oid extension_oid, int offset)
 {
-	ApiRequest *p = request_new(&page_handler, REQ_LIST_AGENTS, extension_oid, 0, NULL);
+	AgentsPage *p = (AgentsPage *) request_new(sizeof(AgentsPage), &page_handler,
+											   extension_oid, 0);
 	char	   *url = agents_url(offset);
 
 	p->offset = offset;
-	request_start(p, url, agentphone_api_key_value(), NULL);
+	request_start(&p->hdr, url, agentphone_api_key_value(), NULL);
 	pfree(url);
 }
 
@@ -325,7 +333,7 @@ end_refresh(void)
 static void
 on_page(HttpRequest *req)
 {
-	ApiRequest *p = (ApiRequest *) req->owner;
+	AgentsPage *p = (AgentsPage *) req->owner;
 	const char *problem = NULL;
 	List	   *page = NIL;
 	bool		has_more = false;
@@ -347,7 +355,7 @@ on_page(HttpRequest *req)
 		end_refresh();
 	}
 	else if (has_more && page != NIL)
-		start_page(p->extension_oid, p->offset + list_length(page));
+		start_page(p->hdr.extension_oid, p->offset + list_length(page));
 	else
 		fetch_complete = true;
 }

@@ -126,7 +126,7 @@ callanswer_note_unrecorded(List *done, Oid extension_oid)
 	{
 		ApiRequest *r = (ApiRequest *) ((HttpRequest *) lfirst(lc))->owner;
 
-		if (r->kind == REQ_CREATE_CALL && r->extension_oid == extension_oid)
+		if (r->handler == &callanswer_handler && r->extension_oid == extension_oid)
 			note_unrecorded(r);
 	}
 }
@@ -263,8 +263,8 @@ try_store(const Outcome *o)
 static int
 record_one(HttpRequest *req, bool *outage_over)
 {
-	ApiRequest *r = (ApiRequest *) req->owner;
-	Outcome		o = outcome_of_answer(req, r->id, r->attempt);
+	CreateRequest *r = (CreateRequest *) req->owner;
+	Outcome		o = outcome_of_answer(req, r->hdr.id, r->attempt);
 	char	   *failure;
 
 	if (req->status > 0 && !outcome_takes_no_call(req->status))
@@ -278,20 +278,20 @@ record_one(HttpRequest *req, bool *outage_over)
 		Outcome		fallback;
 
 		memset(&fallback, 0, sizeof(fallback));
-		fallback.id = r->id;
+		fallback.id = r->hdr.id;
 		fallback.kind = (o.kind == OUTCOME_PLACED) ? OUTCOME_UNKNOWN : OUTCOME_ERROR;
 		fallback.message = psprintf("the API's answer could not be stored: %s", failure);
 		ereport(WARNING,
 				(errmsg("agentphone: could not record the answer for call %lld",
-						(long long) r->id),
+						(long long) r->hdr.id),
 				 errdetail("%s", failure)));
 		if ((failure = try_store(&fallback)) != NULL)
 		{
 			ereport(WARNING,
 					(errmsg("agentphone: call %lld could not be updated: %s",
-							(long long) r->id, failure)));
+							(long long) r->hdr.id, failure)));
 			/* not left "dispatching": reconciled in the next transaction */
-			note_unrecorded(r);
+			note_unrecorded(&r->hdr);
 		}
 		else if (fallback.kind == OUTCOME_UNKNOWN)
 			reconcile_note();
@@ -308,7 +308,7 @@ record_one(HttpRequest *req, bool *outage_over)
 	if (o.kind == OUTCOME_ERROR)
 	{
 		workerslot_count(COUNT_FAILED, 1);
-		workerslot_note_error(psprintf("call %lld: %s", (long long) r->id, o.message), NULL);
+		workerslot_note_error(psprintf("call %lld: %s", (long long) r->hdr.id, o.message), NULL);
 	}
 	return (o.kind == OUTCOME_RETRY || o.kind == OUTCOME_UNAVAILABLE) ? o.delay_ms : -1;
 }
@@ -362,4 +362,4 @@ record_create(HttpRequest *req, RecordResult *result)
 }
 
 /* A POST /calls answer is recorded in the worker's record transaction. */
-const RequestHandler callanswer_handler = {NULL, record_create};
+const RequestHandler callanswer_handler = {NULL, record_create, NULL};

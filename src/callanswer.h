@@ -13,6 +13,14 @@
 
 #include "request.h"
 
+/* A call's POST /calls (dispatch_send()), whose answer callanswer.c records. */
+typedef struct CreateRequest
+{
+	ApiRequest	hdr;
+	int			attempt;		/* 1 for the first try */
+	uint64		key_hash;		/* of the key sent */
+} CreateRequest;
+
 /* the handler of a POST /calls answer, for dispatch_send() */
 extern const RequestHandler callanswer_handler;
 

@@ -250,14 +250,15 @@ dispatch_send(List *claimed, Oid extension_oid, const char *key)
 	foreach(lc, claimed)
 	{
 		ClaimedCall *c = lfirst(lc);
-		ApiRequest *r = request_new(&callanswer_handler, REQ_CREATE_CALL,
-									extension_oid, c->id, NULL);
+		CreateRequest *r = (CreateRequest *) request_new(sizeof(CreateRequest),
+														 &callanswer_handler,
+														 extension_oid, c->id);
 		char	   *body = api_encode_create_call(&c->req);
 
 		r->attempt = c->attempt;
 		r->key_hash = key ? agentphone_key_hash(key) : 0;
-		request_set_sub_account(r, c->sub_account);
-		request_start(r, url, key, body);
+		request_set_sub_account(&r->hdr, c->sub_account);
+		request_start(&r->hdr, url, key, body);
 		pfree(body);
 	}
 	workerslot_count(COUNT_DISPATCHED, list_length(claimed));

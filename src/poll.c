@@ -53,6 +53,26 @@
 #define MAX_API_PAGE_LIMITS 100		/* 10,000 live calls per cycle */
 #define MAX_LOOKUP_BACKOFF_MS (3600 * 1000)
 
+/* What a poll request asks. */
+typedef enum PollAsk
+{
+	POLL_LIST_ACTIVE,			/* GET /calls?status=in-progress, a page */
+	POLL_GET_CALL,				/* GET /calls/{id} of a call that changed */
+	POLL_GET_TRANSCRIPT,		/* GET /calls/{id}/transcript */
+	POLL_GET_CALL_TRANSCRIPT	/* GET /calls/{id}, for the transcript in it */
+} PollAsk;
+
+/* A poll request: the owner record's header, then what it asks. */
+typedef struct PollRequest
+{
+	ApiRequest	hdr;
+	PollAsk		ask;
+	int			offset;			/* a list's page: its offset */
+	char		api_id[129];	/* a lookup's call, by the API's id */
+	ApiCall    *ended;			/* a transcript's ended call, stored with its
+								 * transcript (one chunk), or NULL */
+} PollRequest;
+
 /* A call being followed, as of poll_load(). */
 typedef struct LiveCall
 {
@@ -68,7 +88,7 @@ typedef struct LiveCall
 static List *live = NIL;		/* LiveCall */
 static List *listed = NIL;		/* char *: API ids listed in progress */
 static List *snippets = NIL;	/* SnippetUpdate */
-static List *followups = NIL;	/* ApiRequest, to start when slots free */
+static List *followups = NIL;	/* PollRequest, to start when slots free */
 static Cycle poll_cycle = CYCLE_INIT("agentphone poll cycle");	/* wanted: false once none is live */
 static Oid	cycle_extension = InvalidOid;
 
@@ -95,7 +115,7 @@ poll_reset(void)
 	ListCell   *lc;
 
 	foreach(lc, followups)
-		request_free(lfirst(lc));
+		request_free(&((PollRequest *) lfirst(lc))->hdr);
 	cycle_forget(&poll_cycle);
 	live = listed = snippets = followups = NIL;
 }
@@ -189,19 +209,39 @@ keep_ended(const ApiCall *a)
 
 static void on_list(HttpRequest *req);
 static void record_lookup(HttpRequest *req, RecordResult *result);
+static void release_request(ApiRequest *r);
 
 /* A List Calls page is handled in memory; a lookup is recorded. */
-static const RequestHandler list_handler = {on_list, NULL};
-static const RequestHandler lookup_handler = {NULL, record_lookup};
+static const RequestHandler list_handler = {on_list, NULL, NULL};
+static const RequestHandler lookup_handler = {NULL, record_lookup, release_request};
 
 /*
- * new_request makes the owner record of a poll request of kind.
+ * new_request makes the owner record of a poll request that asks ask.
  */
-static ApiRequest *
-new_request(RequestKind kind, Oid extension_oid, int64 id, const char *api_id)
+static PollRequest *
+new_request(PollAsk ask, Oid extension_oid, int64 id, const char *api_id)
 {
-	return request_new(kind == REQ_LIST_ACTIVE ? &list_handler : &lookup_handler,
-					   kind, extension_oid, id, api_id);
+	PollRequest *p = (PollRequest *)
+		request_new(sizeof(PollRequest),
+					ask == POLL_LIST_ACTIVE ? &list_handler : &lookup_handler,
+					extension_oid, id);
+
+	p->ask = ask;
+	if (api_id)
+		strlcpy(p->api_id, api_id, sizeof(p->api_id));
+	return p;
+}
+
+/*
+ * release_request frees the ended call a lookup carries.
+ */
+static void
+release_request(ApiRequest *r)
+{
+	PollRequest *p = (PollRequest *) r;
+
+	if (p->ended)
+		pfree(p->ended);
 }
 
 /*
@@ -210,15 +250,15 @@ new_request(RequestKind kind, Oid extension_oid, int64 id, const char *api_id)
  * free (start_followups).  False when the call's API id cannot be used.
  */
 static bool
-queue_followup(RequestKind kind, int64 id, const char *api_id, const ApiCall *ended)
+queue_followup(PollAsk ask, int64 id, const char *api_id, const ApiCall *ended)
 {
 	MemoryContext old;
-	ApiRequest *p;
+	PollRequest *p;
 
 	if (!api_id_is_safe(api_id))
 		return false;
 	old = MemoryContextSwitchTo(cycle_memory(&poll_cycle));
-	p = new_request(kind, cycle_extension, id, api_id);
+	p = new_request(ask, cycle_extension, id, api_id);
 	p->ended = ended ? keep_ended(ended) : NULL;
 	followups = lappend(followups, p);
 	MemoryContextSwitchTo(old);
@@ -229,23 +269,23 @@ queue_followup(RequestKind kind, int64 id, const char *api_id, const ApiCall *en
  * start_request starts the GET that p stands for.
  */
 static void
-start_request(ApiRequest *p)
+start_request(PollRequest *p)
 {
 	char	   *url;
 
-	switch (p->kind)
+	switch (p->ask)
 	{
-		case REQ_LIST_ACTIVE:
+		case POLL_LIST_ACTIVE:
 			url = api_url("/calls?status=in-progress&limit=%d&offset=%d", API_PAGE_LIMIT, p->offset);
 			break;
-		case REQ_GET_TRANSCRIPT:
+		case POLL_GET_TRANSCRIPT:
 			url = api_url("/calls/%s/transcript", p->api_id);
 			break;
 		default:
 			url = api_url("/calls/%s", p->api_id);
 			break;
 	}
-	request_start(p, url, agentphone_api_key_value(), NULL);
+	request_start(&p->hdr, url, agentphone_api_key_value(), NULL);
 	cycle_request_started(&poll_cycle);
 	pfree(url);
 }
@@ -301,10 +341,10 @@ poll_start(Oid extension_oid)
 		if (!c->ended)
 			need_list = true;
 		else if (c->due)
-			queue_followup(REQ_GET_TRANSCRIPT, c->id, c->api_id, NULL);
+			queue_followup(POLL_GET_TRANSCRIPT, c->id, c->api_id, NULL);
 	}
 	if (need_list)
-		start_request(new_request(REQ_LIST_ACTIVE, extension_oid, 0, NULL));
+		start_request(new_request(POLL_LIST_ACTIVE, extension_oid, 0, NULL));
 	start_followups();
 	end_cycle_if_done();
 }
@@ -370,7 +410,7 @@ compare_with_list(void)
 			continue;
 		hit = bsearch(c->api_id, sorted, n, sizeof(ApiCall *), listed_key_cmp);
 		if (hit == NULL || strcmp(c->status, CALL_IN_PROGRESS) != 0 || (c->overdue && c->due))
-			queue_followup(REQ_GET_CALL, c->id, c->api_id, NULL);
+			queue_followup(POLL_GET_CALL, c->id, c->api_id, NULL);
 		else
 			note_snippet(c, (*hit)->snippet);
 	}
@@ -386,7 +426,7 @@ compare_with_list(void)
 static void
 on_list(HttpRequest *req)
 {
-	ApiRequest *p = (ApiRequest *) req->owner;
+	PollRequest *p = (PollRequest *) req->owner;
 	MemoryContext old = MemoryContextSwitchTo(cycle_memory(&poll_cycle));
 	List	   *page = NIL;
 	bool		has_more = false;
@@ -405,7 +445,7 @@ on_list(HttpRequest *req)
 		listed = list_concat(listed, page);
 		if (has_more && p->offset / API_PAGE_LIMIT + 1 < MAX_API_PAGE_LIMITS)
 		{
-			ApiRequest *next = new_request(REQ_LIST_ACTIVE, p->extension_oid, 0, NULL);
+			PollRequest *next = new_request(POLL_LIST_ACTIVE, p->hdr.extension_oid, 0, NULL);
 
 			next->offset = p->offset + API_PAGE_LIMIT;
 			start_request(next);
@@ -435,11 +475,11 @@ is_ended(const ApiCall *a)
  * again later with a growing backoff.
  */
 static void
-on_call(HttpRequest *req, ApiRequest *p)
+on_call(HttpRequest *req, PollRequest *p)
 {
 	ApiCall		a;
 	const char *problem = answer_problem(req);
-	CallUpdate	u = {p->id, &a, NULL, NULL, -1, false};
+	CallUpdate	u = {p->hdr.id, &a, NULL, NULL, -1, false};
 
 	if (problem == NULL)
 		problem = api_decode_call(req->body, &a);
@@ -450,19 +490,19 @@ on_call(HttpRequest *req, ApiRequest *p)
 		a.duration_seconds = a.recording_available = -1;
 		u.status = CALL_UNKNOWN;
 		u.flag = psprintf("the API no longer knows this call (%s); it is not followed any more", problem);
-		callstore_run(callstore_update, &u, p->id);
+		callstore_run(callstore_update, &u, p->hdr.id);
 		return;
 	}
 	if (problem != NULL)
 	{
-		Backoff		b = {p->id, psprintf("could not look up the call: %s", problem)};
+		Backoff		b = {p->hdr.id, psprintf("could not look up the call: %s", problem)};
 
-		callstore_run(callstore_backoff, &b, p->id);
+		callstore_run(callstore_backoff, &b, p->hdr.id);
 		return;
 	}
 	if (is_ended(&a))
 	{
-		if (queue_followup(REQ_GET_TRANSCRIPT, p->id, p->api_id, &a))
+		if (queue_followup(POLL_GET_TRANSCRIPT, p->hdr.id, p->api_id, &a))
 			return;
 	}
 	else if (a.started_at != NULL)
@@ -479,7 +519,7 @@ on_call(HttpRequest *req, ApiRequest *p)
 			u.backoff_ms = Min(MAX_LOOKUP_BACKOFF_MS, 2 * agentphone_poll_interval_ms);
 		}
 	}
-	callstore_run(callstore_update, &u, p->id);
+	callstore_run(callstore_update, &u, p->hdr.id);
 }
 
 /*
@@ -487,15 +527,15 @@ on_call(HttpRequest *req, ApiRequest *p)
  * transcripts of Get Call).
  */
 static void
-on_transcript(HttpRequest *req, ApiRequest *p)
+on_transcript(HttpRequest *req, PollRequest *p)
 {
-	TranscriptWrite w = {p->id, NIL, p->ended};
+	TranscriptWrite w = {p->hdr.id, NIL, p->ended};
 	const char *problem = answer_problem(req);
 	ApiCall		a;
 
 	if (problem == NULL)
 	{
-		if (p->kind == REQ_GET_TRANSCRIPT)
+		if (p->ask == POLL_GET_TRANSCRIPT)
 			problem = api_decode_transcript(req->body, &w.turns);
 		else if ((problem = api_decode_call(req->body, &a)) == NULL)
 		{
@@ -504,19 +544,19 @@ on_transcript(HttpRequest *req, ApiRequest *p)
 		}
 	}
 	if (problem == NULL)
-		callstore_run(callstore_transcript, &w, p->id);
-	else if (p->kind != REQ_GET_TRANSCRIPT ||
-			 !queue_followup(REQ_GET_CALL_TRANSCRIPT, p->id, p->api_id, p->ended))
+		callstore_run(callstore_transcript, &w, p->hdr.id);
+	else if (p->ask != POLL_GET_TRANSCRIPT ||
+			 !queue_followup(POLL_GET_CALL_TRANSCRIPT, p->hdr.id, p->api_id, p->ended))
 	{
-		Backoff		b = {p->id, psprintf("could not fetch the transcript: %s", problem)};
+		Backoff		b = {p->hdr.id, psprintf("could not fetch the transcript: %s", problem)};
 
 		if (p->ended)
 		{
-			CallUpdate	u = {p->id, p->ended, NULL, NULL, -1, false};
+			CallUpdate	u = {p->hdr.id, p->ended, NULL, NULL, -1, false};
 
-			callstore_run(callstore_update, &u, p->id);
+			callstore_run(callstore_update, &u, p->hdr.id);
 		}
-		callstore_run(callstore_backoff, &b, p->id);
+		callstore_run(callstore_backoff, &b, p->hdr.id);
 	}
 }
 
@@ -527,10 +567,10 @@ on_transcript(HttpRequest *req, ApiRequest *p)
 static void
 record_lookup(HttpRequest *req, RecordResult *result pg_attribute_unused())
 {
-	ApiRequest *p = (ApiRequest *) req->owner;
+	PollRequest *p = (PollRequest *) req->owner;
 
 	cycle_request_finished(&poll_cycle);
-	if (p->kind == REQ_GET_CALL)
+	if (p->ask == POLL_GET_CALL)
 		on_call(req, p);
 	else
 		on_transcript(req, p);

@@ -68,7 +68,7 @@ static SPIPlanPtr resolve_plan = NULL;
 static void record_search(HttpRequest *req, RecordResult *result);
 
 /* A search's answer is recorded in the worker's record transaction. */
-static const RequestHandler search_handler = {NULL, record_search};
+static const RequestHandler search_handler = {NULL, record_search, NULL};
 
 /*
  * reconcile_note says that a call may need reconciling.
@@ -166,8 +166,8 @@ reconcile_start(Oid extension_oid)
 	{
 		ReconcilingCall	   *u = lfirst(lc);
 		char	   *url = api_url("/calls?search=%s&limit=100", http_escape(u->to_number));
-		ApiRequest *r = request_new(&search_handler, REQ_SEARCH_CALLS,
-									extension_oid, u->id, NULL);
+		ApiRequest *r = request_new(sizeof(ApiRequest), &search_handler,
+									extension_oid, u->id);
 
 		/* a sub-account's call is listed under its sub-account */
 		request_set_sub_account(r, u->sub_account);

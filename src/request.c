@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * request.c
- *		The worker's API requests: each carries an owner record (what it
- *		is for, which incarnation of the extension it belongs to, and the
- *		handler its answer goes to), so the worker loop hands answers on
- *		without knowing what they are.  URLs and the way requests are
+ *		The worker's API requests: each carries an owner record (which
+ *		incarnation of the extension it belongs to, the handler its answer
+ *		goes to, then the fields of the module that started it), so the
+ *		worker loop hands answers on without knowing what they are.  URLs and the way requests are
  *		sent come from the settings here, not in the HTTP module.
  *
  *-------------------------------------------------------------------------
@@ -23,21 +23,20 @@
 
 /*
  * request_new allocates the owner record of a request whose answer goes
- * to handler.  It lives until the answer has been handled
- * (request_finish()).
+ * to handler: size bytes, zeroed, for the module's struct, which begins
+ * with the ApiRequest filled here.  It lives until the answer has been
+ * handled (request_finish()).
  */
 ApiRequest *
-request_new(const RequestHandler *handler, RequestKind kind, Oid extension_oid,
-			int64 id, const char *api_id)
+request_new(Size size, const RequestHandler *handler, Oid extension_oid, int64 id)
 {
-	ApiRequest *r = MemoryContextAllocZero(TopMemoryContext, sizeof(ApiRequest));
+	ApiRequest *r;
 
+	Assert(size >= sizeof(ApiRequest));
+	r = MemoryContextAllocZero(TopMemoryContext, size);
 	r->handler = handler;
-	r->kind = kind;
 	r->extension_oid = extension_oid;
 	r->id = id;
-	if (api_id)
-		strlcpy(r->api_id, api_id, sizeof(r->api_id));
 	return r;
 }
 
@@ -47,8 +46,8 @@ request_new(const RequestHandler *handler, RequestKind kind, Oid extension_oid,
 void
 request_free(ApiRequest *r)
 {
-	if (r->ended)
-		pfree(r->ended);
+	if (r->handler->release)
+		r->handler->release(r);
 	pfree(r);
 }
 
