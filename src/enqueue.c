@@ -278,7 +278,7 @@ enqueue_call(CallRequest *req)
 	check_request(req, &callee);
 	due = dialrules_first_due(&callee, req->has_not_before ? &req->not_before : NULL, &held);
 	if (held)
-		waiting = agentphone_window_wait_text(due);
+		waiting = window_wait_text(due);
 	else if (shared_database_unserved(MyDatabaseId))
 		waiting = shared_unserved_text();
 	request_row(&row, req, &callee, due, held, waiting);

@@ -206,7 +206,7 @@ plan_retry(int64 id, Oid roleid, const char *role, Retry *r)
 	not_before = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
 	r->due = dialrules_first_due(&callee, isnull ? NULL : &not_before, &r->held);
 	dialrules_check(&callee, roleid, role);
-	r->waiting = r->held ? agentphone_window_wait_text(r->due) : NULL;
+	r->waiting = r->held ? window_wait_text(r->due) : NULL;
 }
 
 /*

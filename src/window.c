@@ -34,6 +34,7 @@
 
 
 PG_FUNCTION_INFO_V1(agentphone_window_opens);
+PG_FUNCTION_INFO_V1(agentphone_window_wait_text);
 
 #ifndef AGENTPHONE_TZDIR
 #define AGENTPHONE_TZDIR "/usr/share/zoneinfo"
@@ -345,15 +346,26 @@ agentphone_next_window(TimestampTz at, Callee *callee, TimestampTz *opens)
 }
 
 /*
- * agentphone_window_wait_text is what last_error says of a call the
- * calling window holds until opens (the claim writes the same words).
+ * window_wait_text is what last_error says of a call the calling window
+ * holds until opens: written by the queueing path and, through
+ * agentphone.window_wait_text(), by the claim (since 1.10).
  */
 char *
-agentphone_window_wait_text(TimestampTz opens)
+window_wait_text(TimestampTz opens)
 {
 	return psprintf("waiting for the calling window to open at %s",
 					DatumGetCString(DirectFunctionCall1(timestamptz_out,
 														TimestampTzGetDatum(opens))));
+}
+
+/*
+ * agentphone.window_wait_text(opens timestamptz): the SQL face of
+ * window_wait_text().
+ */
+Datum
+agentphone_window_wait_text(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(window_wait_text(PG_GETARG_TIMESTAMPTZ(0))));
 }
 
 /*

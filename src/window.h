@@ -15,7 +15,7 @@
 
 extern bool agentphone_next_window(TimestampTz at, Callee *callee,
 								   TimestampTz *opens);
-extern char *agentphone_window_wait_text(TimestampTz opens);
+extern char *window_wait_text(TimestampTz opens);
 extern Datum agentphone_region_zones(const char *region);
 
 

@@ -24,7 +24,9 @@ use Test::More;
 my @releases = map { m{agentphone--(\d+\.\d+)\.sql$} ? $1 : m{--(\d+\.\d+)\.sql$} ? $1 : () }
   glob('sql/agentphone--*.sql');
 my %seen;
-@releases = sort { $a <=> $b } grep { !$seen{$_}++ } @releases;
+# by version: 1.10 comes after 1.9
+sub by_version { my @x = split /\./, $a; my @y = split /\./, $b; $x[0] <=> $y[0] || $x[1] <=> $y[1] }
+@releases = sort by_version grep { !$seen{$_}++ } @releases;
 my $current = pop @releases;
 
 start_sim();
