@@ -317,11 +317,10 @@ jsonb_arg(FunctionCallInfo fcinfo, int n)
 }
 
 /*
- * agentphone_call(agent_id, to_number, variables, ...) is SQL's face of
- * enqueue_call().
+ * request_of_args reads agentphone_call()'s arguments into a CallRequest.
  */
-Datum
-agentphone_call(PG_FUNCTION_ARGS)
+static CallRequest
+request_of_args(FunctionCallInfo fcinfo)
 {
 	CallRequest req = {
 		.agent_id = text_arg(fcinfo, 0),
@@ -337,6 +336,19 @@ agentphone_call(PG_FUNCTION_ARGS)
 		.not_before = PG_ARGISNULL(9) ? 0 : PG_GETARG_TIMESTAMPTZ(9),
 	};
 
+	return req;
+}
+
+/*
+ * agentphone_call(agent_id, to_number, variables, ...) is SQL's face of
+ * enqueue_call(); its arguments are read once the grant is known.
+ */
+Datum
+agentphone_call(PG_FUNCTION_ARGS)
+{
+	CallRequest req;
+
 	agentphone_require_grant(false);
+	req = request_of_args(fcinfo);
 	PG_RETURN_INT64(enqueue_call(&req));
 }

@@ -31,12 +31,6 @@ failed=0
 trap 'stop_all "$scratch"' EXIT
 only=${1:-}
 
-# count OKS FAILS: add to the totals
-count() {
-	passed=$((passed + $1))
-	failed=$((failed + $2))
-}
-
 # installcheck WHAT VAR=VALUE...: run PGXS's "make installcheck" in the
 # scratch copy, as the postgres OS user, with the Makefile's test variables
 # overridden as given (an empty REGRESS, ISOLATION or TAP_TESTS leaves that

@@ -216,6 +216,12 @@ print("%.1f" % (n / (time.time() - t0)))
 PY
 }
 
+# count OKS FAILS: add to the totals of a run ($passed, $failed)
+count() {
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+}
+
 # finish_run: the end of a run that counted $passed and $failed: the
 # scratch directory ($scratch: logs, data) removed, or kept and named when
 # a test failed; prints "N passed, N failed" and fails when one did

@@ -37,12 +37,6 @@ passed=0
 failed=0
 trap 'stop_all "$scratch"' EXIT
 
-# count OKS FAILS: add to the totals and print what happened
-count() {
-	passed=$((passed + $1))
-	failed=$((failed + $2))
-}
-
 only=${1:-}
 
 # 1. the simulator's self-test (unittest: one line per test with -v)

@@ -20,13 +20,6 @@ use Time::HiRes qw(sleep time);
 my @releases = ('1.0', '1.1', '1.2', '1.3', '1.4', '1.5', '1.6', '1.7', '1.8', '1.9');
 my $current = '1.10';
 
-# before(A, B): release A came before release B (1.9 before 1.10)
-sub before
-{
-	my ($x, $y) = map { [ split /\./ ] } @_;
-	return $x->[0] < $y->[0] || ($x->[0] == $y->[0] && $x->[1] < $y->[1]);
-}
-
 start_sim();
 my $node = new_node('upgrade', $QUICK, no_extension => 1);
 
@@ -115,18 +108,18 @@ for my $release (@releases)
 
 	# a call its calling window put off, as every release before 1.3
 	# queued one (due later than its queueing, never claimed)
-	my $n = sprintf('%02d', 1 + scalar(grep { before($_, $release) } @releases));
+	my $n = sprintf('%02d', 1 + scalar(grep { release_before($_, $release) } @releases));
 	my $held = sql("INSERT INTO agentphone.calls (agent_id, to_number, created_by, next_attempt_at)"
 		  . " VALUES ('agt_1', '+141555567$n', 'app', now() + interval '1 day') RETURNING id");
 	# (which 1.3 and later mark as held)
-	sql("UPDATE agentphone.calls SET held_by_window = true WHERE id = $held") unless before($release, '1.3');
+	sql("UPDATE agentphone.calls SET held_by_window = true WHERE id = $held") unless release_before($release, '1.3');
 	sql("CREATE TABLE rows_before AS $rows_query");
 	# calls whose status a release before 1.9 took from the API (after the
 	# snapshot: the update changes their status): a word colliding with
 	# agentphone's own on an ended call, one it does not know, a live
 	# "ringing", and an ended call that was queued again
 	my %api_words;
-	for my $word (before($release, '1.9') ? ('reconciling', 'voicemail', 'ringing', 'queued') : ())
+	for my $word (release_before($release, '1.9') ? ('reconciling', 'voicemail', 'ringing', 'queued') : ())
 	{
 		my $ended = $word eq 'ringing' ? 'NULL' : "now()";
 		$api_words{$word} = sql("INSERT INTO agentphone.calls (agent_id, to_number, created_by, status,"
@@ -159,7 +152,7 @@ for my $release (@releases)
 	# (the live one is in-progress, followed: the simulator does not know
 	# it, so the poller may have made it unknown already, before the update
 	# or after it)
-	if (before($release, '1.9'))
+	if (release_before($release, '1.9'))
 	{
 		like(join(', ', map { sql("SELECT '$_: ' || status || ' ' || coalesce(api_status, '-') || ' '"
 			  . " || coalesce(last_error LIKE '%update to 1.9', false)"

@@ -24,9 +24,7 @@ use Test::More;
 my @releases = map { m{agentphone--(\d+\.\d+)\.sql$} ? $1 : m{--(\d+\.\d+)\.sql$} ? $1 : () }
   glob('sql/agentphone--*.sql');
 my %seen;
-# by version: 1.10 comes after 1.9
-sub by_version { my @x = split /\./, $a; my @y = split /\./, $b; $x[0] <=> $y[0] || $x[1] <=> $y[1] }
-@releases = sort by_version grep { !$seen{$_}++ } @releases;
+@releases = sort { release_before($a, $b) ? -1 : release_before($b, $a) ? 1 : 0 } grep { !$seen{$_}++ } @releases;
 my $current = pop @releases;
 
 start_sim();

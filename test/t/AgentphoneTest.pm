@@ -20,7 +20,7 @@ use Time::HiRes qw(time sleep);
 our @EXPORT = qw(start_sim sim sim_posts posts_for posts_to new_node sql try_sql
   sql_error reload_with wait_until call_rows worker_pid worker_cpu_seconds
   kill_worker call_query slow_transcript_writes normal_transcript_writes
-  writing_transcripts write_key recipe_blocks $API_KEY $QUICK);
+  writing_transcripts write_key recipe_blocks release_before $API_KEY $QUICK);
 
 # sql() and its kin run on this node unless told otherwise: the node
 # new_node started last (a test has one node at a time)
@@ -329,6 +329,14 @@ sub recipe_blocks
 		elsif ($line =~ /^```sql\s*$/) { $block = ''; }
 	}
 	return @blocks;
+}
+
+# release_before(A, B): release A came before release B, by number
+# (1.9 before 1.10)
+sub release_before
+{
+	my ($x, $y) = map { [ split /\./ ] } @_;
+	return $x->[0] < $y->[0] || ($x->[0] == $y->[0] && $x->[1] < $y->[1]);
 }
 
 1;
